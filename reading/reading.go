@@ -1,0 +1,52 @@
+// Package reading holds the one value type that flows through karana-edge:
+// a sampled value with its series name, time, unit and quality flags.
+//
+// It sits apart from sensors, buffer and uplink so that none of them needs to
+// import another to agree on what a reading is.
+package reading
+
+import (
+	"strings"
+	"time"
+)
+
+// Flags are quality flags carried with every reading.
+type Flags uint8
+
+const (
+	// ClockUnsynced marks a reading sampled before the system clock was
+	// known to be synchronized (no RTC, NTP not yet reached): its time may be
+	// off by hours or days.
+	ClockUnsynced Flags = 1 << iota
+)
+
+// Reading is one sampled value.
+type Reading struct {
+	// Seq is assigned by the buffer when the reading is committed: per device,
+	// strictly increasing, never reused. Zero means not yet buffered.
+	Seq   uint64
+	Name  string    // series name, e.g. "battery.voltage"
+	Time  time.Time // when it was sampled (UTC)
+	Value float64
+	Unit  string
+	Flags Flags
+}
+
+// ValidName reports whether s is a valid series name: ASCII letters, digits,
+// '-', '_' and '.', not starting or ending with a dot and without empty
+// segments ("a..b").
+func ValidName(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,97 @@
+// Package sensors defines what a sensor driver is, keeps the registry of
+// drivers, and runs the sampler that reads every configured sensor on its
+// own wall-clock-aligned schedule.
+//
+// A driver's lifecycle:
+//
+//	Options() → the config loader decodes the sensor's inline TOML keys into it
+//	New(name, opts) → validates the options; must not touch hardware, so that
+//	                  `karana-edge check` can run on a laptop
+//	Read(ctx) → the first read opens the bus and initialises the chip
+//	Close() → releases the bus
+package sensors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// Value is one field of a sensor's read. The sampler names the series
+// "<sensor>.<field>" ("battery.voltage").
+type Value struct {
+	Field string
+	Value float64
+	Unit  string
+}
+
+// Sensor is one configured sensor.
+type Sensor interface {
+	// Read samples the sensor once. It honours ctx's deadline.
+	Read(ctx context.Context) ([]Value, error)
+	// Close releases the sensor's bus or pins. Read may be called again after
+	// Close and must then re-open them.
+	Close() error
+}
+
+// ErrNotFitted is returned (wrapped) by a sensor that is not present on this
+// box at all (no such bus, nothing at that address), as distinct from one that
+// is present but failing. The sampler logs it quietly, once.
+var ErrNotFitted = errors.New("not fitted")
+
+// Driver makes sensors of one kind.
+type Driver struct {
+	Name string
+	// Doc is one line shown by `check` and in errors listing drivers.
+	Doc string
+	// Options returns a pointer to a fresh options struct with the driver's
+	// defaults set. The loader decodes the sensor table's inline keys into it
+	// (toml tags); a key that neither the common Config nor this struct knows
+	// is an error. Nil means the driver has no options.
+	Options func() any
+	// New validates opts (the pointer Options returned, decoded) and returns
+	// the sensor. Validation errors should be config.FieldError(s) whose Key is
+	// the option's TOML key, so the loader can point at the line. New must not
+	// open hardware.
+	New func(name string, opts any) (Sensor, error)
+}
+
+var (
+	mu      sync.RWMutex
+	drivers = map[string]Driver{}
+)
+
+// Register adds a driver; called from the driver package's init.
+func Register(d Driver) {
+	mu.Lock()
+	defer mu.Unlock()
+	if d.Name == "" || d.New == nil {
+		panic("sensors: driver without name or New")
+	}
+	if _, dup := drivers[d.Name]; dup {
+		panic(fmt.Sprintf("sensors: driver %q registered twice", d.Name))
+	}
+	drivers[d.Name] = d
+}
+
+// Lookup returns the driver registered under name.
+func Lookup(name string) (Driver, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	d, ok := drivers[name]
+	return d, ok
+}
+
+// DriverNames lists the registered drivers, sorted.
+func DriverNames() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	names := make([]string, 0, len(drivers))
+	for n := range drivers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
