@@ -3,7 +3,30 @@
 // position and a key path so a technician can find the typo.
 //
 // Each package owns the struct of its own section and validates it; this
-// package knows no section.
+// package knows no section. It also holds the position-aware loader the
+// composing package uses: Parse a file into a Doc, then decode each Table
+// (a section, one [[sensor]]) into the structs that own its keys with
+// Table.Decode, record Validate errors with Table.Fail, and collect every
+// mistake as Errors sorted by line.
+//
+// Facts about github.com/BurntSushi/toml v1.6 that shaped the loader:
+//   - Its decode stops at the first type error, and that error is a plain
+//     fmt error ("toml: line N (last key ...): incompatible types ...")
+//     whose line is a guess for keys inside arrays of tables.
+//   - It keeps key positions private, keyed by the path without array index:
+//     every [[sensor]]'s interval is the one key "sensor.interval". So is
+//     MetaData.Undecoded(), which therefore cannot say which sensor holds an
+//     unknown key. KeyIndex (a small scanner) indexes every key with its
+//     array indices instead.
+//   - It matches struct fields case-insensitively; TOML keys are
+//     case-sensitive, so Table.Decode matches tags exactly.
+//   - Errors from a field's UnmarshalText/UnmarshalTOML come back as a
+//     ParseError whose Message is the unmarshaler's own text.
+//   - A bare number for a TextUnmarshaler is formatted ("10", "1.500000") and
+//     passed as text, hence Duration.UnmarshalTOML.
+//   - Decoding a slice reuses the destination's backing array when it is
+//     large enough; Table.Decode decodes into a fresh value so defaults are
+//     never written through.
 package config
 
 import (
@@ -26,6 +49,20 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	}
 	d.Duration = v
 	return nil
+}
+
+// UnmarshalTOML rejects a bare number, which BurntSushi would otherwise
+// hand to UnmarshalText as "10" and leave the user puzzling over a missing
+// unit: a duration needs one.
+func (d *Duration) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case string:
+		return d.UnmarshalText([]byte(x))
+	case int64, float64:
+		return fmt.Errorf("invalid duration %v: a duration is a string with a unit, e.g. \"%vs\" or \"500ms\"", x, x)
+	default:
+		return fmt.Errorf("invalid duration: want a string such as \"10s\", got %T", v)
+	}
 }
 
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }

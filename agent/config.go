@@ -1,0 +1,330 @@
+package agent
+
+// The config file is composed here and nowhere else: each package owns the
+// struct, defaults and Validate of its own section; this file decodes the
+// sections into them, fills the defaults that depend on other sections
+// (device id, client id, the default stream), and checks what no section can
+// check alone (duplicate names, globs that match nothing).
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/karana-energy/karana-edge/buffer"
+	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/sensors"
+	"github.com/karana-energy/karana-edge/uplink"
+)
+
+// DefaultConfigPath is used when neither -config nor $KARANA_EDGE_CONFIG is set.
+const DefaultConfigPath = "/etc/karana-edge/config.toml"
+
+// ConfigEnv names the environment variable that overrides DefaultConfigPath.
+const ConfigEnv = "KARANA_EDGE_CONFIG"
+
+// DefaultDataDir is [device] data_dir's default.
+const DefaultDataDir = "/var/lib/karana-edge"
+
+// DefaultStreamName names the stream used when the file has no [[stream]].
+const DefaultStreamName = "raw"
+
+// DeviceConfig is the [device] section.
+type DeviceConfig struct {
+	// ID names the box in every topic and batch. Default: derived from the
+	// board serial or /etc/machine-id (see DefaultDeviceID).
+	ID string `toml:"id"`
+	// DataDir holds the buffer database and the control socket.
+	DataDir string `toml:"data_dir"`
+}
+
+// Validate checks the section; keys are relative to [device].
+func (c *DeviceConfig) Validate() error {
+	var errs config.FieldErrors
+	if !validDeviceID(c.ID) {
+		errs.Add("id", "invalid device id %q: use ASCII letters, digits, '-', '_' and '.' (it is an MQTT topic level)", c.ID)
+	}
+	if !filepath.IsAbs(c.DataDir) {
+		errs.Add("data_dir", "must be an absolute path, got %q", c.DataDir)
+	}
+	return errs.Err()
+}
+
+func validDeviceID(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// LogConfig is the [log] section.
+type LogConfig struct {
+	Level string `toml:"level"` // debug | info | warn | error
+}
+
+var logLevels = map[string]slog.Level{
+	"debug": slog.LevelDebug,
+	"info":  slog.LevelInfo,
+	"warn":  slog.LevelWarn,
+	"error": slog.LevelError,
+}
+
+// Validate checks the section; keys are relative to [log].
+func (c *LogConfig) Validate() error {
+	if _, ok := logLevels[c.Level]; !ok {
+		return config.Errorf("level", "must be one of debug, info, warn, error; got %q", c.Level)
+	}
+	return nil
+}
+
+// SlogLevel is the configured level for log/slog (info when unset or invalid).
+func (c LogConfig) SlogLevel() slog.Level {
+	if l, ok := logLevels[c.Level]; ok {
+		return l
+	}
+	return slog.LevelInfo
+}
+
+// Config is the whole file, with every default filled in.
+type Config struct {
+	Device  DeviceConfig          `toml:"device"`
+	Log     LogConfig             `toml:"log"`
+	Buffer  buffer.Config         `toml:"buffer"`
+	MQTT    uplink.MQTTConfig     `toml:"mqtt"`
+	Sensors []sensors.Config      `toml:"sensor"`
+	Streams []uplink.StreamConfig `toml:"stream"`
+
+	// File is the path the config was loaded from.
+	File string `toml:"-"`
+	// Warnings are about what loads but is probably not meant (a stream glob
+	// that matches no sensor), formatted "file:line:col: key: message".
+	Warnings []string `toml:"-"`
+}
+
+// sectionNames are the top-level tables of the file, for unknown-section
+// suggestions.
+var sectionNames = []string{"buffer", "device", "log", "mqtt", "sensor", "stream"}
+
+// ConfigPath picks the config file: the -config flag, else
+// $KARANA_EDGE_CONFIG, else /etc/karana-edge/config.toml.
+func ConfigPath(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if env := os.Getenv(ConfigEnv); env != "" {
+		return env
+	}
+	return DefaultConfigPath
+}
+
+// LoadConfig reads, parses, fills defaults and validates the file at path.
+// A file that cannot be read is reported as a wrapped *fs.PathError (so
+// errors.Is(err, fs.ErrNotExist) works); every mistake in its content comes
+// as one config.Errors, sorted by line.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig is LoadConfig on bytes already read; name is used in messages.
+func ParseConfig(name string, data []byte) (*Config, error) {
+	doc, root, err := config.Parse(name, data)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{
+		Device: DeviceConfig{DataDir: DefaultDataDir},
+		Log:    LogConfig{Level: "info"},
+		Buffer: buffer.DefaultConfig(),
+		MQTT:   uplink.DefaultMQTTConfig(),
+		File:   name,
+	}
+	var unknown []string
+	for _, key := range root.Keys() {
+		switch key {
+		case "device":
+			decodeSection(root, key, &c.Device)
+		case "log":
+			decodeSection(root, key, &c.Log)
+		case "buffer":
+			decodeSection(root, key, &c.Buffer)
+		case "mqtt":
+			decodeSection(root, key, &c.MQTT)
+		case "sensor":
+			c.Sensors = decodeSensors(root.Tables(key))
+		case "stream":
+			c.Streams = decodeStreams(root.Tables(key))
+		default:
+			unknown = append(unknown, key)
+		}
+	}
+	root.Unknown(unknown, sectionNames, func(key string) string {
+		switch root.Value(key).(type) {
+		case map[string]any, []map[string]any:
+			return ""
+		}
+		return "; keys belong inside a section such as [device] or [mqtt]"
+	})
+
+	c.fillDefaults(doc)
+	c.validate(doc)
+	if err := doc.Err(); err != nil {
+		return nil, err
+	}
+	c.Warnings = doc.Warnings()
+	return c, nil
+}
+
+// decodeSection decodes the table root[key] into dst, strictly.
+func decodeSection(root *config.Table, key string, dst any) {
+	if t := root.Table(key); t != nil {
+		t.DecodeStrict(dst)
+	}
+}
+
+// decodeSensors decodes each [[sensor]] over the common defaults, with the
+// driver's own options decoded from the same table and validated by the
+// driver's constructor.
+func decodeSensors(tables []*config.Table) []sensors.Config {
+	out := make([]sensors.Config, 0, len(tables))
+	for _, t := range tables {
+		sc := sensors.DefaultConfig()
+		drvName, _ := t.String("driver")
+		drv, known := sensors.Lookup(drvName)
+		var opts any
+		if known && drv.Options != nil {
+			opts = drv.Options()
+		}
+		unknown := t.Decode(&sc, opts)
+		// With an unknown driver its option keys cannot be told from typos;
+		// the driver error is the one that matters then.
+		if known && len(unknown) > 0 {
+			t.Unknown(unknown, config.AllowedKeys(&sc, opts), otherDriverHint(drvName))
+		}
+		sc.Options = opts
+		sc.FillDefaults()
+		t.Fail(sc.Validate())
+		if known && !t.Failed("driver") {
+			s, err := drv.New(sc.Name, opts)
+			t.Fail(err)
+			if s != nil {
+				_ = s.Close() // New opened nothing; Close keeps drivers honest
+			}
+		}
+		out = append(out, sc)
+	}
+	return out
+}
+
+// otherDriverHint tells a user who copied a key from another driver's
+// sensor which driver it belongs to.
+func otherDriverHint(driver string) func(key string) string {
+	return func(key string) string {
+		var owners []string
+		for _, name := range sensors.DriverNames() {
+			d, _ := sensors.Lookup(name)
+			if name == driver || d.Options == nil {
+				continue
+			}
+			if slices.Contains(config.AllowedKeys(d.Options()), key) {
+				owners = append(owners, fmt.Sprintf("%q", name))
+			}
+		}
+		if len(owners) == 0 {
+			return ""
+		}
+		return fmt.Sprintf(": driver %q has no option %q (driver %s has)", driver, key, strings.Join(owners, ", "))
+	}
+}
+
+// decodeStreams decodes each [[stream]] over the stream defaults.
+func decodeStreams(tables []*config.Table) []uplink.StreamConfig {
+	out := make([]uplink.StreamConfig, 0, len(tables))
+	for _, t := range tables {
+		sc := uplink.DefaultStreamConfig()
+		t.DecodeStrict(&sc)
+		t.Fail(sc.Validate())
+		out = append(out, sc)
+	}
+	return out
+}
+
+// fillDefaults sets what depends on other sections or on the machine.
+func (c *Config) fillDefaults(doc *config.Doc) {
+	if c.Device.ID == "" {
+		id, err := DefaultDeviceID(systemRoot)
+		if err != nil {
+			doc.Errorf("device.id", "not set and %v; set id in [device]", err)
+			c.Device.ID = "unknown"
+		} else {
+			c.Device.ID = id
+		}
+	}
+	if c.MQTT.ClientID == "" {
+		c.MQTT.ClientID = c.Device.ID
+	}
+	if c.Streams == nil && !doc.Keys().Has("stream") {
+		s := uplink.DefaultStreamConfig()
+		s.Name = DefaultStreamName
+		if err := s.Validate(); err != nil {
+			doc.Errorf("stream", "the default stream %q (used as no [[stream]] is configured): %v", s.Name, err)
+		}
+		c.Streams = []uplink.StreamConfig{s}
+	}
+}
+
+// validate runs each section's Validate and the checks across sections.
+func (c *Config) validate(doc *config.Doc) {
+	doc.Fail("device", c.Device.Validate())
+	doc.Fail("log", c.Log.Validate())
+	doc.Fail("buffer", c.Buffer.Validate())
+	doc.Fail("mqtt", c.MQTT.Validate())
+
+	if len(c.Sensors) == 0 && !doc.Keys().Has("sensor") {
+		doc.Errorf("sensor", "no sensors configured: add a [[sensor]] table (driver \"sim\" simulates one)")
+	}
+	seen := map[string]int{}
+	for i, s := range c.Sensors {
+		if j, dup := seen[s.Name]; dup && s.Name != "" {
+			doc.Errorf(config.IndexKey("sensor", i)+".name", "duplicate sensor name %q (also %s)", s.Name, where(doc, config.IndexKey("sensor", j)))
+			continue
+		}
+		seen[s.Name] = i
+	}
+	seen = map[string]int{}
+	for i, s := range c.Streams {
+		if j, dup := seen[s.Name]; dup && s.Name != "" {
+			doc.Errorf(config.IndexKey("stream", i)+".name", "duplicate stream name %q (also %s)", s.Name, where(doc, config.IndexKey("stream", j)))
+			continue
+		}
+		seen[s.Name] = i
+	}
+	c.warnUnmatchedGlobs(doc)
+}
+
+// where names a table and its line for a message.
+func where(doc *config.Doc, path string) string {
+	if p := doc.Pos(path); p.Line > 0 {
+		return fmt.Sprintf("%s at line %d", path, p.Line)
+	}
+	return path
+}
+
+// Topic returns the topic prefix with {device} replaced, joined by "/" with
+// parts: Topic("data", "raw") is "karana/site-042/data/raw".
+func (c *Config) Topic(parts ...string) string {
+	prefix := strings.ReplaceAll(c.MQTT.TopicPrefix, "{device}", c.Device.ID)
+	return strings.Join(append([]string{prefix}, parts...), "/")
+}

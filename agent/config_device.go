@@ -1,0 +1,72 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// systemRoot is where DefaultDeviceID looks for /etc and /proc; tests point
+// it at a fixture tree.
+var systemRoot = "/"
+
+// deviceIDSource is one file a device id can be derived from.
+type deviceIDSource struct {
+	path string
+	// last takes the last 12 hex digits instead of the first: a Raspberry
+	// Pi serial is "00000000" or "10000000" followed by the unique part, so
+	// its first 12 digits would make many boxes share one id.
+	last bool
+}
+
+// deviceIDSources are tried in order. The board serial comes first: it
+// belongs to the hardware, while /etc/machine-id belongs to the SD card
+// image, and an image cloned after its first boot gives every box the same
+// machine-id, so their MQTT sessions would keep kicking each other off.
+var deviceIDSources = []deviceIDSource{
+	{path: "proc/device-tree/serial-number", last: true},
+	{path: "sys/firmware/devicetree/base/serial-number", last: true},
+	{path: "etc/machine-id"},
+}
+
+// DefaultDeviceID derives "karana-" plus 12 hex digits from the board serial
+// (Raspberry Pi device tree) or, failing that, /etc/machine-id, under root
+// ("/" on a box).
+func DefaultDeviceID(root string) (string, error) {
+	for _, src := range deviceIDSources {
+		data, err := os.ReadFile(filepath.Join(root, src.path))
+		if err != nil {
+			continue
+		}
+		hex := hexDigits(string(data))
+		if len(hex) < 8 || strings.Trim(hex, "0") == "" {
+			continue // too short to tell boxes apart, or unset
+		}
+		if len(hex) > 12 {
+			if src.last {
+				hex = hex[len(hex)-12:]
+			} else {
+				hex = hex[:12]
+			}
+		}
+		return "karana-" + hex, nil
+	}
+	var names []string
+	for _, src := range deviceIDSources {
+		names = append(names, "/"+src.path)
+	}
+	return "", fmt.Errorf("cannot be derived: none of %s holds a usable id (root %s)", strings.Join(names, ", "), root)
+}
+
+// hexDigits keeps the hex digits of s, lower-cased; the device tree pads its
+// strings with a NUL.
+func hexDigits(s string) string {
+	var b strings.Builder
+	for _, c := range strings.ToLower(s) {
+		if c >= '0' && c <= '9' || c >= 'a' && c <= 'f' {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
