@@ -1,0 +1,391 @@
+package buffer
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// work is what one commit carries, taken from the shared state under mu.
+type work struct {
+	batch     []entry
+	hole      uint64            // seqs to skip before the batch
+	dropped   uint64            // dropped_total at the snapshot
+	cursors   map[string]uint64 // cursors that differ from the persisted ones
+	minCursor uint64            // slowest active stream
+	hasActive bool
+	series    []seriesKey // dictionary entries not yet persisted
+	markClean bool
+}
+
+// commit writes pending readings, cursor moves and new series in one bbolt
+// transaction, prunes, and maybe compacts. Nothing is written when nothing
+// changed. On failure the readings go back to the front of the queue.
+func (r *Ring) commit(markClean bool) error {
+	r.commitMu.Lock()
+	defer r.commitMu.Unlock()
+	if r.db == nil {
+		return fmt.Errorf("buffer %s: %w", r.path, ErrClosed)
+	}
+	w := r.snapshot(markClean)
+	if w == nil {
+		return nil
+	}
+	next, pruneDrops, err := r.write(w)
+	if err != nil {
+		r.restore(w, err)
+		return fmt.Errorf("buffer %s: commit: %w", r.path, err)
+	}
+	r.st = next
+	r.mu.Lock()
+	r.dropped += pruneDrops
+	r.commits++
+	r.publishLocked()
+	if len(w.batch) > 0 {
+		for _, ch := range r.subs {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+	streak := r.failStreak
+	r.failStreak = 0
+	r.mu.Unlock()
+	if streak > 0 {
+		r.log.Info("buffer: commits succeed again", "path", r.path, "failed_commits", streak)
+	}
+	r.fullDrops += pruneDrops
+	if now := time.Now(); r.fullDrops > 0 && now.Sub(r.lastFullLog) >= time.Minute {
+		// Once a minute at most: a full ring drops at every commit, and
+		// the journal is on the same card.
+		r.lastFullLog = now
+		r.log.Warn("buffer: full; dropped the oldest undelivered readings", "path", r.path,
+			"dropped", r.fullDrops, "first_seq", next.firstSeq(), "budget_bytes", r.budget)
+		r.fullDrops = 0
+	}
+	r.maybeCompact()
+	return nil
+}
+
+// snapshot takes the pending work, or returns nil when there is none.
+func (r *Ring) snapshot(markClean bool) *work {
+	r.mu.Lock()
+	w := &work{batch: r.pending, hole: r.hole, dropped: r.dropped, markClean: markClean}
+	for s, c := range r.cursors {
+		if p, ok := r.st.cursors[s]; !ok || p != c {
+			if w.cursors == nil {
+				w.cursors = map[string]uint64{}
+			}
+			w.cursors[s] = c
+		}
+	}
+	for s := range r.active {
+		c, ok := r.cursors[s]
+		if !ok {
+			continue
+		}
+		if !w.hasActive || c < w.minCursor {
+			w.minCursor, w.hasActive = c, true
+		}
+	}
+	w.series = r.dict.snapshot()[r.st.nSeries:]
+	idle := len(w.batch) == 0 && w.hole == 0 && len(w.cursors) == 0 && len(w.series) == 0 &&
+		w.dropped == r.st.dropped && !(markClean && !r.st.clean)
+	if !idle {
+		r.pending, r.hole = nil, 0
+	}
+	r.mu.Unlock()
+	if idle {
+		return nil
+	}
+	return w
+}
+
+// restore puts a failed commit's readings back in front of the queue.
+func (r *Ring) restore(w *work, err error) {
+	r.mu.Lock()
+	r.pending = append(w.batch[:len(w.batch):len(w.batch)], r.pending...)
+	r.hole += w.hole
+	r.commitErrors++
+	r.lastErr = err.Error()
+	r.trimPendingLocked()
+	r.failStreak++
+	streak, pending := r.failStreak, len(r.pending)
+	r.mu.Unlock()
+	if now := time.Now(); streak == 1 || now.Sub(r.lastFailLog) >= time.Minute {
+		r.lastFailLog = now
+		r.log.Error("buffer: commit failed; readings stay pending and will be retried",
+			"path", r.path, "err", err, "pending", pending, "failed_commits", streak)
+	}
+}
+
+// write runs the transaction on a clone of the committed state and returns
+// the new state, and how many undelivered readings the budget pruned.
+func (r *Ring) write(w *work) (diskState, uint64, error) {
+	next := r.st.clone()
+	seq := next.nextSeq + w.hole
+	n := uint64(len(w.batch))
+	if n > 0 && seq+n-1 >= next.reserved {
+		res := seq + n + r.tn.reserveStep
+		if err := writeReservation(r.path, res); err != nil {
+			// The reservation only matters if the database is lost later;
+			// refusing to commit for it would lose readings now.
+			r.log.Error("buffer: cannot write the seq reservation", "path", r.path, "err", err)
+		} else {
+			next.reserved = res
+		}
+	}
+	var pruneDrops uint64
+	err := r.update(func(tx *bolt.Tx) error {
+		if r.tn.failCommit != nil {
+			if err := r.tn.failCommit(); err != nil {
+				return err
+			}
+		}
+		meta, data, ser := tx.Bucket(bucketMeta), tx.Bucket(bucketData), tx.Bucket(bucketSeries)
+		if meta == nil || data == nil || ser == nil {
+			return errors.New("buckets missing")
+		}
+		// Keys only ever grow at the right: full pages waste nothing.
+		data.FillPercent = 1.0
+		for i, s := range w.series {
+			if err := ser.Put(seriesID(uint32(next.nSeries+i)), encodeSeries(s)); err != nil {
+				return fmt.Errorf("series: %w", err)
+			}
+		}
+		next.nSeries += len(w.series)
+		for s, c := range w.cursors {
+			if err := meta.Put(cursorKey(s), u64(c)); err != nil {
+				return fmt.Errorf("cursor %s: %w", s, err)
+			}
+			next.cursors[s] = c
+		}
+		tailChanged := false
+		if n > 0 {
+			if err := r.addReadings(data, &next, w, seq); err != nil {
+				return err
+			}
+			tailChanged = true
+		}
+		var err error
+		if pruneDrops, tailChanged, err = r.prune(data, &next, w, tailChanged); err != nil {
+			return err
+		}
+		if tailChanged {
+			if next.tail.n > 0 {
+				v := append(seqKey(next.tailFirst), next.tail.bytes()...)
+				err = meta.Put(keyTail, v)
+			} else {
+				err = meta.Delete(keyTail)
+			}
+			if err != nil {
+				return fmt.Errorf("tail: %w", err)
+			}
+		}
+		if d := w.dropped + pruneDrops; d != next.dropped {
+			if err := meta.Put(keyDropped, u64(d)); err != nil {
+				return err
+			}
+			next.dropped = d
+		}
+		if next.nextSeq != r.st.nextSeq {
+			if err := meta.Put(keyNextSeq, u64(next.nextSeq)); err != nil {
+				return err
+			}
+		}
+		if next.clean != w.markClean {
+			v := byte(0)
+			if w.markClean {
+				v = 1
+			}
+			if err := meta.Put(keyClean, []byte{v}); err != nil {
+				return err
+			}
+			next.clean = w.markClean
+		}
+		return nil
+	})
+	return next, pruneDrops, err
+}
+
+func (r *Ring) update(fn func(*bolt.Tx) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("bbolt panicked: %v", p)
+		}
+	}()
+	return r.db.Update(fn)
+}
+
+// addReadings gives the batch its seqs and stores it. The common small
+// batch joins the tail, the block kept in the inline meta bucket: that
+// commit rewrites only the root page and the meta page. When the tail is
+// full it is sealed into the data bucket, and a large batch (a backlog
+// after failed commits) goes to data blocks of up to blockCap.
+func (r *Ring) addReadings(data *bolt.Bucket, next *diskState, w *work, seq uint64) error {
+	lim := tailLimit(r.pageSize, next.cursors)
+	if w.hole > 0 && next.tail.n > 0 {
+		// Seqs within a block are contiguous; the hole starts a new one.
+		if err := sealTail(data, next); err != nil {
+			return err
+		}
+	}
+	if next.tail.n == 0 {
+		next.tailFirst = seq
+	}
+	next.nextSeq = seq + uint64(len(w.batch))
+
+	if next.tail.size()+len(w.batch)*minEntryLen <= lim {
+		trial := next.tail.clone()
+		for _, e := range w.batch {
+			trial.add(e)
+		}
+		if trial.size() <= lim {
+			next.tail = trial
+			return nil
+		}
+	}
+	if next.tail.n > 0 {
+		if err := sealTail(data, next); err != nil {
+			return err
+		}
+	}
+	enc, start, capBytes := newBlockEncoder(), seq, blockCap(r.pageSize)
+	for _, e := range w.batch {
+		if enc.n > 0 && enc.size()+maxEntryLen > capBytes {
+			if err := putBlock(data, next, start, enc); err != nil {
+				return err
+			}
+			start += uint64(enc.n)
+			enc = newBlockEncoder()
+		}
+		enc.add(e)
+	}
+	if enc.size() <= lim {
+		next.tail, next.tailFirst = enc, start
+		return nil
+	}
+	if err := putBlock(data, next, start, enc); err != nil {
+		return err
+	}
+	next.tail, next.tailFirst = newBlockEncoder(), next.nextSeq
+	return nil
+}
+
+func sealTail(data *bolt.Bucket, next *diskState) error {
+	if err := putBlock(data, next, next.tailFirst, next.tail); err != nil {
+		return err
+	}
+	next.tail = newBlockEncoder()
+	next.tailFirst = 0
+	return nil
+}
+
+func putBlock(data *bolt.Bucket, next *diskState, first uint64, enc *blockEncoder) error {
+	v := enc.bytes()
+	if err := data.Put(seqKey(first), v); err != nil {
+		return fmt.Errorf("block at seq %d: %w", first, err)
+	}
+	if next.dataCount == 0 {
+		next.dataFirst = first
+	}
+	next.dataCount += uint64(enc.n)
+	next.dataBytes += int64(8 + len(v))
+	next.dataLast = first + uint64(enc.n) - 1
+	return nil
+}
+
+// blockSpan reads a block's seq range from its header. A damaged header
+// counts as one reading: pruning must still be able to remove it.
+func blockSpan(k, v []byte) (first, last, count uint64) {
+	first, _ = keySeq(k)
+	c, err := blockHeader(v)
+	if err != nil {
+		return first, first, 1
+	}
+	return first, first + uint64(c) - 1, uint64(c)
+}
+
+// prune deletes the oldest blocks while the data is over budget (counting
+// the undelivered readings among them as dropped, whatever the cursors
+// say), then the blocks every active stream has acknowledged, once a leaf
+// page's worth of them has accumulated. A prune rewrites the leftmost path
+// of the tree: waiting for a page's worth bounds that to a few pages per
+// page freed while a backlog drains in small batches; pruning sooner keeps
+// the tree of a live box one level shallower, which every tail seal
+// profits from (BenchmarkDiskWrites measures both ways: pruning at a
+// larger threshold such as 256 KiB costs 2-10% more writes per commit).
+func (r *Ring) prune(data *bolt.Bucket, next *diskState, w *work, tailChanged bool) (drops uint64, _ bool, err error) {
+	removed := false
+	remove := func(c *bolt.Cursor, k, v []byte) (uint64, uint64, error) {
+		first, last, count := blockSpan(k, v)
+		size := int64(len(k) + len(v))
+		if err := c.Delete(); err != nil {
+			return 0, 0, fmt.Errorf("prune block at seq %d: %w", first, err)
+		}
+		next.dataBytes -= size
+		next.dataCount -= min(count, next.dataCount)
+		removed = true
+		return first, last, nil
+	}
+
+	if next.bytes() > r.budget {
+		target := r.budget - r.budget/32
+		c := data.Cursor()
+		for next.bytes() > target {
+			k, v := c.First()
+			if k == nil {
+				break
+			}
+			first, last, err := remove(c, k, v)
+			if err != nil {
+				return 0, tailChanged, err
+			}
+			if !w.hasActive {
+				drops += last - first + 1
+			} else if done := max(w.minCursor, first-1); last > done {
+				drops += last - done
+			}
+		}
+		if next.bytes() > target && next.tail.n > 0 {
+			// Only the tail is left and it alone is over budget: a budget
+			// this small is a configuration error Validate prevents, but
+			// never keep more than asked.
+			drops += uint64(next.tail.n)
+			next.tail, next.tailFirst = newBlockEncoder(), 0
+			tailChanged = true
+		}
+	}
+
+	if w.hasActive && next.dataCount > 0 && w.minCursor >= next.dataFirst {
+		upto := min(w.minCursor, next.dataLast)
+		est := (upto - next.dataFirst + 1) * uint64(next.dataBytes) / next.dataCount
+		threshold := r.tn.pruneBytes
+		if threshold == 0 {
+			threshold = int64(r.pageSize)
+		}
+		if threshold < 0 || est >= uint64(threshold) {
+			c := data.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.First() {
+				if _, last, _ := blockSpan(k, v); last > w.minCursor {
+					break
+				}
+				if _, _, err := remove(c, k, v); err != nil {
+					return 0, tailChanged, err
+				}
+			}
+		}
+	}
+
+	if removed {
+		if next.dataCount == 0 {
+			next.dataFirst, next.dataLast, next.dataBytes = 0, 0, 0
+		} else if k, _ := data.Cursor().First(); k != nil {
+			next.dataFirst, _ = keySeq(k)
+		}
+	}
+	return drops, tailChanged, nil
+}

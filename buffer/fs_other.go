@@ -1,0 +1,10 @@
+//go:build !linux
+
+package buffer
+
+// dropCache is a Linux page-cache concern (see fs_linux.go).
+func dropCache(string) {}
+
+// writable is left to the first write elsewhere: karana-edge runs on Linux;
+// other systems only build it for development.
+func writable(string) error { return nil }

@@ -1,0 +1,111 @@
+package buffer
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/reading"
+)
+
+// syncBuffer collects log output from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func testLogger(t testing.TB) (*slog.Logger, *syncBuffer) {
+	var buf syncBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("buffer log:\n%s", buf.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &buf
+}
+
+func testConfig(maxBytes int64) Config {
+	return Config{MaxBytes: config.Size(maxBytes), CommitInterval: config.D(time.Second)}
+}
+
+// openManual opens a ring without its commit goroutine: the test commits
+// with Flush, so nothing depends on timing.
+func openManual(t testing.TB, path string, maxBytes int64, tn tuning) *Ring {
+	t.Helper()
+	tn.manual = true
+	log, _ := testLogger(t)
+	r, err := open(path, testConfig(maxBytes), log, tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func dbPath(t testing.TB) string { return filepath.Join(t.TempDir(), "buffer.db") }
+
+var t0 = time.Date(2026, 11, 21, 22, 0, 0, 0, time.UTC)
+
+// gen makes n readings of nSeries series, sampled every 10 s per round, with
+// values that identify them: value = k (the reading's index from start).
+func gen(start, n, nSeries int) []reading.Reading {
+	rs := make([]reading.Reading, n)
+	for i := range rs {
+		k := start + i
+		rs[i] = reading.Reading{
+			Name:  fmt.Sprintf("site.s%02d", k%nSeries),
+			Unit:  "V",
+			Time:  t0.Add(time.Duration(k/nSeries) * 10 * time.Second).Add(time.Duration(k%nSeries) * time.Millisecond),
+			Value: float64(k),
+		}
+	}
+	return rs
+}
+
+func mustFlush(t testing.TB, r *Ring) {
+	t.Helper()
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readAll(t testing.TB, r *Ring, from uint64) []reading.Reading {
+	t.Helper()
+	var out []reading.Reading
+	for {
+		rs, err := r.Read(from, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs) == 0 {
+			return out
+		}
+		out = append(out, rs...)
+		from = rs[len(rs)-1].Seq + 1
+	}
+}
+
+func mustStats(t testing.TB, r *Ring) Stats {
+	t.Helper()
+	s, err := r.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -1,0 +1,259 @@
+package buffer
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// loaded is what Open learns from walking an existing file.
+type loaded struct {
+	empty   bool // no buckets at all: bbolt created the file, we never did
+	nextSeq uint64
+	dropped uint64
+	clean   bool
+	cursors map[string]uint64
+	series  []seriesKey
+
+	tailFirst uint64
+	tail      []entry
+	tailSize  int64 // key + value bytes of the tail
+
+	dataFirst, dataLast, dataCount uint64
+	dataBytes                      int64
+	blocks                         int
+
+	// maxSeq is the highest seq seen anywhere, kept even when the walk fails
+	// half-way, so a recovery can still avoid reusing seqs.
+	maxSeq uint64
+}
+
+func (ld *loaded) seen(seq uint64) {
+	if seq > ld.maxSeq {
+		ld.maxSeq = seq
+	}
+}
+
+// corruptError marks a file that cannot be used as it is.
+type corruptError struct{ err error }
+
+func (e *corruptError) Error() string { return e.err.Error() }
+func (e *corruptError) Unwrap() error { return e.err }
+
+func corrupt(format string, args ...any) error {
+	return &corruptError{fmt.Errorf(format, args...)}
+}
+
+// load walks every page of the database on the calling goroutine, with
+// faults turned into panics and panics recovered, before bbolt's own
+// writable open walks it on a goroutine of its own where a bad page would
+// kill the process (bbolt rebuilds its freelist that way when
+// NoFreelistSync is set). Cursor iteration reaches every branch and leaf
+// page and touching the last byte of each value reaches its overflow pages,
+// so after a clean walk bbolt's walk meets no page we have not survived.
+//
+// It also reads the meta and series buckets, checks every block header, and
+// decodes the first and last data block and the tail. With checkUnclean, and
+// when the file was not closed cleanly, it runs bbolt's tx.Check too (after
+// our walk, since Check walks the way bbolt's freelist rebuild does): a
+// power cut cannot break bbolt, but an SD card that lied about a flush can.
+// Any error is a *corruptError; ld is returned even then, for salvage.
+func load(db *bolt.DB, fileSize int64, checkUnclean bool) (ld *loaded, err error) {
+	ld = &loaded{cursors: map[string]uint64{}}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			err = corrupt("reading the database panicked: %v", p)
+		}
+	}()
+	err = db.View(func(tx *bolt.Tx) error {
+		if need := tx.Size(); need > fileSize {
+			return corrupt("truncated: the database needs %d bytes, the file has %d", need, fileSize)
+		}
+		var names []string
+		if err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			switch string(name) {
+			case string(bucketData), string(bucketMeta), string(bucketSeries):
+				names = append(names, string(name))
+				return nil
+			}
+			return corrupt("unexpected bucket %q: not a karana-edge buffer", name)
+		}); err != nil {
+			return err
+		}
+		if len(names) == 0 {
+			ld.empty = true
+			return nil
+		}
+		meta, data, series := tx.Bucket(bucketMeta), tx.Bucket(bucketData), tx.Bucket(bucketSeries)
+		if meta == nil || data == nil || series == nil {
+			return corrupt("buckets %v found, want data, meta and series", names)
+		}
+		if err := ld.readMeta(meta); err != nil {
+			return err
+		}
+		if err := ld.readSeries(series); err != nil {
+			return err
+		}
+		if err := ld.walkData(data); err != nil {
+			return err
+		}
+		if checkUnclean && !ld.clean {
+			var errs []error
+			for e := range tx.Check() {
+				if len(errs) < 5 {
+					errs = append(errs, e)
+				}
+			}
+			if len(errs) > 0 {
+				return corrupt("consistency check: %w", errors.Join(errs...))
+			}
+		}
+		return nil
+	})
+	var ce *corruptError
+	if err != nil && !errors.As(err, &ce) {
+		err = &corruptError{err}
+	}
+	return ld, err
+}
+
+func (ld *loaded) readMeta(b *bolt.Bucket) error {
+	var haveFormat, haveNext bool
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			return corrupt("meta: unexpected nested bucket %q", k)
+		}
+		var err error
+		switch string(k) {
+		case string(keyFormat):
+			if len(v) != 1 || v[0] != dbFormat {
+				return corrupt("meta: database format %x, this build reads %d", v, dbFormat)
+			}
+			haveFormat = true
+		case string(keyNextSeq):
+			ld.nextSeq, err = getU64(v, "next_seq")
+			if err == nil && ld.nextSeq == 0 {
+				err = errors.New("meta next_seq is 0")
+			}
+			haveNext = err == nil
+			if haveNext {
+				ld.seen(ld.nextSeq - 1)
+			}
+		case string(keyDropped):
+			ld.dropped, err = getU64(v, "dropped")
+		case string(keyClean):
+			ld.clean = len(v) == 1 && v[0] == 1
+		case string(keyTail):
+			err = ld.readTail(v)
+		default:
+			if s, ok := isCursorKey(k); ok {
+				ld.cursors[s], err = getU64(v, "cursor "+s)
+			}
+			// Other keys: written by a later build of the same format; ignored.
+		}
+		if err != nil {
+			return corrupt("%w", err)
+		}
+	}
+	if !haveFormat || !haveNext {
+		return corrupt("meta: format or next_seq missing")
+	}
+	return nil
+}
+
+func (ld *loaded) readTail(v []byte) error {
+	if len(v) < 8+blockMinLen {
+		return fmt.Errorf("meta tail: %d bytes", len(v))
+	}
+	first, _ := keySeq(v[:8])
+	count, err := blockHeader(v[8:])
+	if err != nil {
+		return fmt.Errorf("meta tail at seq %d: %w", first, err)
+	}
+	ld.tailFirst = first
+	ld.seen(first + uint64(count) - 1)
+	// Entries are decoded by decodeTail, once the dictionary is known.
+	ld.tailSize = int64(len(keyTail) + len(v))
+	return nil
+}
+
+func (ld *loaded) readSeries(b *bolt.Bucket) error {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			return corrupt("series: unexpected nested bucket %q", k)
+		}
+		s, err := decodeSeries(k, v, uint32(len(ld.series)))
+		if err != nil {
+			return corrupt("%w", err)
+		}
+		ld.series = append(ld.series, s)
+	}
+	return nil
+}
+
+func (ld *loaded) walkData(b *bolt.Bucket) error {
+	var firstV, lastV []byte
+	var lastKey uint64
+	var sink byte
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			return corrupt("data: unexpected nested bucket %q", k)
+		}
+		seq, ok := keySeq(k)
+		if !ok || seq == 0 {
+			return corrupt("data: bad key %x", k)
+		}
+		sink ^= v[len(v)-1] // fault in the last overflow page, if any, here
+		count, err := blockHeader(v)
+		if err != nil {
+			return corrupt("data: block at seq %d: %w", seq, err)
+		}
+		if ld.blocks > 0 && seq <= ld.dataLast {
+			return corrupt("data: block at seq %d overlaps the one at %d (ending %d)", seq, lastKey, ld.dataLast)
+		}
+		if ld.blocks == 0 {
+			ld.dataFirst, firstV = seq, v
+		}
+		ld.blocks++
+		lastKey, lastV = seq, v
+		ld.dataLast = seq + uint64(count) - 1
+		ld.dataCount += uint64(count)
+		ld.dataBytes += int64(len(k) + len(v))
+		ld.seen(ld.dataLast)
+	}
+	_ = sink
+	n := len(ld.series)
+	if firstV != nil {
+		if _, err := decodeBlock(firstV, n, func(int, entry) bool { return true }); err != nil {
+			return corrupt("data: first block (seq %d): %w", ld.dataFirst, err)
+		}
+		if _, err := decodeBlock(lastV, n, func(int, entry) bool { return true }); err != nil {
+			return corrupt("data: last block (seq %d): %w", lastKey, err)
+		}
+	}
+	return ld.decodeTail(b.Tx().Bucket(bucketMeta).Get(keyTail))
+}
+
+func (ld *loaded) decodeTail(v []byte) error {
+	ld.tail = nil
+	if v == nil {
+		return nil
+	}
+	_, err := decodeBlock(v[8:], len(ld.series), func(_ int, e entry) bool {
+		ld.tail = append(ld.tail, e)
+		return true
+	})
+	if err != nil {
+		return corrupt("meta tail (seq %d): %w", ld.tailFirst, err)
+	}
+	if ld.blocks > 0 && ld.tailFirst <= ld.dataLast {
+		return corrupt("meta tail at seq %d overlaps data ending at %d", ld.tailFirst, ld.dataLast)
+	}
+	return nil
+}

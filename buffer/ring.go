@@ -1,0 +1,366 @@
+package buffer
+
+import (
+	"errors"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/karana-energy/karana-edge/reading"
+)
+
+var (
+	// ErrLocked is returned by Open and OpenReadOnly when another process
+	// holds the file: bbolt's writer takes an exclusive lock, so while the
+	// daemon runs, read its stats over the control socket instead.
+	ErrLocked = errors.New("buffer file is locked by another process (is the daemon running?)")
+	// ErrClosed is returned by methods called after Close.
+	ErrClosed = errors.New("buffer is closed")
+	// ErrReadOnly is returned by Flush on a ring from OpenReadOnly.
+	ErrReadOnly = errors.New("buffer is open read-only")
+)
+
+// Ring is the crash-safe reading buffer. It is safe for concurrent use: one
+// sampler appending, several streams reading and acknowledging, and stats or
+// export callers, while its own goroutine commits.
+type Ring struct {
+	path     string
+	cfg      Config
+	log      *slog.Logger
+	readOnly bool
+	tn       tuning
+	pageSize int
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+
+	// commitMu serialises commits, compaction and Close, and guards the
+	// fields below it: the state as last committed.
+	commitMu         sync.Mutex
+	st               diskState
+	budget           int64
+	lastCompactCheck time.Time
+	lastCompact      time.Time
+	failStreak       int
+	lastFailLog      time.Time
+	fullDrops        uint64 // dropped by the budget since lastFullLog
+	lastFullLog      time.Time
+
+	// dbMu guards the handle: readers hold it shared; compaction and Close
+	// swap it holding it exclusively (and commitMu).
+	dbMu sync.RWMutex
+	db   *bolt.DB
+
+	dict *dict
+
+	// mu guards what Append, Ack and the readers share with the committer.
+	mu            sync.Mutex
+	closed        bool
+	pending       []entry
+	hole          uint64 // pending readings dropped since the last commit
+	dropped       uint64 // dropped_total, including what is not yet persisted
+	cursors       map[string]uint64
+	active        map[string]bool
+	first, last   uint64
+	count         uint64
+	dataBytes     int64
+	subs          []chan struct{}
+	commits       uint64
+	commitErrors  uint64
+	compactions   uint64
+	lastErr       string
+	recoveredFrom string
+	lastDropLog   time.Time
+	badBlocks     map[uint64]bool
+}
+
+// tuning holds the knobs tests and benchmarks turn; Open uses the defaults.
+type tuning struct {
+	maxPending    int           // pending readings kept while commits fail
+	pruneBytes    int64         // delivered bytes batched before pruning; 0: a page; <0: any
+	compactEvery  time.Duration // how often the file-vs-data check may run
+	compactMinGap time.Duration // between compactions even when over max_bytes
+	compactMinFil int64         // no compaction for "mostly free" below this file size
+	reserveStep   uint64        // seqs reserved per write of the .seq file
+	budget        int64         // data budget; 0: dataBudget
+	manual        bool          // no commit goroutine: the caller Flushes
+	failCommit    func() error  // fault injection, called inside each commit tx
+	lockTimeout   time.Duration // wait for the file lock
+}
+
+const (
+	// defaultMaxPending bounds readings waiting for a commit that keeps
+	// failing: 131072 * 24 bytes = 3 MiB, 9 hours at the reference site.
+	defaultMaxPending = 1 << 17
+	openTimeout       = 10 * time.Second
+)
+
+func (t *tuning) fill(cfg Config) {
+	if t.maxPending <= 0 {
+		t.maxPending = defaultMaxPending
+	}
+	if t.compactEvery == 0 {
+		t.compactEvery = time.Minute
+	}
+	if t.compactMinGap == 0 {
+		t.compactMinGap = 10 * time.Second
+	}
+	if t.compactMinFil == 0 {
+		t.compactMinFil = 1 << 20
+	}
+	if t.reserveStep == 0 {
+		t.reserveStep = defaultReserveStep
+	}
+	if t.lockTimeout == 0 {
+		t.lockTimeout = openTimeout
+	}
+}
+
+// diskState is the ring as last committed; commits work on a clone and
+// keep it only when the transaction committed.
+type diskState struct {
+	nextSeq  uint64
+	dropped  uint64
+	clean    bool
+	cursors  map[string]uint64
+	nSeries  int
+	reserved uint64
+
+	dataFirst, dataLast, dataCount uint64
+	dataBytes                      int64
+
+	tailFirst uint64
+	tail      *blockEncoder
+}
+
+func (s *diskState) clone() diskState {
+	c := *s
+	c.cursors = make(map[string]uint64, len(s.cursors))
+	for k, v := range s.cursors {
+		c.cursors[k] = v
+	}
+	c.tail = s.tail.clone()
+	return c
+}
+
+func (s *diskState) tailSize() int64 {
+	if s.tail.n == 0 {
+		return 0
+	}
+	return int64(len(keyTail) + 8 + s.tail.size())
+}
+
+func (s *diskState) bytes() int64  { return s.dataBytes + s.tailSize() }
+func (s *diskState) count() uint64 { return s.dataCount + uint64(s.tail.n) }
+
+func (s *diskState) firstSeq() uint64 {
+	switch {
+	case s.dataCount > 0:
+		return s.dataFirst
+	case s.tail.n > 0:
+		return s.tailFirst
+	}
+	return s.nextSeq
+}
+
+func stateFrom(ld *loaded, nextSeq uint64) diskState {
+	s := diskState{
+		nextSeq:   nextSeq,
+		dropped:   ld.dropped,
+		clean:     ld.clean,
+		cursors:   ld.cursors,
+		nSeries:   len(ld.series),
+		dataFirst: ld.dataFirst,
+		dataLast:  ld.dataLast,
+		dataCount: ld.dataCount,
+		dataBytes: ld.dataBytes,
+		tailFirst: ld.tailFirst,
+		tail:      newBlockEncoder(),
+	}
+	if s.cursors == nil {
+		s.cursors = map[string]uint64{}
+	}
+	for _, e := range ld.tail {
+		s.tail.add(e)
+	}
+	return s
+}
+
+// publish copies the committed state to what readers see; mu held.
+func (r *Ring) publishLocked() {
+	r.first = r.st.firstSeq()
+	r.last = r.st.nextSeq - 1
+	r.count = r.st.count()
+	r.dataBytes = r.st.bytes()
+}
+
+// Append queues readings for the next commit. It copies them, never blocks
+// on the disk, and assigns no seq: that happens at commit, in append order.
+// When commits keep failing and the queue is full, the oldest queued
+// readings are dropped and counted.
+func (r *Ring) Append(rs []reading.Reading) {
+	if len(rs) == 0 || r.readOnly {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		r.dropped += uint64(len(rs))
+		return
+	}
+	for i := range rs {
+		x := &rs[i]
+		r.pending = append(r.pending, entry{
+			ts:    tsOf(x.Time),
+			bits:  math.Float64bits(x.Value),
+			sid:   r.dict.intern(x.Name, x.Unit),
+			flags: x.Flags,
+		})
+	}
+	r.trimPendingLocked()
+}
+
+// trimPendingLocked drops the oldest pending readings beyond the bound; the
+// next commit skips as many seqs, so the loss shows as a hole.
+func (r *Ring) trimPendingLocked() {
+	over := len(r.pending) - r.tn.maxPending
+	if over <= 0 {
+		return
+	}
+	r.pending = r.pending[over:]
+	r.hole += uint64(over)
+	r.dropped += uint64(over)
+	if now := time.Now(); now.Sub(r.lastDropLog) >= time.Minute {
+		r.lastDropLog = now
+		r.log.Error("buffer: commits are failing and the pending queue is full; dropping the oldest readings",
+			"path", r.path, "dropped_now", over, "dropped_total", r.dropped, "pending", len(r.pending), "last_err", r.lastErr)
+	}
+}
+
+// Bounds returns the first available and the last committed seq. An empty
+// ring has first == last+1 (1 and 0 on a brand-new file).
+func (r *Ring) Bounds() (first, last uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.first, r.last
+}
+
+// SetStreams declares the active streams. A stream new to the file starts
+// at first-1: it will read the oldest reading available and nothing is
+// announced as dropped. Pruning of delivered readings only waits for active
+// streams; the cursors of inactive ones are kept, in case they come back.
+func (r *Ring) SetStreams(names []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.active = make(map[string]bool, len(names))
+	for _, s := range names {
+		r.active[s] = true
+		if _, ok := r.cursors[s]; !ok {
+			r.cursors[s] = r.first - 1
+		}
+	}
+}
+
+// Cursor returns the last acknowledged seq of stream (first-1 for a stream
+// the ring does not know yet).
+func (r *Ring) Cursor(stream string) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.cursors[stream]; ok {
+		return c
+	}
+	return r.first - 1
+}
+
+// Ack moves stream's cursor forward to seq (never backward, never past the
+// last committed seq). It is persisted by the next commit.
+func (r *Ring) Ack(stream string, seq uint64) {
+	if r.readOnly {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if seq > r.last {
+		seq = r.last
+	}
+	c, ok := r.cursors[stream]
+	if !ok {
+		c = r.first - 1
+	}
+	if seq > c || !ok {
+		r.cursors[stream] = max(seq, c)
+	}
+}
+
+// Subscribe returns a channel that receives a signal (without blocking the
+// committer; signals coalesce) after every commit that added readings. It
+// is not closed by Close.
+func (r *Ring) Subscribe() <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	r.mu.Lock()
+	r.subs = append(r.subs, ch)
+	r.mu.Unlock()
+	return ch
+}
+
+// Flush commits pending readings and cursors now.
+func (r *Ring) Flush() error {
+	if r.readOnly {
+		return ErrReadOnly
+	}
+	return r.commit(false)
+}
+
+// Close stops the commit loop, commits what is pending with the
+// clean-shutdown mark, and closes the file.
+func (r *Ring) Close() error {
+	r.closeOnce.Do(func() {
+		if r.stop != nil {
+			close(r.stop)
+			<-r.done
+		}
+		var err error
+		if !r.readOnly {
+			if err = r.commit(true); err != nil {
+				r.mu.Lock()
+				n := len(r.pending)
+				r.mu.Unlock()
+				r.log.Error("buffer: final commit failed; pending readings are lost", "path", r.path, "pending", n, "err", err)
+			}
+		}
+		r.commitMu.Lock()
+		r.dbMu.Lock()
+		if r.db != nil {
+			if cerr := r.db.Close(); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
+			r.db = nil
+		}
+		r.dbMu.Unlock()
+		r.commitMu.Unlock()
+		r.mu.Lock()
+		r.closed = true
+		r.mu.Unlock()
+		r.closeErr = err
+	})
+	return r.closeErr
+}
+
+func (r *Ring) loop() {
+	defer close(r.done)
+	t := time.NewTicker(r.cfg.CommitInterval.Duration)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+			_ = r.commit(false) // logged inside
+		}
+	}
+}

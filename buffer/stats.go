@@ -1,0 +1,191 @@
+package buffer
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Stats is the buffer's state for `karana-edge buffer stats` and the MQTT
+// status document. Counters marked "since open" restart with the process.
+type Stats struct {
+	Path      string `json:"path"`
+	FileBytes int64  `json:"file_bytes"` // the database file on disk
+	DataBytes int64  `json:"data_bytes"` // stored blocks, keys included
+	MaxBytes  int64  `json:"max_bytes"`  // 0 when opened read-only
+	Readings  uint64 `json:"readings"`   // depth: readings stored
+	FirstSeq  uint64 `json:"first_seq"`  // first available (last_seq+1 when empty)
+	LastSeq   uint64 `json:"last_seq"`   // last committed
+	// Oldest and Newest are the sample times of the first and last stored
+	// readings (zero, and omitted, when empty).
+	Oldest time.Time `json:"oldest,omitzero"`
+	Newest time.Time `json:"newest,omitzero"`
+	// Cursors holds the last acknowledged seq of every stream the file
+	// knows, active or not; Unsent is last_seq minus it. Active lists the
+	// streams given to SetStreams (sorted): only they hold data back.
+	Cursors map[string]uint64 `json:"cursors"`
+	Unsent  map[string]uint64 `json:"unsent"`
+	Active  []string          `json:"active_streams,omitempty"`
+	// DroppedTotal counts readings lost to overflow or failed commits, over
+	// the life of the file.
+	DroppedTotal uint64 `json:"dropped_total"`
+	Commits      uint64 `json:"commits"`       // since open
+	CommitErrors uint64 `json:"commit_errors"` // since open
+	Pending      int    `json:"pending"`       // readings waiting for a commit
+	Compactions  uint64 `json:"compactions"`   // since open
+	// RecoveredFrom is where a corrupt file was moved by this open.
+	RecoveredFrom string `json:"recovered_from,omitempty"`
+	Series        int    `json:"series"` // dictionary size
+	ReadOnly      bool   `json:"read_only,omitempty"`
+	LastError     string `json:"last_error,omitempty"` // last commit error since open
+}
+
+// Stats returns the current figures. It reads one or two blocks for the
+// oldest and newest times and is safe to call at any time.
+func (r *Ring) Stats() (Stats, error) {
+	r.mu.Lock()
+	s := Stats{
+		Path:          r.path,
+		DataBytes:     r.dataBytes,
+		MaxBytes:      int64(r.cfg.MaxBytes),
+		Readings:      r.count,
+		FirstSeq:      r.first,
+		LastSeq:       r.last,
+		Cursors:       make(map[string]uint64, len(r.cursors)),
+		Unsent:        make(map[string]uint64, len(r.cursors)),
+		DroppedTotal:  r.dropped,
+		Commits:       r.commits,
+		CommitErrors:  r.commitErrors,
+		Pending:       len(r.pending),
+		Compactions:   r.compactions,
+		RecoveredFrom: r.recoveredFrom,
+		ReadOnly:      r.readOnly,
+		LastError:     r.lastErr,
+	}
+	for k := range r.active {
+		s.Active = append(s.Active, k)
+	}
+	slices.Sort(s.Active)
+	for k, c := range r.cursors {
+		s.Cursors[k] = c
+		if r.last > c {
+			s.Unsent[k] = r.last - c
+		} else {
+			s.Unsent[k] = 0
+		}
+	}
+	r.mu.Unlock()
+	s.Series = len(r.dict.snapshot())
+	if fi, err := os.Stat(r.path); err == nil {
+		s.FileBytes = fi.Size()
+	}
+	if s.Readings == 0 {
+		return s, nil
+	}
+	err := r.view(func(tx *bolt.Tx) error {
+		names := r.dict.snapshot()
+		meta, data := tx.Bucket(bucketMeta), tx.Bucket(bucketData)
+		if meta == nil || data == nil {
+			return fmt.Errorf("buckets missing")
+		}
+		tail := meta.Get(keyTail)
+		if len(tail) > 8 {
+			tail = tail[8:]
+		} else {
+			tail = nil
+		}
+		c := data.Cursor()
+		_, firstV := c.First()
+		_, lastV := c.Last()
+		oldest, newest := firstV, tail
+		if oldest == nil {
+			oldest = tail
+		}
+		if newest == nil {
+			newest = lastV
+		}
+		if oldest != nil {
+			_, _ = decodeBlock(oldest, len(names), func(_ int, e entry) bool {
+				s.Oldest = timeOf(e.ts)
+				return false
+			})
+		}
+		if newest != nil {
+			_, _ = decodeBlock(newest, len(names), func(_ int, e entry) bool {
+				s.Newest = timeOf(e.ts)
+				return true
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return s, fmt.Errorf("buffer %s: stats: %w", r.path, err)
+	}
+	return s, nil
+}
+
+// WriteText renders s for a technician's terminal.
+func (s Stats) WriteText(w io.Writer) {
+	p := func(label, format string, args ...any) {
+		fmt.Fprintf(w, "%-15s "+format+"\n", append([]any{label}, args...)...)
+	}
+	p("path", "%s", s.Path)
+	if s.MaxBytes > 0 {
+		p("file", "%s of %s max (data %s)", size(s.FileBytes), size(s.MaxBytes), size(s.DataBytes))
+	} else {
+		p("file", "%s (data %s)", size(s.FileBytes), size(s.DataBytes))
+	}
+	if s.Readings == 0 {
+		p("readings", "0 (empty; next seq %d)", s.FirstSeq)
+	} else {
+		p("readings", "%d (seq %d..%d)", s.Readings, s.FirstSeq, s.LastSeq)
+		p("oldest", "%s", fmtTime(s.Oldest))
+		p("newest", "%s", fmtTime(s.Newest))
+	}
+	p("dropped total", "%d", s.DroppedTotal)
+	p("series", "%d", s.Series)
+	if s.ReadOnly {
+		p("opened", "read-only (daemon stopped)")
+	} else {
+		p("commits", "%d (%d failed), %d pending, %d compactions since start", s.Commits, s.CommitErrors, s.Pending, s.Compactions)
+	}
+	if s.LastError != "" {
+		p("last error", "%s", s.LastError)
+	}
+	names := make([]string, 0, len(s.Cursors))
+	for k := range s.Cursors {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		note := ""
+		if len(s.Active) > 0 && !slices.Contains(s.Active, k) {
+			note = " (not configured)"
+		}
+		p("stream "+k, "cursor %d, unsent %d%s", s.Cursors[k], s.Unsent[k], note)
+	}
+	if s.RecoveredFrom != "" {
+		p("RECOVERED", "the previous file was corrupt and was moved to %s", s.RecoveredFrom)
+	}
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(tsLayout)
+}
