@@ -13,8 +13,8 @@ import (
 
 // MQTTConfig is the [mqtt] section.
 type MQTTConfig struct {
-	Broker       string          `toml:"broker"`        // tcp:// tls:// ssl:// ws:// wss://
-	ClientID     string          `toml:"client_id"`     // default: the device id
+	Broker       string          `toml:"broker"`    // tcp:// tls:// ssl:// ws:// wss://
+	ClientID     string          `toml:"client_id"` // default: the device id
 	Username     string          `toml:"username"`
 	PasswordFile string          `toml:"password_file"` // the password is read from this file, never written in the config
 	CAFile       string          `toml:"ca_file"`

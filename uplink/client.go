@@ -1,0 +1,241 @@
+package uplink
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Client is the part of paho's mqtt.Client the uplink uses; mqtt.Client
+// satisfies it. Tests wrap it to inject faults.
+type Client interface {
+	Connect() mqtt.Token
+	Publish(topic string, qos byte, retained bool, payload any) mqtt.Token
+	Disconnect(quiesce uint)
+	IsConnectionOpen() bool
+}
+
+func newPahoClient(o *mqtt.ClientOptions) Client { return mqtt.NewClient(o) }
+
+// transport is what New reads from files once: credentials and TLS.
+type transport struct {
+	url      *url.URL
+	password string
+	tls      *tls.Config // nil for tcp:// and ws://
+}
+
+func isTLSScheme(s string) bool {
+	switch s {
+	case "tls", "ssl", "mqtts", "wss":
+		return true
+	}
+	return false
+}
+
+// loadTransport reads password_file and the TLS files, naming the file in
+// every error.
+func loadTransport(cfg *MQTTConfig) (*transport, error) {
+	u, err := url.Parse(cfg.Broker)
+	if err != nil {
+		return nil, fmt.Errorf("uplink: broker %q: %w", cfg.Broker, err)
+	}
+	tr := &transport{url: u}
+	if cfg.PasswordFile != "" {
+		b, err := os.ReadFile(cfg.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("uplink: password_file: %w", err)
+		}
+		tr.password = strings.TrimRight(string(b), "\r\n")
+		if tr.password == "" {
+			return nil, fmt.Errorf("uplink: password_file %s is empty", cfg.PasswordFile)
+		}
+		if cfg.Username == "" {
+			return nil, fmt.Errorf("uplink: password_file %s is set but username is empty (MQTT 3.1.1 sends a password only with a username)", cfg.PasswordFile)
+		}
+	}
+	if !isTLSScheme(u.Scheme) {
+		for key, f := range map[string]string{"ca_file": cfg.CAFile, "cert_file": cfg.CertFile, "key_file": cfg.KeyFile} {
+			if f != "" {
+				return nil, fmt.Errorf("uplink: %s %s is set but broker %q is not TLS (use tls://, ssl://, mqtts:// or wss://)", key, f, cfg.Broker)
+			}
+		}
+		return tr, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("uplink: ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("uplink: ca_file %s: no PEM certificate found", cfg.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if cfg.CertFile != "" || cfg.KeyFile != "" {
+		if cfg.CertFile == "" || cfg.KeyFile == "" {
+			return nil, fmt.Errorf("uplink: cert_file (%q) and key_file (%q) must be set together", cfg.CertFile, cfg.KeyFile)
+		}
+		for _, f := range []string{cfg.CertFile, cfg.KeyFile} {
+			if _, err := os.Stat(f); err != nil {
+				return nil, fmt.Errorf("uplink: client certificate: %w", err)
+			}
+		}
+		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("uplink: cert_file %s / key_file %s: %w", cfg.CertFile, cfg.KeyFile, err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	tr.tls = tc
+	return tr, nil
+}
+
+// session is one MQTT connection: a paho client used for exactly one
+// successful Connect. A new client per connection means no paho state
+// (message ids, store, in-flight tokens) outlives the connection it belongs to.
+type session struct {
+	client      Client
+	broker      string
+	connectedAt time.Time
+
+	done   chan struct{} // closed once the connection is lost or abandoned
+	once   sync.Once
+	reason error
+
+	connMu sync.Mutex
+	conn   net.Conn // the socket paho uses, so the uplink can cut it abruptly
+}
+
+func newSession(broker string) *session {
+	return &session{broker: broker, done: make(chan struct{})}
+}
+
+// end marks the session lost (first reason wins).
+func (s *session) end(reason error) {
+	s.once.Do(func() {
+		if reason == nil {
+			reason = errors.New("connection closed")
+		}
+		s.reason = reason
+		close(s.done)
+	})
+}
+
+func (s *session) lost() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// cut closes the socket under paho without an MQTT DISCONNECT: paho fails
+// every in-flight token at once, and the broker publishes our will (the
+// retained offline status), which is the truth when we give up on a link.
+func (s *session) cut() {
+	s.connMu.Lock()
+	c := s.conn
+	s.connMu.Unlock()
+	if c != nil {
+		c.Close()
+	}
+}
+
+// dialer opens the network connection for paho (CustomOpenConnectionFn), so
+// that the session holds the socket and can cut it; it also fills in the
+// default MQTT ports paho does not.
+func (u *Uplink) dialer(s *session) mqtt.OpenConnectionFunc {
+	return func(uri *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), o.ConnectTimeout)
+		defer cancel()
+		var conn net.Conn
+		var err error
+		nd := &net.Dialer{KeepAlive: 30 * time.Second}
+		switch uri.Scheme {
+		case "ws", "wss":
+			d := *uri
+			d.User = nil
+			conn, err = mqtt.NewWebsocket(d.String(), u.tr.tls, o.ConnectTimeout, o.HTTPHeaders, o.WebsocketOptions)
+		case "tls", "ssl", "mqtts":
+			td := &tls.Dialer{NetDialer: nd, Config: u.tr.tls}
+			conn, err = td.DialContext(ctx, "tcp", hostPort(uri.Host, "8883"))
+		default:
+			conn, err = nd.DialContext(ctx, "tcp", hostPort(uri.Host, "1883"))
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.connMu.Lock()
+		s.conn = conn
+		s.connMu.Unlock()
+		if s.lost() { // abandoned while dialing
+			conn.Close()
+		}
+		return conn, nil
+	}
+}
+
+func hostPort(host, port string) string {
+	if _, _, err := net.SplitHostPort(host); err == nil {
+		return host
+	}
+	return net.JoinHostPort(strings.Trim(host, "[]"), port)
+}
+
+// clientOptions builds paho's options for one session.
+//
+// The choices, checked against paho v1.5.1's client.go:
+//   - AutoReconnect off, ConnectRetry off. With AutoReconnect on, paho keeps
+//     in-flight publish tokens pending across a connection loss and, in
+//     reconnect(), resends the stored messages itself (resume() runs even
+//     with CleanSession) while we resend from the cursor: two senders,
+//     reordering, and tokens that never fail. With it off, internalConnLost
+//     calls messageIds.cleanUp(), which fails every pending token with
+//     "connection lost before Publish completed", and the uplink reconnects
+//     with its own jittered backoff, on a fresh client.
+//   - CleanSession and the memory store: nothing is carried between
+//     connections; the buffer cursor is the only resume point.
+//   - WriteTimeout = PublishTimeout: Publish blocks while paho's writer is
+//     busy sending an earlier batch; on 2G a 100 kB batch takes tens of
+//     seconds, which must not count as a failure.
+//   - PingTimeout = keepalive: a PINGREQ queues behind a large batch in the
+//     socket buffer; paho's default of 10 s would call a slow but healthy link
+//     dead in the middle of a drain.
+//   - ProtocolVersion 4 (3.1.1): no silent fallback attempt to 3.1.
+func (u *Uplink) clientOptions(s *session) *mqtt.ClientOptions {
+	o := mqtt.NewClientOptions()
+	o.AddBroker(u.cfg.Broker)
+	o.SetClientID(u.clientID)
+	if u.cfg.Username != "" {
+		o.SetUsername(u.cfg.Username)
+		o.SetPassword(u.tr.password)
+	}
+	o.SetTLSConfig(u.tr.tls)
+	o.SetCleanSession(true)
+	o.SetStore(mqtt.NewMemoryStore())
+	o.SetAutoReconnect(false)
+	o.SetConnectRetry(false)
+	o.SetProtocolVersion(4)
+	o.SetKeepAlive(u.cfg.Keepalive.Duration)
+	o.SetPingTimeout(max(10*time.Second, u.cfg.Keepalive.Duration))
+	o.SetConnectTimeout(u.cfg.ConnectTimeout.Duration)
+	o.SetWriteTimeout(u.cfg.PublishTimeout.Duration)
+	o.SetOrderMatters(false) // we subscribe to nothing here; never block paho's router
+	o.SetBinaryWill(u.topicStatus, u.offlineDoc(""), 1, true)
+	o.SetCustomOpenConnectionFn(u.dialer(s))
+	o.SetConnectionLostHandler(func(_ mqtt.Client, err error) { s.end(err) })
+	return o
+}

@@ -1,0 +1,396 @@
+package uplink
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/karana-energy/karana-edge/reading"
+	"github.com/karana-energy/karana-edge/uplink/format"
+)
+
+// retryDelay is the wait after a buffer read or format error before the
+// stream tries again; such errors are not the link's fault, so the session
+// stays up.
+const retryDelay = time.Second
+
+// appender is the optional fast path of a formatter (format.JSON has it):
+// the payload is written into a buffer the uplink reuses once the broker
+// has acknowledged it.
+type appender interface {
+	AppendFormat(dst []byte, b *format.Batch) ([]byte, error)
+}
+
+var payloadPool = sync.Pool{New: func() any { b := make([]byte, 0, 128<<10); return &b }}
+
+// stream is one [[stream]]: its own goroutine, cursor, format and topic.
+type stream struct {
+	u     *Uplink
+	cfg   StreamConfig
+	name  string
+	topic string
+	f     format.Formatter
+	app   appender // nil when the formatter has no AppendFormat
+	all   bool     // a "*" glob: every valid series name matches
+	cache map[string]bool
+	flush chan struct{}
+
+	cursor   atomic.Uint64
+	batches  atomic.Uint64
+	readings atomic.Uint64
+	bytes    atomic.Uint64
+	dropped  atomic.Uint64
+	resends  atomic.Uint64
+
+	mu          sync.Mutex
+	lastPublish time.Time
+	lastErr     string
+}
+
+func newStream(u *Uplink, cfg StreamConfig) (*stream, error) {
+	f, ok := format.Lookup(cfg.Format)
+	if !ok {
+		return nil, fmt.Errorf("unknown format %q", cfg.Format)
+	}
+	s := &stream{
+		u:     u,
+		cfg:   cfg,
+		name:  cfg.Name,
+		topic: u.opts.Topic("data", cfg.Name),
+		f:     f,
+		all:   slices.Contains(cfg.Match, "*"),
+		cache: map[string]bool{},
+		flush: make(chan struct{}, 1),
+	}
+	s.app, _ = f.(appender)
+	s.cursor.Store(u.src.Cursor(cfg.Name))
+	return s, nil
+}
+
+// pending is a batch in the stream's window, oldest first.
+type pending struct {
+	first, last uint64
+	count       int
+	dropped     uint64
+	size        int
+	tok         mqtt.Token // nil: nothing to publish, complete at once
+	sent        time.Time
+	buf         *[]byte // pooled payload, reused after the PUBACK
+}
+
+func (s *stream) poke() {
+	select {
+	case s.flush <- struct{}{}:
+	default:
+	}
+}
+
+// run serves every session in turn until ctx is done.
+func (s *stream) run(ctx context.Context) {
+	var sub <-chan struct{}
+	var tick <-chan time.Time
+	if p := s.cfg.Period.Duration; p > 0 {
+		t := time.NewTicker(p)
+		defer t.Stop()
+		tick = t.C
+	} else {
+		sub = s.u.src.Subscribe()
+	}
+	var prev *session
+	for {
+		sess, changed := s.u.current()
+		if sess != nil && sess != prev && !sess.lost() {
+			prev = sess
+			if err := s.serve(ctx, sess, sub, tick); err != nil && ctx.Err() == nil {
+				s.setErr(err)
+				s.u.log.Info("uplink: stream failed; it resends from its cursor after reconnecting",
+					"stream", s.name, "broker", s.u.cfg.Broker, "error", err)
+				sess.end(fmt.Errorf("stream %s: %w", s.name, err))
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
+}
+
+// serve streams on one session: it reads from the cursor, keeps up to
+// Inflight batches unacknowledged, and moves the cursor over the leading
+// acknowledged batches only. It returns nil when the session or ctx ends and
+// an error when this stream gives up on the session (a failed publish or a
+// PUBACK timeout); either way the window is dropped and the next session
+// starts again from the cursor.
+func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, tick <-chan time.Time) error {
+	src := s.u.src
+	cursor := src.Cursor(s.name)
+	s.cursor.Store(cursor)
+	next := cursor + 1       // next seq to read
+	rangeStart := cursor + 1 // first seq the next published batch accounts for
+	var window []*pending
+	defer func() {
+		for _, p := range window {
+			if p.tok != nil {
+				s.resends.Add(1)
+			}
+		}
+	}()
+
+	inflight := s.u.cfg.Inflight
+	timeout := s.u.cfg.PublishTimeout.Duration
+	timer := time.NewTimer(timeout)
+	timer.Stop()
+	defer timer.Stop()
+	var retry <-chan time.Time
+	due := true // resend from the cursor at once on every new session
+
+	for {
+		if ctx.Err() != nil || sess.lost() {
+			return nil
+		}
+		// move the cursor over the leading completed batches, in order
+		for len(window) > 0 {
+			p := window[0]
+			if p.tok != nil {
+				if !isDone(p.tok) {
+					break
+				}
+				if err := p.tok.Error(); err != nil {
+					return s.lostErr(sess, fmt.Errorf("batch %d..%d: %w", p.first, p.last, err))
+				}
+			}
+			src.Ack(s.name, p.last)
+			s.cursor.Store(p.last)
+			if p.tok != nil {
+				s.acked(p)
+			}
+			window[0] = nil
+			window = window[1:]
+		}
+		for _, p := range window { // a later batch may fail first (paho's write timeout)
+			if p.tok != nil && isDone(p.tok) && p.tok.Error() != nil {
+				return s.lostErr(sess, fmt.Errorf("batch %d..%d: %w", p.first, p.last, p.tok.Error()))
+			}
+		}
+
+		// fill the window: back to back while a backlog remains
+		for due && retry == nil && len(window) < inflight {
+			rs, err := src.Read(next, s.cfg.MaxBatch)
+			if err == nil {
+				err = checkOrder(rs, next)
+			}
+			if err != nil {
+				s.setErr(fmt.Errorf("read from seq %d: %w", next, err))
+				s.u.log.Warn("uplink: buffer read failed; retrying", "stream", s.name, "from", next, "error", err)
+				retry = time.After(retryDelay)
+				break
+			}
+			if len(rs) == 0 {
+				due = false
+				break
+			}
+			if len(rs) < s.cfg.MaxBatch {
+				due = false // caught up after this one
+			}
+			last := rs[len(rs)-1].Seq
+			dropped := last - next + 1 - uint64(len(rs)) // holes: overflow or lost before commit
+			matched := s.filter(rs)
+			if len(matched) == 0 && dropped == 0 {
+				// nothing to say: the cursor moves over it with the window,
+				// and the next published batch's range starts at rangeStart
+				window = append(window, &pending{first: rangeStart, last: last})
+				next = last + 1
+				continue
+			}
+			b := format.Batch{
+				Device: s.u.opts.DeviceID, Stream: s.name,
+				FirstSeq: rangeStart, LastSeq: last, Dropped: dropped, Readings: matched,
+			}
+			payload, buf, err := s.format(&b)
+			if err != nil {
+				s.setErr(fmt.Errorf("format %s batch %d..%d: %w", s.cfg.Format, b.FirstSeq, b.LastSeq, err))
+				s.u.log.Error("uplink: format failed; retrying", "stream", s.name, "first_seq", b.FirstSeq, "last_seq", b.LastSeq, "error", err)
+				retry = time.After(retryDelay)
+				break
+			}
+			tok, err := publishAsync(ctx, sess, s.topic, false, payload)
+			if err != nil {
+				if ctx.Err() != nil || sess.lost() {
+					return nil
+				}
+				return err
+			}
+			if isDone(tok) && tok.Error() != nil {
+				// paho refused it without sending (write timeout, no
+				// message id): publishing the next batch now would put a
+				// gap on the wire before the resend fills it
+				return s.lostErr(sess, fmt.Errorf("publish batch %d..%d: %w", b.FirstSeq, last, tok.Error()))
+			}
+			window = append(window, &pending{
+				first: b.FirstSeq, last: last, count: len(matched), dropped: dropped,
+				size: len(payload), tok: tok, sent: time.Now(), buf: buf,
+			})
+			next, rangeStart = last+1, last+1
+		}
+
+		if len(window) > 0 && isComplete(window[0]) {
+			continue // acknowledged already, or nothing to publish: ack and refill now
+		}
+
+		var headDone <-chan struct{}
+		var expired <-chan time.Time
+		if len(window) > 0 {
+			headDone = window[0].tok.Done()
+			timer.Reset(time.Until(window[0].sent.Add(timeout)))
+			expired = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-sess.done:
+			return nil
+		case <-headDone:
+		case <-expired:
+			p := window[0]
+			return fmt.Errorf("no PUBACK for batch %d..%d within %s", p.first, p.last, timeout)
+		case <-tick:
+			due = true
+		case _, ok := <-sub:
+			due = true
+			if !ok {
+				sub = nil
+			}
+		case <-s.flush:
+			due = true
+		case <-retry:
+			retry = nil
+			due = true
+		}
+		timer.Stop()
+	}
+}
+
+// lostErr turns a token error into nil when the session is already known
+// lost (paho fails every pending token then), so that only the stream that
+// saw a genuine failure reports it.
+func (s *stream) lostErr(sess *session, err error) error {
+	if sess.lost() {
+		return nil
+	}
+	return err
+}
+
+func isComplete(p *pending) bool { return p.tok == nil || isDone(p.tok) }
+
+func isDone(t mqtt.Token) bool {
+	select {
+	case <-t.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// checkOrder guards the dropped arithmetic against a source that breaks its
+// contract: seqs must ascend strictly from at least from.
+func checkOrder(rs []reading.Reading, from uint64) error {
+	prev := from - 1
+	for i := range rs {
+		if rs[i].Seq <= prev {
+			return fmt.Errorf("source returned seq %d after %d (want ascending from %d)", rs[i].Seq, prev, from)
+		}
+		prev = rs[i].Seq
+	}
+	return nil
+}
+
+func (s *stream) filter(rs []reading.Reading) []reading.Reading {
+	if s.all {
+		return rs
+	}
+	out := make([]reading.Reading, 0, len(rs))
+	for i := range rs {
+		if s.matches(rs[i].Name) {
+			out = append(out, rs[i])
+		}
+	}
+	return out
+}
+
+// matches applies the globs with a per-name cache: a box has tens of series,
+// and path.Match per reading per glob would cost more than formatting.
+func (s *stream) matches(name string) bool {
+	if m, ok := s.cache[name]; ok {
+		return m
+	}
+	m := false
+	for _, g := range s.cfg.Match {
+		if ok, _ := path.Match(g, name); ok {
+			m = true
+			break
+		}
+	}
+	if len(s.cache) < 4096 {
+		s.cache[name] = m
+	}
+	return m
+}
+
+func (s *stream) format(b *format.Batch) ([]byte, *[]byte, error) {
+	if s.app == nil {
+		out, err := s.f.Format(b)
+		return out, nil, err
+	}
+	bp := payloadPool.Get().(*[]byte)
+	out, err := s.app.AppendFormat((*bp)[:0], b)
+	if err != nil {
+		payloadPool.Put(bp)
+		return nil, nil, err
+	}
+	*bp = out
+	return out, bp, nil
+}
+
+// acked records a batch the broker acknowledged.
+func (s *stream) acked(p *pending) {
+	s.batches.Add(1)
+	s.readings.Add(uint64(p.count))
+	s.bytes.Add(uint64(p.size))
+	s.dropped.Add(p.dropped)
+	s.u.progress.Add(1)
+	s.mu.Lock()
+	s.lastPublish = time.Now()
+	s.lastErr = ""
+	s.mu.Unlock()
+	if p.buf != nil && cap(*p.buf) <= 4<<20 {
+		payloadPool.Put(p.buf)
+	}
+	p.buf = nil
+}
+
+func (s *stream) setErr(err error) {
+	s.mu.Lock()
+	s.lastErr = err.Error()
+	s.mu.Unlock()
+}
+
+// backlog is the number of buffered readings past the stream's cursor.
+func (s *stream) backlog() uint64 {
+	first, last := s.u.src.Bounds()
+	c := s.cursor.Load()
+	if first > 0 {
+		c = max(c, first-1)
+	}
+	if last > c {
+		return last - c
+	}
+	return 0
+}
