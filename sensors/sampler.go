@@ -37,9 +37,13 @@ import (
 //     reopenAfter failures so that its next read re-opens the bus and
 //     re-initialises the chip (a brown-out can leave a chip unconfigured).
 
+// MaxBackoff bounds the retry spacing of a failing sensor; the watchdog
+// allows a quiet spell this long.
+const MaxBackoff = 5 * time.Minute
+
 const (
 	// maxBackoff bounds the retry spacing of a failing sensor.
-	maxBackoff = 5 * time.Minute
+	maxBackoff = MaxBackoff
 	// maxHoldBack: when the wall clock steps back, the sampler waits rather
 	// than stamp a second reading with a slot time it already used (InfluxDB
 	// would silently overwrite the first), but only for a step this small —
