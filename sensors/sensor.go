@@ -56,6 +56,37 @@ type Driver struct {
 	// the option's TOML key, so the loader can point at the line. New must not
 	// open hardware.
 	New func(name string, opts any) (Sensor, error)
+	// I2CAddrs lists the 7-bit addresses the chip can answer at, so that
+	// `karana-edge scan` can name the likely chips at each address.
+	I2CAddrs []uint16
+}
+
+// The optional interfaces below are implemented by a driver's options struct
+// (the pointer Options returned) so that board validation and the agent can
+// see what a sensor uses without knowing the driver.
+
+// BusUser is an options struct that names the bus it uses ("1", "SPI0.1", "w1").
+type BusUser interface {
+	BusName() string
+}
+
+// PinUser is an options struct that names the GPIO pins it uses ("GPIO17").
+type PinUser interface {
+	PinNames() []string
+}
+
+// State is a small persisted key/value store for a sensor's running state
+// (a pulse counter's total). Values set are persisted with the buffer's next
+// group commit, so they survive a power cut exactly as readings do.
+type State interface {
+	Get(key string) ([]byte, bool)
+	Set(key string, value []byte)
+}
+
+// Stateful is a Sensor that keeps state across restarts. The agent calls
+// Restore once, before the first Read, with a State scoped to the sensor.
+type Stateful interface {
+	Restore(st State) error
 }
 
 var (
