@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/signal"
 	"runtime"
 	"runtime/debug"
@@ -151,6 +152,16 @@ func cmdRun(args []string, stderr io.Writer) int {
 	// clean shutdown that commits and publishes what it can.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// SIGHUP's default action would kill the daemon and lose the pending
+	// commit window; live reload is not implemented yet, so say so instead.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			log.Warn("SIGHUP ignored: live reload is not supported yet; restart the service to apply config changes")
+		}
+	}()
 	if err := a.Run(ctx); err != nil {
 		log.Error("stopped with error", "err", err)
 		return exitFailure
