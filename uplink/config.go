@@ -1,10 +1,14 @@
 package uplink
 
 import (
+	"errors"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/reading"
@@ -102,16 +106,56 @@ type StreamConfig struct {
 	// MaxBatch bounds the readings in one published batch; a longer backlog
 	// goes out as several batches back to back.
 	MaxBatch int `toml:"max_batch"`
+	// Compress is none, gzip or zstd; a compressed stream publishes on
+	// data/<stream>/gz or data/<stream>/zst (format.Compressions).
+	Compress string `toml:"compress"`
+	// Tags are static key/value pairs (site, customer) that reach the
+	// formatter: influx tags, the senml base name, json "tags", template
+	// .Tags; csv leaves them out.
+	Tags map[string]string `toml:"tags"`
+	// Template is the text/template of format "template".
+	Template string `toml:"template"`
+	// Command is the argv format "exec" pipes each batch through.
+	Command []string `toml:"command"`
+	// ExecTimeout bounds one run of the exec command.
+	ExecTimeout config.Duration `toml:"exec_timeout"`
+	// CSVHeader writes format "csv"'s header row.
+	CSVHeader bool `toml:"csv_header"`
 }
 
 // DefaultStreamConfig returns a stream's defaults (the name is left empty).
 func DefaultStreamConfig() StreamConfig {
 	return StreamConfig{
-		Period:   config.D(60 * time.Second),
-		Format:   "json",
-		Match:    []string{"*"},
-		MaxBatch: 1000,
+		Period:      config.D(60 * time.Second),
+		Format:      "json",
+		Match:       []string{"*"},
+		MaxBatch:    1000,
+		Compress:    format.CompressNone,
+		ExecTimeout: config.D(format.DefaultExecTimeout),
+		CSVHeader:   true,
 	}
+}
+
+// FormatOptions returns the stream's formatter options. Options left at
+// their defaults are zero, so that a format which does not use them
+// accepts them.
+func (c *StreamConfig) FormatOptions() format.Options {
+	o := format.Options{Template: c.Template, Command: c.Command, CSVNoHeader: !c.CSVHeader, Tags: c.Tags}
+	if c.ExecTimeout.Duration != format.DefaultExecTimeout {
+		o.Timeout = c.ExecTimeout.Duration
+	}
+	return o
+}
+
+// TopicLevels are the topic levels under the device prefix that the
+// stream publishes on: data/<name>, and a level for the compression
+// (data/<name>/gz, data/<name>/zst).
+func (c *StreamConfig) TopicLevels() []string {
+	levels := []string{"data", c.Name}
+	if l := format.CompressTopicLevel(c.Compress); l != "" {
+		levels = append(levels, l)
+	}
+	return levels
 }
 
 // Validate checks one stream; keys are relative to its [[stream]] table.
@@ -125,7 +169,18 @@ func (c *StreamConfig) Validate() error {
 	}
 	if _, ok := format.Lookup(c.Format); !ok {
 		errs.Add("format", "unknown format %q (known: %s)", c.Format, strings.Join(format.Names(), ", "))
+	} else if _, err := format.Configure(c.Format, c.FormatOptions()); err != nil {
+		var fe config.FieldErrors
+		if errors.As(err, &fe) {
+			errs = append(errs, fe...)
+		} else {
+			errs.Add("format", "%v", err)
+		}
 	}
+	if !format.ValidCompression(c.Compress) {
+		errs.Add("compress", "must be one of %s; got %q", strings.Join(format.Compressions(), ", "), c.Compress)
+	}
+	validateTags(&errs, c.Tags)
 	if len(c.Match) == 0 {
 		errs.Add("match", "must list at least one series glob, e.g. [\"*\"]")
 	}
@@ -138,4 +193,51 @@ func (c *StreamConfig) Validate() error {
 		errs.Add("max_batch", "must be between 1 and 100000, got %d", c.MaxBatch)
 	}
 	return errs.Err()
+}
+
+// Tag limits: tags travel in every batch (and become InfluxDB series keys),
+// so a few short ones.
+const (
+	maxTags        = 32
+	maxTagValueLen = 256
+)
+
+// validateTags checks a stream's tags: keys like series names without dots
+// (letters, digits, '-', '_'), not starting with '_' (InfluxDB reserves
+// those) nor named device or clock (the influx format sets them); values
+// non-empty UTF-8 text without control characters or a trailing backslash,
+// which line protocol cannot carry.
+func validateTags(errs *config.FieldErrors, tags map[string]string) {
+	if len(tags) > maxTags {
+		errs.Add("tags", "at most %d tags, got %d", maxTags, len(tags))
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v := tags[k]
+		key := config.JoinKey("tags", k)
+		switch {
+		case !reading.ValidName(k) || strings.Contains(k, "."):
+			errs.Add(key, "invalid tag key %q: use ASCII letters, digits, '-' and '_'", k)
+		case k[0] == '_':
+			errs.Add(key, "tag key %q must not start with '_' (InfluxDB reserves such keys)", k)
+		case k == "device" || k == "clock":
+			errs.Add(key, "tag key %q is reserved: the influx format sets it", k)
+		}
+		switch {
+		case v == "":
+			errs.Add(key, "empty tag value")
+		case len(v) > maxTagValueLen:
+			errs.Add(key, "tag value longer than %d bytes", maxTagValueLen)
+		case !utf8.ValidString(v):
+			errs.Add(key, "tag value %q is not valid UTF-8", v)
+		case strings.ContainsFunc(v, unicode.IsControl):
+			errs.Add(key, "tag value %q holds a control character", v)
+		case strings.HasSuffix(v, `\`):
+			errs.Add(key, "tag value %q ends with a backslash, which InfluxDB line protocol cannot carry", v)
+		}
+	}
 }

@@ -27,6 +27,12 @@ type appender interface {
 	AppendFormat(dst []byte, b *format.Batch) ([]byte, error)
 }
 
+// contextFormatter is the optional form of a formatter that runs
+// something which must stop with the stream (format.Exec's command).
+type contextFormatter interface {
+	FormatContext(ctx context.Context, b *format.Batch) ([]byte, error)
+}
+
 var payloadPool = sync.Pool{New: func() any { b := make([]byte, 0, 128<<10); return &b }}
 
 // stream is one [[stream]]: its own goroutine, cursor, format and topic.
@@ -41,6 +47,9 @@ type stream struct {
 	cache map[string]bool
 	flush chan struct{}
 
+	ctxf     contextFormatter // nil when the formatter has no FormatContext
+	compress string           // payload compression, "" for none
+
 	cursor   atomic.Uint64
 	batches  atomic.Uint64
 	readings atomic.Uint64
@@ -54,21 +63,25 @@ type stream struct {
 }
 
 func newStream(u *Uplink, cfg StreamConfig) (*stream, error) {
-	f, ok := format.Lookup(cfg.Format)
-	if !ok {
-		return nil, fmt.Errorf("unknown format %q", cfg.Format)
+	f, err := format.Configure(cfg.Format, cfg.FormatOptions())
+	if err != nil {
+		return nil, fmt.Errorf("format %q: %w", cfg.Format, err)
 	}
 	s := &stream{
 		u:     u,
 		cfg:   cfg,
 		name:  cfg.Name,
-		topic: u.opts.Topic("data", cfg.Name),
+		topic: u.opts.Topic(cfg.TopicLevels()...),
 		f:     f,
 		all:   slices.Contains(cfg.Match, "*"),
 		cache: map[string]bool{},
 		flush: make(chan struct{}, 1),
 	}
 	s.app, _ = f.(appender)
+	s.ctxf, _ = f.(contextFormatter)
+	if cfg.Compress != format.CompressNone && cfg.Compress != "" {
+		s.compress = cfg.Compress
+	}
 	s.cursor.Store(u.src.Cursor(cfg.Name))
 	return s, nil
 }
@@ -213,8 +226,15 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 			b := format.Batch{
 				Device: s.u.opts.DeviceID, Stream: s.name,
 				FirstSeq: rangeStart, LastSeq: last, Dropped: dropped, Readings: matched,
+				Tags: s.cfg.Tags,
 			}
-			payload, buf, err := s.format(&b)
+			// a format error leaves next, rangeStart and the cursor where
+			// they are: the same range is read and formatted again after
+			// retryDelay (an exec command that failed is run again)
+			payload, buf, err := s.format(ctx, &b)
+			if err != nil && ctx.Err() != nil {
+				return nil // stopping: an exec command was killed with the stream
+			}
 			if err != nil {
 				s.setErr(fmt.Errorf("format %s batch %d..%d: %w", s.cfg.Format, b.FirstSeq, b.LastSeq, err))
 				s.u.log.Error("uplink: format failed; retrying", "stream", s.name, "first_seq", b.FirstSeq, "last_seq", b.LastSeq, "error", err)
@@ -344,8 +364,32 @@ func (s *stream) matches(name string) bool {
 	return m
 }
 
-func (s *stream) format(b *format.Batch) ([]byte, *[]byte, error) {
-	if s.app == nil {
+// format returns the payload for b, compressed when the stream says so,
+// and the pooled buffer holding it (nil when not pooled).
+func (s *stream) format(ctx context.Context, b *format.Batch) ([]byte, *[]byte, error) {
+	raw, rawBuf, err := s.formatRaw(ctx, b)
+	if err != nil || s.compress == "" {
+		return raw, rawBuf, err
+	}
+	bp := payloadPool.Get().(*[]byte)
+	out, err := format.AppendCompressed(s.compress, (*bp)[:0], raw)
+	if rawBuf != nil {
+		payloadPool.Put(rawBuf)
+	}
+	if err != nil {
+		payloadPool.Put(bp)
+		return nil, nil, err
+	}
+	*bp = out
+	return out, bp, nil
+}
+
+func (s *stream) formatRaw(ctx context.Context, b *format.Batch) ([]byte, *[]byte, error) {
+	switch {
+	case s.ctxf != nil:
+		out, err := s.ctxf.FormatContext(ctx, b)
+		return out, nil, err
+	case s.app == nil:
 		out, err := s.f.Format(b)
 		return out, nil, err
 	}

@@ -2,6 +2,7 @@ package format
 
 import (
 	"math"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -23,6 +24,8 @@ import (
 //   - "flags" appears on a reading only when non-zero; it is the bit set of
 //     reading.Flags: 1 = the clock was not synchronized when the reading was
 //     sampled (no RTC, NTP not reached yet), so ts may be off by hours or days.
+//   - "tags" appears only when the stream has tags: an object of the
+//     stream's static tags (site, customer ...), keys sorted.
 //   - value is a JSON number written like encoding/json writes a float64
 //     (shortest form that round-trips; exponent form below 1e-6 and from 1e21).
 //     NaN and ±Inf cannot be written as JSON numbers; the sampler rejects them,
@@ -77,6 +80,10 @@ func (JSON) AppendFormat(dst []byte, b *Batch) ([]byte, error) {
 	dst = strconv.AppendInt(dst, int64(len(b.Readings)), 10)
 	dst = append(dst, `,"dropped":`...)
 	dst = strconv.AppendUint(dst, b.Dropped, 10)
+	if len(b.Tags) > 0 {
+		dst = append(dst, `,"tags":`...)
+		dst = appendJSONTags(dst, b.Tags)
+	}
 	dst = append(dst, `,"readings":[`...)
 	var tc timeCache
 	for i := range b.Readings {
@@ -102,6 +109,26 @@ func (JSON) AppendFormat(dst []byte, b *Batch) ([]byte, error) {
 	}
 	dst = append(dst, "]}"...)
 	return dst, nil
+}
+
+// appendJSONTags writes tags as a JSON object with sorted keys, so the
+// same tags always make the same bytes.
+func appendJSONTags(dst []byte, tags map[string]string) []byte {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, k)
+		dst = append(dst, ':')
+		dst = appendJSONString(dst, tags[k])
+	}
+	return append(dst, '}')
 }
 
 // appendJSONFloat writes v as encoding/json does, and null for NaN/±Inf.
