@@ -1,0 +1,60 @@
+// Package bme280 reads Bosch BME280 (temperature, pressure, humidity) and
+// BMP280 (temperature, pressure) sensors over I2C through periph's bmxx80
+// driver. It registers two drivers: "bme280" and "bmp280".
+//
+//	[[sensor]]
+//	name = "enclosure"
+//	driver = "bme280"
+//	bus = "1"                      # default "1"
+//	address = 0x76                 # 0x76 (SDO to GND, default) or 0x77 (SDO to VDDIO)
+//	temperature_oversampling = 1   # 1, 2, 4, 8 or 16; default 1
+//	pressure_oversampling = 1      # 0 (off), 1, 2, 4, 8 or 16; default 1
+//	humidity_oversampling = 1      # bme280 only: 0 (off), 1 … 16; default 1
+//
+// Fields: temperature (°C, 0.01 °C steps), pressure (hPa, rounded to
+// 0.0001 hPa = 0.01 Pa), humidity (%RH, bme280 only, rounded to 0.001 %RH).
+// A measurement that is switched off is not reported.
+//
+// Datasheets: BME280 https://www.bosch-sensortec.com/media/boschsensortec/downloads/datasheets/bst-bme280-ds002.pdf,
+// BMP280 https://www.bosch-sensortec.com/media/boschsensortec/downloads/datasheets/bst-bmp280-ds001.pdf.
+//
+// # Registers (both chips)
+//
+//	0x88–0xA1  calibration T1–T3, P1–P9 (16-bit little-endian), 0xA1 H1
+//	0xD0       chip id: 0x58 BMP280, 0x60 BME280 (0x55 is a BMP180)
+//	0xE1–0xE7  calibration H2–H6 (BME280)
+//	0xF2       ctrl_hum (BME280; takes effect at the next write of 0xF4)
+//	0xF3       status: bit 3 measuring
+//	0xF4       ctrl_meas: osrs_t<<5 | osrs_p<<2 | mode (0 sleep, 1 forced)
+//	0xF5       config: standby<<5 | filter<<2
+//	0xF7–0xFE  press (20 bit), temp (20 bit), hum (16 bit, BME280), read in one burst
+//
+// # How it reads
+//
+// Forced mode: each Read writes ctrl_meas with mode 1, waits the datasheet's
+// typical measurement time for the oversampling chosen (1 ms, plus 2 ms
+// per oversampling step of each measurement, plus 0.5 ms each for pressure
+// and humidity: 8 ms at 1x), polls status until the chip is idle, then
+// reads all results in one burst so they belong to the same measurement. Between reads the chip
+// sleeps, drawing under 1 µA, and does not warm itself: the datasheet's
+// "weather monitoring" setting (1x everywhere, filter off) is the default.
+// The IIR filter is not offered: in forced mode at a 10 s interval it would
+// only smear readings over minutes.
+//
+// # Caveats
+//
+//   - Many boards sold as "BME280" carry a BMP280 (no humidity). The chip
+//     id tells them apart: driver "bme280" on a BMP280 fails with a message
+//     saying to use "bmp280"; driver "bmp280" on a BME280 reads temperature
+//     and pressure only.
+//   - periph's bmxx80 does its I/O in its constructor (chip id, calibration,
+//     configuration), so the chip is constructed on the first Read, and
+//     again after the sampler closes a failing sensor: a chip that lost
+//     power is reconfigured.
+//   - bmxx80 formats bus errors with %v and waits with time.Sleep (at most
+//     about 100 ms at 16x everywhere), not the read's context; its status
+//     poll has no limit of its own, so the read timeout is what bounds a
+//     chip that never reports idle.
+//   - Temperature is the die's: it reads high when the board sits next to a
+//     warm Pi. Calibrate with the sampler's scale/offset, not here.
+package bme280

@@ -1,0 +1,232 @@
+package ina219
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/physic"
+	"periph.io/x/devices/v3/ina219"
+
+	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/sensors"
+	"github.com/karana-energy/karana-edge/sensors/i2cbus"
+)
+
+// Name is the driver's registered name.
+const Name = "ina219"
+
+// Addrs are the 16 addresses A0/A1 can select.
+var Addrs = i2cbus.Range(0x40, 0x4f)
+
+func init() {
+	sensors.Register(sensors.Driver{
+		Name:     Name,
+		Doc:      "TI INA219 over I2C: bus voltage (V), current (A), power (W), shunt voltage (mV); bus up to 26 V",
+		Options:  func() any { o := DefaultOptions(); return &o },
+		New:      func(name string, opts any) (sensors.Sensor, error) { return New(name, opts) },
+		I2CAddrs: Addrs,
+	})
+}
+
+// Options are the driver's keys, inline in its [[sensor]] table.
+type Options struct {
+	i2cbus.Options
+	// ShuntOhms is the shunt resistor in Ω. Default 0.1.
+	ShuntOhms float64 `toml:"shunt_ohms"`
+	// MaxCurrent is the largest current expected, in A; it sets the current
+	// resolution (max_current / 32768). Default 3.2.
+	MaxCurrent float64 `toml:"max_current"`
+	// BusRange is the bus voltage full scale in V: 16 or 32. Default 32.
+	BusRange int `toml:"bus_range"`
+}
+
+// DefaultOptions returns the documented defaults.
+func DefaultOptions() Options {
+	return Options{
+		Options:    i2cbus.Options{Bus: i2cbus.DefaultBus, Address: 0x40},
+		ShuntOhms:  0.1,
+		MaxCurrent: 3.2,
+		BusRange:   32,
+	}
+}
+
+// Registers and constants from the datasheet.
+const (
+	regConfig      = 0x00
+	regCalibration = 0x05
+	// configBase is periph's configuration without BRNG: PGA /8, 12-bit
+	// 128-sample averaging for bus and shunt, continuous shunt and bus.
+	configBase = 0x1FFF
+	brng32V    = 1 << 13
+	// shuntRange is the shunt input's full scale at PGA /8, in V.
+	shuntRange = 0.32
+)
+
+// calibration returns the calibration register value periph computes for
+// the options (its integer arithmetic, in nA and nΩ), or 0 when it cannot.
+func calibration(shuntOhms, maxCurrent float64) (cal int64, lsb int64) {
+	sense := int64(math.Round(shuntOhms * 1e9))
+	lsb = int64(math.Round(maxCurrent*1e9)) / (1 << 15)
+	if sense <= 0 || lsb <= 0 {
+		return 0, lsb
+	}
+	// 0.04096 / (Current_LSB × R) with Current_LSB in nA and R in nΩ.
+	const scale = int64(physic.Ampere) * int64(physic.Ohm) / 100000 << 12
+	return scale / (lsb * sense), lsb
+}
+
+// Sensor is one INA219.
+type Sensor struct {
+	name string
+	o    Options
+	cfg  uint16 // configuration register value written after periph's
+
+	mu   sync.Mutex
+	dev  i2cbus.Device
+	chip *ina219.Dev
+}
+
+// New validates opts (*Options, nil for the defaults) and returns the
+// sensor; it does no I/O. Errors are config.FieldErrors keyed by option.
+func New(name string, opts any) (*Sensor, error) {
+	var o Options
+	switch v := opts.(type) {
+	case nil:
+		o = DefaultOptions()
+	case *Options:
+		o = DefaultOptions()
+		if v != nil {
+			o = *v
+		}
+	default:
+		return nil, fmt.Errorf("%s %s: options of type %T, want *ina219.Options", Name, name, opts)
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	cfg := uint16(configBase)
+	if o.BusRange == 32 {
+		cfg |= brng32V
+	}
+	return &Sensor{
+		name: name,
+		o:    o,
+		cfg:  cfg,
+		dev:  i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)},
+	}, nil
+}
+
+func (o *Options) validate() error {
+	var errs config.FieldErrors
+	o.Options.Validate(&errs, "INA219", Addrs, "set by the A0 and A1 pins")
+	shuntOK := i2cbus.Finite(&errs, "shunt_ohms", o.ShuntOhms)
+	if shuntOK && (o.ShuntOhms <= 0 || o.ShuntOhms > 100) {
+		errs.Add("shunt_ohms", "must be more than 0 and at most 100 Ω, got %v", o.ShuntOhms)
+		shuntOK = false
+	}
+	currentOK := i2cbus.Finite(&errs, "max_current", o.MaxCurrent)
+	if currentOK && (o.MaxCurrent < 0.001 || o.MaxCurrent > 1000) {
+		errs.Add("max_current", "must be from 0.001 to 1000 A, got %v", o.MaxCurrent)
+		currentOK = false
+	}
+	if shuntOK && currentOK {
+		if v := o.ShuntOhms * o.MaxCurrent; v > shuntRange*(1+1e-9) { // 0.1 × 3.2 is 0.32000000000000006
+			errs.Add("max_current", "%v A through %v Ω drops %.0f mV, beyond the INA219's ±320 mV shunt input: lower max_current or use a smaller shunt", o.MaxCurrent, o.ShuntOhms, v*1000)
+		} else if cal, _ := calibration(o.ShuntOhms, o.MaxCurrent); cal < 1 || cal >= 1<<16 {
+			// Cal = 0.04096 / (max_current/32768 × R) < 65536 means
+			// max_current × R > 0.02048 V.
+			errs.Add("max_current", "the calibration register would overflow with %v A and %v Ω: max_current × shunt_ohms must be at least 0.0205 V (max_current ≥ %.4g A)", o.MaxCurrent, o.ShuntOhms, 0.02048/o.ShuntOhms)
+		}
+	}
+	if o.BusRange != 16 && o.BusRange != 32 {
+		errs.Add("bus_range", "must be 16 or 32 (V), got %d", o.BusRange)
+	}
+	return errs.Err()
+}
+
+// Options returns the sensor's effective options.
+func (s *Sensor) Options() Options { return s.o }
+
+// errOverflow is periph's text for the OVF flag (its error is unexported).
+const errOverflow = "bus voltage register overflow"
+
+// Read returns voltage, current, power and shunt voltage, setting the chip
+// up on the first read after the bus was opened and after a chip reset.
+func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, s.dev.Err("read", err)
+	}
+	bus, fresh, err := s.dev.Open()
+	if err != nil {
+		return nil, err
+	}
+	if fresh || s.chip == nil {
+		if err := s.setup(bus); err != nil {
+			return nil, err
+		}
+	} else {
+		// Calibration reads 0 after a power-on reset: current and power
+		// would read 0 while the voltage looks right.
+		var b [2]byte
+		if err := s.dev.Dev().Tx([]byte{regCalibration}, b[:]); err != nil {
+			return nil, s.dev.Err("read", err)
+		}
+		if binary.BigEndian.Uint16(b[:]) == 0 {
+			if err := s.setup(bus); err != nil {
+				return nil, err
+			}
+			return nil, s.dev.Err("read", errors.New("the chip had reset (calibration register read 0: a brown-out?); it is set up again and the next read will be valid"))
+		}
+	}
+	pm, err := s.chip.Sense()
+	if err != nil {
+		if err.Error() == errOverflow {
+			err = errors.New("overflow flag (OVF) set: the current or power is beyond the range max_current and shunt_ohms allow")
+		}
+		return nil, s.dev.Err("read", err)
+	}
+	s.dev.OK()
+	// physic units are nV, nA, nW: exact integers, one division each.
+	return []sensors.Value{
+		{Field: "voltage", Value: float64(pm.Voltage) / float64(physic.Volt), Unit: "V"},
+		{Field: "current", Value: float64(pm.Current) / float64(physic.Ampere), Unit: "A"},
+		{Field: "power", Value: float64(pm.Power) / float64(physic.Watt), Unit: "W"},
+		{Field: "shunt_voltage", Value: float64(pm.Shunt) / float64(physic.MilliVolt), Unit: "mV"},
+	}, nil
+}
+
+// setup constructs periph's device (which writes calibration and its
+// configuration) and writes the configuration again with the bus range.
+func (s *Sensor) setup(bus i2c.Bus) error {
+	s.chip = nil
+	chip, err := ina219.New(bus, &ina219.Opts{
+		Address:       int(s.o.Address),
+		SenseResistor: physic.ElectricResistance(math.Round(s.o.ShuntOhms * float64(physic.Ohm))),
+		MaxCurrent:    physic.ElectricCurrent(math.Round(s.o.MaxCurrent * float64(physic.Ampere))),
+	})
+	if err != nil {
+		return s.dev.Err("init", err)
+	}
+	s.dev.OK()
+	w := []byte{regConfig, byte(s.cfg >> 8), byte(s.cfg)}
+	if err := s.dev.Dev().Tx(w, nil); err != nil {
+		return s.dev.Err("init", err)
+	}
+	s.chip = chip
+	return nil
+}
+
+// Close releases the bus; the next Read opens it and sets the chip up again.
+func (s *Sensor) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.chip = nil
+	return s.dev.Close()
+}

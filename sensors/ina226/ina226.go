@@ -1,0 +1,273 @@
+package ina226
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"periph.io/x/conn/v3/mmr"
+
+	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/sensors"
+	"github.com/karana-energy/karana-edge/sensors/i2cbus"
+)
+
+// Name is the driver's registered name.
+const Name = "ina226"
+
+// Addrs are the 16 addresses A0/A1 select.
+var Addrs = i2cbus.Range(0x40, 0x4f)
+
+func init() {
+	sensors.Register(sensors.Driver{
+		Name:     Name,
+		Doc:      "TI INA226 over I2C: bus voltage (V, up to 36 V), current (A), power (W), shunt voltage (mV)",
+		Options:  func() any { o := DefaultOptions(); return &o },
+		New:      func(name string, opts any) (sensors.Sensor, error) { return New(name, opts) },
+		I2CAddrs: Addrs,
+	})
+}
+
+// Options are the driver's keys, inline in its [[sensor]] table.
+type Options struct {
+	i2cbus.Options
+	// ShuntOhms is the shunt resistor in Ω. Default 0.1.
+	ShuntOhms float64 `toml:"shunt_ohms"`
+	// MaxCurrent is the largest current expected, in A; it sets the
+	// current resolution (max_current / 32768). Default 0.8192.
+	MaxCurrent float64 `toml:"max_current"`
+	// Averages is how many conversions the chip averages. Default 16.
+	Averages int `toml:"averages"`
+	// ConversionTime of the bus and of the shunt voltage, in µs. Default 1100.
+	ConversionTime int `toml:"conversion_time"`
+}
+
+// DefaultOptions returns the documented defaults.
+func DefaultOptions() Options {
+	return Options{
+		Options:        i2cbus.Options{Bus: i2cbus.DefaultBus, Address: 0x40},
+		ShuntOhms:      0.1,
+		MaxCurrent:     0.8192,
+		Averages:       16,
+		ConversionTime: 1100,
+	}
+}
+
+// The configuration register's codes (datasheet, configuration register).
+var (
+	averagesCodes   = []int{1, 4, 16, 64, 128, 256, 512, 1024}
+	conversionCodes = []int{140, 204, 332, 588, 1100, 2116, 4156, 8244} // µs
+)
+
+// Registers and fixed values.
+const (
+	regConfig       = 0x00
+	regShunt        = 0x01
+	regBus          = 0x02
+	regPower        = 0x03
+	regCurrent      = 0x04
+	regCalibration  = 0x05
+	regMaskEnable   = 0x06
+	regManufacturer = 0xFE
+	regDieID        = 0xFF
+
+	manufacturerTI = 0x5449
+	dieINA226      = 0x226 // bits 15-4 of the die id
+
+	configReserved = 0x4000 // bit 14 reads 1
+	modeContinuous = 0x7    // shunt and bus, continuous
+	flagOVF        = 1 << 2
+
+	shuntLSB   = 2.5e-6  // V
+	busLSB     = 1.25e-3 // V
+	shuntRange = 0.08192 // V
+	calScale   = 0.00512 // equation 1
+)
+
+// Sensor is one INA226.
+type Sensor struct {
+	name     string
+	o        Options
+	config   uint16
+	cal      uint16
+	current  float64       // A per bit of the current register: 0.00512 / (CAL × R)
+	cycle    time.Duration // one averaged conversion of bus and shunt
+	decimals [2]int        // current, power: enough for their LSB
+
+	mu      sync.Mutex
+	dev     i2cbus.Device
+	ready   bool      // configured since the bus opened
+	validAt time.Time // the first conversion after set-up ends
+}
+
+// New validates opts (*Options, nil for the defaults) and returns the
+// sensor; it does no I/O. Errors are config.FieldErrors keyed by option.
+func New(name string, opts any) (*Sensor, error) {
+	o := DefaultOptions()
+	switch v := opts.(type) {
+	case nil:
+	case *Options:
+		if v != nil {
+			o = *v
+		}
+	default:
+		return nil, fmt.Errorf("%s %s: options of type %T, want *ina226.Options", Name, name, opts)
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	avg := slices.Index(averagesCodes, o.Averages)
+	ct := slices.Index(conversionCodes, o.ConversionTime)
+	cal, _ := calibration(o.ShuntOhms, o.MaxCurrent)
+	lsb := calScale / (float64(cal) * o.ShuntOhms)
+	return &Sensor{
+		name:     name,
+		o:        o,
+		config:   uint16(configReserved | avg<<9 | ct<<6 | ct<<3 | modeContinuous),
+		cal:      uint16(cal),
+		current:  lsb,
+		cycle:    time.Duration(o.Averages*2*o.ConversionTime) * time.Microsecond,
+		decimals: [2]int{decimalsFor(lsb), decimalsFor(25 * lsb)},
+		dev:      i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)},
+	}, nil
+}
+
+// calibration returns CAL for the options (equations 1 and 2) and the
+// nominal Current_LSB.
+func calibration(shuntOhms, maxCurrent float64) (int64, float64) {
+	lsb := maxCurrent / (1 << 15)
+	return int64(math.Floor(calScale / (lsb * shuntOhms))), lsb
+}
+
+// decimalsFor returns how many decimals show a quantity of resolution lsb
+// with one digit to spare.
+func decimalsFor(lsb float64) int {
+	return max(0, int(math.Ceil(-math.Log10(lsb)))+1)
+}
+
+func (o *Options) validate() error {
+	var errs config.FieldErrors
+	o.Options.Validate(&errs, "INA226", Addrs, "set by the A0 and A1 pins")
+	shuntOK := i2cbus.Finite(&errs, "shunt_ohms", o.ShuntOhms)
+	if shuntOK && (o.ShuntOhms <= 0 || o.ShuntOhms > 100) {
+		errs.Add("shunt_ohms", "must be more than 0 and at most 100 Ω, got %v", o.ShuntOhms)
+		shuntOK = false
+	}
+	currentOK := i2cbus.Finite(&errs, "max_current", o.MaxCurrent)
+	if currentOK && (o.MaxCurrent < 0.0001 || o.MaxCurrent > 1000) {
+		errs.Add("max_current", "must be from 0.0001 to 1000 A, got %v", o.MaxCurrent)
+		currentOK = false
+	}
+	if shuntOK && currentOK {
+		if v := o.ShuntOhms * o.MaxCurrent; v > shuntRange*(1+1e-9) {
+			errs.Add("max_current", "%v A through %v Ω drops %.2f mV, beyond the INA226's ±81.92 mV shunt input: lower max_current or use a smaller shunt", o.MaxCurrent, o.ShuntOhms, v*1000)
+		} else if cal, _ := calibration(o.ShuntOhms, o.MaxCurrent); cal < 1 || cal > 0x7FFF {
+			// CAL = 0.00512 × 32768 / (max_current × R) ≤ 32767 means
+			// max_current × R ≥ 5.12 mV.
+			errs.Add("max_current", "the calibration register (15 bits) would overflow with %v A and %v Ω: max_current × shunt_ohms must be at least 5.12 mV (max_current ≥ %.4g A)", o.MaxCurrent, o.ShuntOhms, 0.00512/o.ShuntOhms)
+		}
+	}
+	if !slices.Contains(averagesCodes, o.Averages) {
+		errs.Add("averages", "invalid averages %d: use 1, 4, 16, 64, 128, 256, 512 or 1024", o.Averages)
+	}
+	if !slices.Contains(conversionCodes, o.ConversionTime) {
+		errs.Add("conversion_time", "invalid conversion time %d µs: use 140, 204, 332, 588, 1100, 2116, 4156 or 8244", o.ConversionTime)
+	}
+	return errs.Err()
+}
+
+// Options returns the sensor's effective options.
+func (s *Sensor) Options() Options { return s.o }
+
+// Read returns voltage, current, power and shunt voltage.
+func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, s.dev.Err("read", err)
+	}
+	_, fresh, err := s.dev.Open()
+	if err != nil {
+		return nil, err
+	}
+	m := mmr.Dev8{Conn: s.dev.Dev(), Order: binary.BigEndian}
+	if fresh || !s.ready {
+		if err := s.setup(m); err != nil {
+			return nil, err
+		}
+	} else {
+		cal, err := m.ReadUint16(regCalibration)
+		if err != nil {
+			return nil, s.dev.Err("read", err)
+		}
+		if cal == 0 {
+			if err := s.setup(m); err != nil {
+				return nil, err
+			}
+			return nil, s.dev.Err("read", errors.New("the chip had reset (calibration register read 0: a brown-out?); it is set up again and the next read will be valid"))
+		}
+	}
+	if wait := time.Until(s.validAt); wait > 0 {
+		if err := i2cbus.Sleep(ctx, wait); err != nil {
+			return nil, s.dev.Err("waiting for the first conversion", err)
+		}
+	}
+
+	var regs [5]uint16
+	for i, r := range []uint8{regShunt, regBus, regCurrent, regPower, regMaskEnable} {
+		if regs[i], err = m.ReadUint16(r); err != nil {
+			return nil, s.dev.Err(fmt.Sprintf("read register 0x%02x", r), err)
+		}
+	}
+	s.dev.OK()
+	if regs[4]&flagOVF != 0 {
+		return nil, s.dev.Err("read", errors.New("overflow flag (OVF) set: the current or power is beyond the range max_current and shunt_ohms allow"))
+	}
+	shunt, bus, current, power := int16(regs[0]), regs[1], int16(regs[2]), regs[3]
+	return []sensors.Value{
+		// Exact decimals: count × 125 / 10^5 V and count × 25 / 10^4 mV.
+		{Field: "voltage", Value: float64(int64(bus)*125) / 1e5, Unit: "V"},
+		{Field: "current", Value: i2cbus.Round(float64(current)*s.current, s.decimals[0]), Unit: "A"},
+		{Field: "power", Value: i2cbus.Round(float64(power)*25*s.current, s.decimals[1]), Unit: "W"},
+		{Field: "shunt_voltage", Value: float64(int64(shunt)*25) / 1e4, Unit: "mV"},
+	}, nil
+}
+
+// setup checks the ids and writes configuration and calibration.
+func (s *Sensor) setup(m mmr.Dev8) error {
+	s.ready = false
+	manuf, err := m.ReadUint16(regManufacturer)
+	if err != nil {
+		return s.dev.Err("init", err)
+	}
+	s.dev.OK()
+	die, err := m.ReadUint16(regDieID)
+	if err != nil {
+		return s.dev.Err("init", err)
+	}
+	if manuf != manufacturerTI || die>>4 != dieINA226 {
+		return s.dev.Err("init", fmt.Errorf("not an INA226: manufacturer id 0x%04x (want 0x%04x), die id 0x%04x (want 0x%03xN); an INA219 has no id registers (use driver = \"ina219\")", manuf, manufacturerTI, die, dieINA226))
+	}
+	if err := m.WriteUint16(regConfig, s.config); err != nil {
+		return s.dev.Err("init", err)
+	}
+	if err := m.WriteUint16(regCalibration, s.cal); err != nil {
+		return s.dev.Err("init", err)
+	}
+	s.ready = true
+	s.validAt = time.Now().Add(s.cycle)
+	return nil
+}
+
+// Close releases the bus; the next Read opens it and sets the chip up again.
+func (s *Sensor) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ready = false
+	return s.dev.Close()
+}

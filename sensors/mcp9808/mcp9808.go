@@ -1,0 +1,180 @@
+package mcp9808
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"periph.io/x/conn/v3/physic"
+	"periph.io/x/devices/v3/mcp9808"
+
+	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/sensors"
+	"github.com/karana-energy/karana-edge/sensors/i2cbus"
+)
+
+// Name is the driver's registered name.
+const Name = "mcp9808"
+
+// Addrs are the eight addresses A0-A2 select.
+var Addrs = i2cbus.Range(0x18, 0x1f)
+
+func init() {
+	sensors.Register(sensors.Driver{
+		Name:     Name,
+		Doc:      "Microchip MCP9808 over I2C: temperature (°C), ±0.25 °C",
+		Options:  func() any { o := DefaultOptions(); return &o },
+		New:      func(name string, opts any) (sensors.Sensor, error) { return New(name, opts) },
+		I2CAddrs: Addrs,
+	})
+}
+
+// Options are the driver's keys, inline in its [[sensor]] table.
+type Options struct {
+	i2cbus.Options
+	// Resolution in °C: 0.5, 0.25, 0.125 or 0.0625. Default 0.0625.
+	Resolution float64 `toml:"resolution"`
+}
+
+// DefaultOptions returns the documented defaults.
+func DefaultOptions() Options {
+	return Options{
+		Options:    i2cbus.Options{Bus: i2cbus.DefaultBus, Address: 0x18},
+		Resolution: 0.0625,
+	}
+}
+
+// resolutions maps the option to periph's setting and the conversion time
+// (datasheet table "Temperature conversion time", maximum).
+var resolutions = map[float64]struct {
+	opts mcp9808.Opts
+	conv time.Duration
+}{
+	0.5:    {mcp9808.Opts{Res: mcp9808.Low}, 30 * time.Millisecond},
+	0.25:   {mcp9808.Opts{Res: mcp9808.Medium}, 65 * time.Millisecond},
+	0.125:  {mcp9808.Opts{Res: mcp9808.High}, 130 * time.Millisecond},
+	0.0625: {mcp9808.Opts{Res: mcp9808.Maximum}, 250 * time.Millisecond},
+}
+
+// Identification registers and their values.
+const (
+	regManufacturer = 0x06
+	regDeviceID     = 0x07
+	manufacturerID  = 0x0054
+	deviceID        = 0x04 // upper byte of regDeviceID
+)
+
+// Sensor is one MCP9808.
+type Sensor struct {
+	name string
+	o    Options
+	opts mcp9808.Opts
+	conv time.Duration
+
+	mu   sync.Mutex
+	dev  i2cbus.Device
+	chip *mcp9808.Dev
+}
+
+// New validates opts (*Options, nil for the defaults) and returns the
+// sensor; it does no I/O. Errors are config.FieldErrors keyed by option.
+func New(name string, opts any) (*Sensor, error) {
+	o := DefaultOptions()
+	switch v := opts.(type) {
+	case nil:
+	case *Options:
+		if v != nil {
+			o = *v
+		}
+	default:
+		return nil, fmt.Errorf("%s %s: options of type %T, want *mcp9808.Options", Name, name, opts)
+	}
+	var errs config.FieldErrors
+	o.Options.Validate(&errs, "MCP9808", Addrs, "set by the A0, A1 and A2 pins")
+	r, ok := resolutions[o.Resolution]
+	if !ok {
+		errs.Add("resolution", "invalid resolution %v: use 0.5, 0.25, 0.125 or 0.0625 (°C)", o.Resolution)
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	po := r.opts
+	po.Addr = int(o.Address)
+	return &Sensor{
+		name: name,
+		o:    o,
+		opts: po,
+		conv: r.conv,
+		dev:  i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)},
+	}, nil
+}
+
+// Options returns the sensor's effective options.
+func (s *Sensor) Options() Options { return s.o }
+
+// Read returns the latest conversion, setting the chip up on the first read
+// after the bus opened.
+func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, s.dev.Err("read", err)
+	}
+	_, fresh, err := s.dev.Open()
+	if err != nil {
+		return nil, err
+	}
+	if fresh || s.chip == nil {
+		if err := s.setup(ctx); err != nil {
+			return nil, err
+		}
+	}
+	t, err := s.chip.SenseTemp()
+	if err != nil {
+		return nil, s.dev.Err("read", err)
+	}
+	s.dev.OK()
+	// nK, exact multiples of 62.5 mK: one division gives the exact float.
+	return []sensors.Value{{
+		Field: "temperature",
+		Value: float64(t-physic.ZeroCelsius) / float64(physic.Celsius),
+		Unit:  "°C",
+	}}, nil
+}
+
+// setup checks the chip's ids, lets periph configure it, and waits for the
+// first conversion.
+func (s *Sensor) setup(ctx context.Context) error {
+	s.chip = nil
+	d := s.dev.Dev()
+	var b [2]byte
+	if err := d.Tx([]byte{regManufacturer}, b[:]); err != nil {
+		return s.dev.Err("init", err)
+	}
+	s.dev.OK()
+	manuf := uint16(b[0])<<8 | uint16(b[1])
+	if err := d.Tx([]byte{regDeviceID}, b[:]); err != nil {
+		return s.dev.Err("init", err)
+	}
+	if manuf != manufacturerID || b[0] != deviceID {
+		return s.dev.Err("init", fmt.Errorf("not an MCP9808: manufacturer id 0x%04x (want 0x%04x), device id 0x%02x (want 0x%02x); is the address right?", manuf, manufacturerID, b[0], deviceID))
+	}
+	chip, err := mcp9808.New(d.Bus, &s.opts)
+	if err != nil {
+		return s.dev.Err("init", err)
+	}
+	if err := i2cbus.Sleep(ctx, s.conv); err != nil {
+		return s.dev.Err("init: waiting for the first conversion", err)
+	}
+	s.chip = chip
+	return nil
+}
+
+// Close releases the bus; the next Read opens it and sets the chip up again.
+func (s *Sensor) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.chip = nil
+	return s.dev.Close()
+}
