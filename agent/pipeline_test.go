@@ -175,10 +175,13 @@ func TestOverflowDuringOutage(t *testing.T) {
 	if announced+delivered != next-1 {
 		t.Errorf("announced %d + delivered %d != %d seqs covered", announced, delivered, next-1)
 	}
-	// Every reading the ring dropped lay before the stream's cursor, so the
-	// stream must have announced exactly the ring's count.
-	if announced != final.DroppedTotal {
-		t.Errorf("announced %d dropped but the buffer counted %d", announced, final.DroppedTotal)
+	// The ring counts every reading it deletes before the slowest stream
+	// acknowledged it; a stream that had already read (and then delivered)
+	// some of them in its in-flight window rightly does not announce those.
+	// So the announcement is exact per stream (checked above) and bounded by
+	// the ring's count.
+	if announced > final.DroppedTotal {
+		t.Errorf("announced %d dropped but the buffer counted only %d", announced, final.DroppedTotal)
 	}
 	if final.FileBytes > int64(cfg.Buffer.MaxBytes) {
 		t.Errorf("buffer file %d bytes exceeds max_bytes %d", final.FileBytes, cfg.Buffer.MaxBytes)

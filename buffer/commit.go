@@ -10,14 +10,16 @@ import (
 
 // work is what one commit carries, taken from the shared state under mu.
 type work struct {
-	batch     []entry
-	hole      uint64            // seqs to skip before the batch
-	dropped   uint64            // dropped_total at the snapshot
-	cursors   map[string]uint64 // cursors that differ from the persisted ones
-	minCursor uint64            // slowest active stream
-	hasActive bool
-	series    []seriesKey // dictionary entries not yet persisted
-	markClean bool
+	batch      []entry
+	hole       uint64            // seqs to skip before the batch
+	dropped    uint64            // dropped_total at the snapshot
+	cursors    map[string]uint64 // cursors that differ from the persisted ones
+	minCursor  uint64            // slowest active stream
+	hasActive  bool
+	series     []seriesKey // dictionary entries not yet persisted
+	markClean  bool
+	state      map[string][]byte // state entries set since the last commit
+	stateBytes int               // all state entries' size in the meta bucket
 }
 
 // commit writes pending readings, cursor moves and new series in one bbolt
@@ -93,9 +95,10 @@ func (r *Ring) snapshot(markClean bool) *work {
 	}
 	w.series = r.dict.snapshot()[r.st.nSeries:]
 	idle := len(w.batch) == 0 && w.hole == 0 && len(w.cursors) == 0 && len(w.series) == 0 &&
-		w.dropped == r.st.dropped && !(markClean && !r.st.clean)
+		w.dropped == r.st.dropped && !(markClean && !r.st.clean) && len(r.stateDirty) == 0
 	if !idle {
 		r.pending, r.hole = nil, 0
+		r.takeStateLocked(w)
 	}
 	r.mu.Unlock()
 	if idle {
@@ -109,6 +112,7 @@ func (r *Ring) restore(w *work, err error) {
 	r.mu.Lock()
 	r.pending = append(w.batch[:len(w.batch):len(w.batch)], r.pending...)
 	r.hole += w.hole
+	r.restoreStateLocked(w)
 	r.commitErrors++
 	r.lastErr = err.Error()
 	r.trimPendingLocked()
@@ -157,6 +161,11 @@ func (r *Ring) write(w *work) (diskState, uint64, error) {
 			}
 		}
 		next.nSeries += len(w.series)
+		for k, v := range w.state {
+			if err := meta.Put(stateKey(k), v); err != nil {
+				return fmt.Errorf("state %s: %w", k, err)
+			}
+		}
 		for s, c := range w.cursors {
 			if err := meta.Put(cursorKey(s), u64(c)); err != nil {
 				return fmt.Errorf("cursor %s: %w", s, err)
@@ -226,7 +235,7 @@ func (r *Ring) update(fn func(*bolt.Tx) error) (err error) {
 // full it is sealed into the data bucket, and a large batch (a backlog
 // after failed commits) goes to data blocks of up to blockCap.
 func (r *Ring) addReadings(data *bolt.Bucket, next *diskState, w *work, seq uint64) error {
-	lim := tailLimit(r.pageSize, next.cursors)
+	lim := tailLimit(r.pageSize, next.cursors, w.stateBytes)
 	if w.hole > 0 && next.tail.n > 0 {
 		// Seqs within a block are contiguous; the hole starts a new one.
 		if err := sealTail(data, next); err != nil {

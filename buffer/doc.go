@@ -10,10 +10,12 @@
 // disk. A goroutine commits the queue every commit_interval as one bbolt
 // transaction: Seqs are assigned then, in append order, so a power cut
 // loses at most one window and never leaves a hole. When nothing is new (no
-// readings, no cursor moved) there is no transaction at all: an idle box
-// does not write. A failing commit (disk full, I/O error) is logged with the
-// path and retried next tick; the queue is bounded (131072 readings, 3 MiB)
-// and when it overflows the oldest queued readings are dropped, counted in
+// readings, no cursor moved, no sensor state changed) there is no
+// transaction at all: an idle box does not write. Sensor state (SetState:
+// a pulse counter's total) rides on the same commits (state.go). A failing
+// commit (disk full, I/O error) is logged with the path and retried next
+// tick; the queue is bounded (131072 readings, 3 MiB) and when it
+// overflows the oldest queued readings are dropped, counted in
 // dropped_total, and the next successful commit skips that many seqs, so
 // the loss shows as a hole of exactly that size (consumers count holes).
 //
@@ -37,8 +39,9 @@
 // name) | name | unit: the dictionary, so a reading stores a small id.
 // "data" maps the first seq of a block (8 bytes big-endian) to a block of
 // consecutive seqs. "meta" holds format (1), next_seq, dropped (total),
-// clean (1 after Close, 0 from the first commit), cur/<stream> cursors, and
-// tail: the first seq (8 bytes) and the newest, still growing block.
+// clean (1 after Close, 0 from the first commit), cur/<stream> cursors,
+// state/<key> values (SetState, see state.go), and tail: the first seq (8
+// bytes) and the newest, still growing block.
 //
 // A block (format byte 1) is:
 //

@@ -1,6 +1,7 @@
 package buffer
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -16,6 +17,7 @@ type loaded struct {
 	clean   bool
 	cursors map[string]uint64
 	series  []seriesKey
+	state   map[string][]byte
 
 	tailFirst uint64
 	tail      []entry
@@ -152,6 +154,11 @@ func (ld *loaded) readMeta(b *bolt.Bucket) error {
 		default:
 			if s, ok := isCursorKey(k); ok {
 				ld.cursors[s], err = getU64(v, "cursor "+s)
+			} else if s, ok := isStateKey(k); ok {
+				if ld.state == nil {
+					ld.state = map[string][]byte{}
+				}
+				ld.state[s] = bytes.Clone(v) // v lives only as long as the tx
 			}
 			// Other keys: written by a later build of the same format; ignored.
 		}

@@ -57,10 +57,11 @@ func metaFixedSize(cursors map[string]uint64) int {
 // tailLimit is the largest tail block that keeps the meta bucket inline in
 // the root page (a quarter page in bbolt), so that an ordinary commit writes
 // just the root page and the meta page. With many streams the bucket cannot
-// stay inline anyway and the tail may fill half a page instead.
-func tailLimit(pageSize int, cursors map[string]uint64) int {
+// stay inline anyway and the tail may fill half a page instead. stateBytes
+// is what persisted state entries take in the bucket (see stateSize).
+func tailLimit(pageSize int, cursors map[string]uint64, stateBytes int) int {
 	const slack = 16
-	room := pageSize/4 - metaFixedSize(cursors) - (leafElemLen + len(keyTail) + 8) - slack
+	room := pageSize/4 - metaFixedSize(cursors) - stateBytes - (leafElemLen + len(keyTail) + 8) - slack
 	if room < 256 {
 		return pageSize / 2
 	}

@@ -123,6 +123,7 @@ func open(path string, cfg Config, log *slog.Logger, tn tuning) (*Ring, error) {
 		r.cursors[k] = v
 	}
 	r.dropped = r.st.dropped
+	r.state = ld.state
 	r.publishLocked()
 	r.lastCompactCheck = time.Now()
 	log.Info("buffer opened", "path", path, "readings", r.count, "first_seq", r.first, "last_seq", r.last,
@@ -176,6 +177,7 @@ func OpenReadOnly(path string, timeout time.Duration) (*Ring, error) {
 	r.st = stateFrom(ld, next)
 	r.cursors = r.st.cursors
 	r.dropped = r.st.dropped
+	r.state = ld.state
 	r.publishLocked()
 	return r, nil
 }

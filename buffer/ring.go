@@ -77,6 +77,8 @@ type Ring struct {
 	recoveredFrom string
 	lastDropLog   time.Time
 	badBlocks     map[uint64]bool
+	state         map[string][]byte // persisted sensor state (state.go)
+	stateDirty    map[string]bool   // keys set since the last commit took them
 }
 
 // tuning holds the knobs tests and benchmarks turn; Open uses the defaults.

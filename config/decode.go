@@ -194,6 +194,31 @@ func (d *Doc) decodeValue(path string, p toml.Primitive, fv reflect.Value) {
 		}
 		return
 	}
+	if _, ok := raw.(map[string]any); ok && ft.Kind() == reflect.Map && ft.Key().Kind() == reflect.String && isTable(ft.Elem()) {
+		// A table of tables keyed by name ([sensor.fields.voltage]): each
+		// entry is decoded strictly, so a typo inside one has its position.
+		sub := d.subTable(path, p)
+		if sub == nil {
+			return
+		}
+		m := reflect.MakeMapWithSize(ft, len(sub.keys))
+		for _, key := range sub.Keys() {
+			et := sub.Table(key)
+			if et == nil {
+				continue // not a table: recorded by Table
+			}
+			elem := reflect.New(ft.Elem()).Elem()
+			if elem.Kind() == reflect.Pointer {
+				elem.Set(reflect.New(ft.Elem().Elem()))
+				et.DecodeStrict(elem.Interface())
+			} else {
+				et.DecodeStrict(elem.Addr().Interface())
+			}
+			m.SetMapIndex(reflect.ValueOf(key).Convert(ft.Key()), elem)
+		}
+		fv.Set(m)
+		return
+	}
 	if ft.Kind() == reflect.Slice && isTable(ft.Elem()) && isTableArray(raw) {
 		subs := d.subTables(path, p)
 		s := reflect.MakeSlice(ft, len(subs), len(subs))
@@ -210,6 +235,12 @@ func (d *Doc) decodeValue(path string, p toml.Primitive, fv reflect.Value) {
 		return
 	}
 
+	if _, isMap := raw.(map[string]any); ft.Kind() == reflect.Map && !isMap {
+		// BurntSushi leaves a map alone, without an error, for a scalar.
+		d.failed[path] = true
+		d.Errorf(path, "wrong type: got %s, want %s", describe(raw), want(ft))
+		return
+	}
 	// Decode into a fresh value and assign only on success: a rejected value
 	// leaves the default in place, and BurntSushi would otherwise write into
 	// the default slice's backing array.

@@ -260,3 +260,43 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeTableOfTables: a map of structs ([s.fields.voltage]) decodes
+// each entry strictly, with positions for typos inside an entry.
+func TestDecodeTableOfTables(t *testing.T) {
+	type fieldCal struct {
+		Scale *float64 `toml:"scale"`
+		Max   float64  `toml:"max"`
+	}
+	type section struct {
+		Fields map[string]fieldCal  `toml:"fields"`
+		Ptrs   map[string]*fieldCal `toml:"ptrs"`
+	}
+	decode := func(src string) (section, error) {
+		doc, root, err := Parse("f.toml", []byte(src))
+		if err != nil {
+			t.Fatalf("parse: %v", err)
+		}
+		var s section
+		root.Table("s").DecodeStrict(&s)
+		return s, doc.Err()
+	}
+	s, err := decode("[s]\nptrs = { a = { max = 1.0 } }\n[s.fields.voltage]\nscale = 2.0\n[s.fields.\"cur.rent\"]\nmax = 3.5\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Fields) != 2 || s.Fields["voltage"].Scale == nil || *s.Fields["voltage"].Scale != 2 || s.Fields["cur.rent"].Max != 3.5 || s.Ptrs["a"].Max != 1 {
+		t.Errorf("decoded %+v", s)
+	}
+	for src, want := range map[string]string{
+		"[s]\n[s.fields.voltage]\nscael = 1.0\n":            `f.toml:3:1: s.fields.voltage.scael: unknown key (did you mean "scale"?)`,
+		"[s]\nfields.voltage = 5\n":                         `f.toml:2:1: s.fields.voltage: wrong type: got integer 5, want a table ([s.fields.voltage])`,
+		"[s]\nfields = 5\n":                                 `f.toml:2:1: s.fields: wrong type: got integer 5, want a table`,
+		"[s]\n[s.fields.v]\nmax = \"high\"\n":               `f.toml:3:1: s.fields.v.max: wrong type: got string "high", want a number`,
+		"[s]\nfields = { v = { scale = 1.0, scal = 2 } }\n": `f.toml:2:31: s.fields.v.scal: unknown key (did you mean "scale"?)`,
+	} {
+		if _, err := decode(src); err == nil || err.Error() != want {
+			t.Errorf("%q:\n got  %v\n want %s", src, err, want)
+		}
+	}
+}

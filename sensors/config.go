@@ -18,6 +18,9 @@ type Config struct {
 	Timeout config.Duration `toml:"timeout"`
 	// Disabled keeps a sensor in the file without reading it.
 	Disabled bool `toml:"disabled"`
+	// Fields holds per-field calibration and validity ranges, written as
+	// [sensor.fields.<field>] sub-tables; see FieldConfig.
+	Fields map[string]FieldConfig `toml:"fields"`
 
 	// Options is the driver's decoded options struct (set by the loader).
 	Options any `toml:"-"`
@@ -56,5 +59,6 @@ func (c *Config) Validate() error {
 	if c.Timeout.Duration < 0 || (c.Timeout.Duration > c.Interval.Duration && c.Interval.Duration > 0) {
 		errs.Add("timeout", "must be positive and at most the interval (%s), got %s", c.Interval.Duration, c.Timeout.Duration)
 	}
+	validateFields(c.Fields, &errs)
 	return errs.Err()
 }

@@ -51,8 +51,10 @@ func readTimeout(c Config) time.Duration {
 
 // ReadOnce reads c's sensor once, now, within its timeout, and closes it:
 // the one-shot read of `karana-edge read`. Readings carry the current time
-// (UTC) and no flags; nothing is buffered. Values that cannot be stored are
-// left out and reported in the error, next to the readings that are good.
+// (UTC) and no flags; nothing is buffered. Calibration (Config.Fields) is
+// applied as the sampler would; values that cannot be stored, or are out of
+// their range, are left out and reported in the error, next to the readings
+// that are good.
 func ReadOnce(ctx context.Context, c Configured) ([]reading.Reading, error) {
 	name := c.Config.Name
 	if c.Sensor == nil {
@@ -77,7 +79,9 @@ func ReadOnce(ctx context.Context, c Configured) ([]reading.Reading, error) {
 		}
 		return nil, errors.Join(fmt.Errorf("sensor %s (%s): read: %w", name, c.Config.Driver, err), closeErr)
 	}
+	vals, oor := calibrate(c.Config.Fields, vals)
 	rs, bad := toReadings(name, vals, now, 0)
+	bad = append(oor, bad...)
 	errs := make([]error, 0, len(bad)+1)
 	for _, b := range bad {
 		errs = append(errs, fmt.Errorf("sensor %s (%s): %w", name, c.Config.Driver, b))

@@ -31,6 +31,10 @@ import (
 //     bigger one is followed rather than slept through;
 //   - reads never overlap: a read that overruns its timeout is cancelled, and
 //     slots that pass while it runs are skipped and counted, not queued;
+//   - each value is calibrated (Config.Fields: scale, offset, unit) and
+//     range-checked before it is named; a value out of range is counted
+//     (SensorStats.OutOfRange), not stored, and the read still succeeds
+//     (fields.go);
 //   - a failing sensor is retried at most every min(2^(k-1) intervals, 5 min)
 //     after k consecutive failures — the first retry is the very next slot,
 //     so a one-off bus glitch costs one reading — and closed after
@@ -114,9 +118,13 @@ type runner struct {
 	invalid      string // why it cannot be scheduled; "" when it can
 	done         chan struct{}
 
+	fields map[string]FieldConfig // per-field calibration, from Config.Fields
+
 	// Touched only by the runner's goroutine.
 	notFittedLogged bool
 	badLogged       uint64
+	oorLogged       uint64
+	fieldsChecked   bool
 
 	mu   sync.Mutex // guards st and late, read by Stats
 	st   SensorStats
@@ -153,6 +161,7 @@ func NewSampler(list []Configured, sink Sink, opts SamplerOptions) *Sampler {
 			sensor:  c.Sensor,
 			iv:      c.Config.Interval.Duration,
 			timeout: readTimeout(c.Config),
+			fields:  c.Config.Fields,
 			log:     s.log.With("sensor", c.Config.Name, "driver", c.Config.Driver),
 			done:    make(chan struct{}),
 		}
@@ -366,7 +375,7 @@ func (s *Sampler) sample(ctx context.Context, r *runner, slot time.Time) {
 	}
 
 	var rs []reading.Reading
-	var bad []error
+	var bad, oor []error
 	switch {
 	case err != nil && timedOut:
 		err = fmt.Errorf("timed out after %s: %w", r.timeout, err)
@@ -375,8 +384,18 @@ func (s *Sampler) sample(ctx context.Context, r *runner, slot time.Time) {
 		if !s.synced() {
 			flags |= reading.ClockUnsynced
 		}
+		if !r.fieldsChecked && len(vals) > 0 {
+			r.fieldsChecked = true
+			if miss := missingFields(r.fields, vals); len(miss) > 0 {
+				r.log.Warn("calibration configured for fields this sensor does not produce; check the [sensor.fields.*] names",
+					"missing", miss, "produced", fieldNames(vals))
+			}
+		}
+		vals, oor = calibrate(r.fields, vals)
 		rs, bad = toReadings(r.name, vals, slot, flags)
-		if len(rs) == 0 {
+		// Values out of their configured range mean the sensor answered:
+		// the read succeeds with nothing to store.
+		if len(rs) == 0 && len(oor) == 0 {
 			if len(bad) > 0 {
 				err = fmt.Errorf("no usable value: %w", errors.Join(bad...))
 			} else {
@@ -387,12 +406,17 @@ func (s *Sampler) sample(ctx context.Context, r *runner, slot time.Time) {
 	if len(bad) > 0 {
 		s.badValues(r, bad)
 	}
+	if len(oor) > 0 {
+		s.outOfRange(r, oor)
+	}
 	if err != nil {
 		s.failed(r, slot, dur, err)
 		return
 	}
 
-	s.sink.Append(rs)
+	if len(rs) > 0 {
+		s.sink.Append(rs)
+	}
 	s.progress.Add(1)
 	var recovered uint64
 	r.count(func(st *SensorStats) {
@@ -449,6 +473,24 @@ func (s *Sampler) badValues(r *runner, bad []error) {
 	if isPow10(r.badLogged) {
 		r.log.Warn("sensor values dropped", "reads_with_bad_values", r.badLogged, "err", errors.Join(bad...))
 	}
+}
+
+// outOfRange counts values outside their configured [min, max] and logs
+// them like badValues.
+func (s *Sampler) outOfRange(r *runner, oor []error) {
+	r.count(func(st *SensorStats) { st.OutOfRange += uint64(len(oor)) })
+	r.oorLogged++
+	if isPow10(r.oorLogged) {
+		r.log.Warn("sensor values out of range; not stored", "reads_with_out_of_range", r.oorLogged, "err", errors.Join(oor...))
+	}
+}
+
+func fieldNames(vals []Value) []string {
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = v.Field
+	}
+	return out
 }
 
 func isPow10(n uint64) bool {

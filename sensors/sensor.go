@@ -75,6 +75,14 @@ type PinUser interface {
 	PinNames() []string
 }
 
+// LocalOnly is an options struct of a driver that may be configured in the
+// local config file only, never by a remote config document: it runs
+// programs (exec) or otherwise reaches beyond reading a sensor, so a
+// compromised or mistaken remote config must not be able to add one.
+type LocalOnly interface {
+	LocalOnly()
+}
+
 // State is a small persisted key/value store for a sensor's running state
 // (a pulse counter's total). Values set are persisted with the buffer's next
 // group commit, so they survive a power cut exactly as readings do.

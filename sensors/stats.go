@@ -16,6 +16,9 @@ type SensorStats struct {
 	Errors            uint64 `json:"errors"`             // failed reads (error, timeout, or no usable value)
 	ConsecutiveErrors uint64 `json:"consecutive_errors"` // failed reads since the last success
 	BadValues         uint64 `json:"bad_values"`         // values dropped: NaN, ±Inf, invalid series name
+	// OutOfRange counts values dropped for being outside their field's
+	// configured [min, max] (Config.Fields); such reads still count as Reads.
+	OutOfRange uint64 `json:"out_of_range"`
 	// SkippedSlots counts slots that passed without a read because the
 	// previous read was still running (overrun) or the process was stalled.
 	SkippedSlots uint64 `json:"skipped_slots"`

@@ -1,0 +1,162 @@
+package ds18b20
+
+import (
+	"context"
+	"errors"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/sensors"
+)
+
+func root(t *testing.T, tree string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("testdata", tree))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func read(t *testing.T, o Options) ([]sensors.Value, error) {
+	t.Helper()
+	s, err := New("tank", &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	return s.Read(context.Background())
+}
+
+func TestParseW1Slave(t *testing.T) {
+	for text, want := range map[string]any{
+		"72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n": 23125,
+		"5e fe 4b 46 7f ff 02 10 0f : crc=0f YES\n5e fe 4b 46 7f ff 02 10 0f t=-26125":  -26125,
+		"72 01 4b 46 7f ff 0e 10 57 : crc=c9 NO\n72 01 4b 46 7f ff 0e 10 57 t=23125\n":  "crc error (72 01 4b 46 7f ff 0e 10 57 : crc=c9 NO)",
+		"50 05 4b 46 7f ff 0c 10 1c : crc=1c YES\n50 05 4b 46 7f ff 0c 10 1c t=85000\n": "85 °C is the power-on reset value",
+		"00 00 00 00 00 00 00 00 00 : crc=00 YES\n00 00 00 00 00 00 00 00 00 t=0\n":     "probe returned all zeros",
+		"72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n":                                     "want two lines",
+		"72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57\n":         "no t=",
+		"72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 t=2x\n":                         `temperature "2x" is not an integer`,
+	} {
+		got, err := ParseW1Slave(text)
+		switch w := want.(type) {
+		case int:
+			if err != nil || got != w {
+				t.Errorf("%q: %d, %v; want %d", text, got, err, w)
+			}
+		case string:
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: %v, want an error with %q", text, err, w)
+			}
+		}
+	}
+	if m, err := ParseTemperature("-26125\n"); err != nil || m != -26125 {
+		t.Errorf("ParseTemperature = %d, %v", m, err)
+	}
+	if _, err := ParseTemperature("85000\n"); err == nil {
+		t.Error("85000 in the temperature file was accepted")
+	}
+}
+
+func TestAllProbes(t *testing.T) {
+	vals, err := read(t, Options{Root: root(t, "ok"), ID: "*", Names: map[string]string{"28-00000abcdef2": "bottom"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []sensors.Value{
+		{Field: "10-000802bd1234", Value: 22.5, Unit: "°C"},
+		{Field: "28-00000abcdef1", Value: 23.125, Unit: "°C"},
+		{Field: "bottom", Value: -26.125, Unit: "°C"}, // from the temperature file
+	}
+	if len(vals) != len(want) {
+		t.Fatalf("got %+v, want %+v", vals, want)
+	}
+	for i := range want {
+		if vals[i] != want[i] {
+			t.Errorf("probe %d: %+v, want %+v", i, vals[i], want[i])
+		}
+	}
+}
+
+func TestOneProbe(t *testing.T) {
+	vals, err := read(t, Options{Root: root(t, "ok"), ID: "28-00000abcdef1"})
+	if err != nil || len(vals) != 1 || vals[0].Value != 23.125 {
+		t.Errorf("one probe: %+v, %v", vals, err)
+	}
+	_, err = read(t, Options{Root: root(t, "ok"), ID: "28-0000000f00d1"})
+	if !errors.Is(err, sensors.ErrNotFitted) || !strings.Contains(err.Error(), "probe 28-0000000f00d1 is not on the 1-Wire bus (present: 10-000802bd1234, 28-00000abcdef1, 28-00000abcdef2)") {
+		t.Errorf("missing probe: %v", err)
+	}
+}
+
+// One bad probe among good ones is a NaN (counted by the sampler), not a
+// failed read; when every probe fails, the error names each.
+func TestFailingProbes(t *testing.T) {
+	vals, err := read(t, Options{Root: root(t, "mixed"), ID: "*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := 0
+	for _, v := range vals {
+		if v.Field == "28-00000abcdef1" {
+			good++
+			if v.Value != 23.125 {
+				t.Errorf("good probe %v", v.Value)
+			}
+		} else if !math.IsNaN(v.Value) {
+			t.Errorf("failing probe %s read %v, want NaN", v.Field, v.Value)
+		}
+	}
+	if good != 1 || len(vals) != 4 {
+		t.Errorf("values %+v", vals)
+	}
+
+	_, err = read(t, Options{Root: root(t, "mixed"), ID: "28-0000000bad0c"})
+	if err == nil || !strings.Contains(err.Error(), "ds18b20 tank: probe 28-0000000bad0c: crc error") {
+		t.Errorf("one failing probe: %v", err)
+	}
+	_, err = read(t, Options{Root: root(t, "mixed"), ID: "28-000000085c00"})
+	if err == nil || !strings.Contains(err.Error(), "power-on reset value") {
+		t.Errorf("85 °C: %v", err)
+	}
+}
+
+func TestNotFitted(t *testing.T) {
+	_, err := read(t, Options{Root: root(t, "nosuch"), ID: "*"})
+	if !errors.Is(err, sensors.ErrNotFitted) || !strings.Contains(err.Error(), "no 1-Wire bus") || !strings.Contains(err.Error(), "dtoverlay=w1-gpio") {
+		t.Errorf("no bus: %v", err)
+	}
+	_, err = read(t, Options{Root: root(t, "empty"), ID: "*"})
+	if !errors.Is(err, sensors.ErrNotFitted) || !strings.Contains(err.Error(), "no temperature probe") {
+		t.Errorf("no probes: %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	_, err := New("t", &Options{Root: "sys/bus", ID: "28-xyz", Names: map[string]string{
+		"28-00000abcdef1": "top", "28-00000abcdef2": "top", "bad": "x", "28-00000abcdef3": "a b",
+	}})
+	var fe config.FieldErrors
+	if !errors.As(err, &fe) {
+		t.Fatalf("New = %v", err)
+	}
+	for _, w := range []string{
+		"root: must be an absolute path",
+		`id: must be "*" or a probe id`,
+		`names.28-00000abcdef2: field "top" is also the name of probe 28-00000abcdef1`,
+		`names.28-00000abcdef3: invalid field name "a b"`,
+		`names.bad: not a probe id`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("missing %q in %v", w, err)
+		}
+	}
+	o := DefaultOptions()
+	if _, err := New("t", &o); err != nil || o.BusName() != "w1" {
+		t.Errorf("defaults: %v", err)
+	}
+}

@@ -1,0 +1,128 @@
+// Package hw opens the SPI ports and GPIO pins that karana-edge's drivers
+// use, through periph.io's registries, with the errors a technician on site
+// can act on.
+//
+// periph's host drivers are initialised once, lazily, by the first open (a
+// driver's first Read), never by a constructor: `karana-edge check` must run
+// on a laptop. host.Init returns an error only for registry problems; a bus
+// that is not enabled simply is not registered, so "no such port" and "no
+// such pin" are reported as sensors.ErrNotFitted with the config.txt line or
+// group membership to check. On a machine without the buses (CI, a laptop,
+// qemu-user) every open is ErrNotFitted; nothing panics.
+package hw
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"sync"
+
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpioreg"
+	"periph.io/x/conn/v3/spi"
+	"periph.io/x/conn/v3/spi/spireg"
+	"periph.io/x/host/v3"
+
+	"github.com/karana-energy/karana-edge/sensors"
+)
+
+var (
+	initOnce sync.Once
+	initErr  error
+)
+
+// HostInit initialises periph's host drivers. Tests replace it with a no-op
+// so that only the fakes they register are seen, never the machine's buses.
+var HostInit = func() error {
+	initOnce.Do(func() {
+		if _, err := host.Init(); err != nil {
+			initErr = fmt.Errorf("periph host init: %w", err)
+		}
+	})
+	return initErr
+}
+
+// OpenSPI opens the SPI port called name ("SPI0.0" is bus 0, chip select 0).
+func OpenSPI(name string) (spi.PortCloser, error) {
+	if err := HostInit(); err != nil {
+		return nil, err
+	}
+	known := spiNames()
+	if len(known) == 0 {
+		return nil, fmt.Errorf("SPI port %s: no SPI port on this box (enable SPI: dtparam=spi=on in /boot/firmware/config.txt, then reboot): %w",
+			name, sensors.ErrNotFitted)
+	}
+	p, err := spireg.Open(name)
+	if err != nil {
+		if !contains(known, name) {
+			return nil, fmt.Errorf("SPI port %s: no such port on this box (ports: %s; SPI0.1 is chip select CE1): %w",
+				name, strings.Join(known, ", "), sensors.ErrNotFitted)
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf("SPI port %s: %w (is the service user in group spi?)", name, err)
+		}
+		return nil, fmt.Errorf("SPI port %s: %w", name, err)
+	}
+	return p, nil
+}
+
+func spiNames() []string {
+	var out []string
+	for _, r := range spireg.All() {
+		out = append(out, r.Name)
+		out = append(out, r.Aliases...)
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Pin returns the GPIO pin called name ("GPIO17").
+func Pin(name string) (gpio.PinIO, error) {
+	if err := HostInit(); err != nil {
+		return nil, err
+	}
+	p := gpioreg.ByName(name)
+	if p == nil {
+		hint := "`karana-edge board` lists the header pins"
+		if len(gpioreg.All()) == 0 {
+			hint = "no GPIO pins at all on this box: is /dev/gpiochip0 there and is the service user in group gpio?"
+		}
+		return nil, fmt.Errorf("pin %s: no such pin on this board (%s): %w", name, hint, sensors.ErrNotFitted)
+	}
+	return p, nil
+}
+
+// ParsePull turns the "pull" option into periph's Pull.
+func ParsePull(s string) (gpio.Pull, error) {
+	switch s {
+	case "up":
+		return gpio.PullUp, nil
+	case "down":
+		return gpio.PullDown, nil
+	case "none":
+		return gpio.Float, nil
+	}
+	return gpio.PullNoChange, fmt.Errorf("unknown pull %q (use up, down or none)", s)
+}
+
+// ParseEdge turns the "edge" option into periph's Edge.
+func ParseEdge(s string) (gpio.Edge, error) {
+	switch s {
+	case "falling":
+		return gpio.FallingEdge, nil
+	case "rising":
+		return gpio.RisingEdge, nil
+	case "both":
+		return gpio.BothEdges, nil
+	}
+	return gpio.NoEdge, fmt.Errorf("unknown edge %q (use falling, rising or both)", s)
+}
