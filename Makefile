@@ -5,7 +5,7 @@ COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PKG     := ./cmd/karana-edge
 
-.PHONY: all build demo test bench cross vet fmt clean
+.PHONY: all build demo test bench dist deb smoke-arm vet fmt clean test-arm
 
 all: build
 
@@ -24,18 +24,43 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 12m ./...
 
+# The board and driver tests as 32-bit ARM on an ARM1176 (Pi Zero W) under
+# qemu-user: catches GOARM=7 instructions (SIGILL on a Zero) and unaligned
+# 64-bit atomics. Needs qemu-arm-static (Debian: qemu-user-static); no
+# binfmt_misc, so go test runs the binaries through -exec.
+ARM_TEST_PKGS := ./boards/... ./sensors/... ./config/... ./reading/...
+test-arm:
+	GOARCH=arm GOARM=6 $(GO) test -count=1 -timeout 5m -exec 'qemu-arm-static -cpu arm1176' $(ARM_TEST_PKGS)
+
 # Figures for the issue notes: ingest, disk writes per commit, drain, formatter cost.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./buffer/ ./uplink/... ./sensors/...
 
-# Stripped release binaries: GOARM=6 runs on every 32-bit Pi (Zero/1 included),
-# arm64 on Pi 3/4/5 with a 64-bit OS.
-cross:
+# Static (CGO_ENABLED=0), stripped (-s -w) release binaries with the version
+# stamped in. GOARM=6 is the 32-bit build: it runs on every 32-bit Pi (a
+# GOARM=7 binary dies with SIGILL on the ARM1176 of a Zero/Zero W/Pi 1), and
+# armv7 is there for boards that want it; arm64 for Pi 3/4/5 with a 64-bit OS.
+DIST_TARGETS := linux/arm/6/armv6 linux/arm/7/armv7 linux/arm64//arm64 linux/amd64//amd64
+dist:
 	mkdir -p dist
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/karana-edge-linux-armv6 $(PKG)
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/karana-edge-linux-arm64 $(PKG)
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/karana-edge-linux-amd64 $(PKG)
-	ls -l dist/
+	@set -e; for t in $(DIST_TARGETS); do \
+	  os=$${t%%/*}; r=$${t#*/}; arch=$${r%%/*}; r=$${r#*/}; arm=$${r%%/*}; name=$${r#*/}; \
+	  echo "CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$$arm go build -> dist/karana-edge-$$os-$$name"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/karana-edge-$$os-$$name $(PKG); \
+	done
+	ls -l dist/karana-edge-*
+
+# Debian packages (armhf carries the armv6 binary, which runs on Raspberry Pi
+# OS and Debian armhf alike) built with dpkg-deb by scripts/build-deb.sh.
+deb: dist
+	VERSION='$(VERSION)' scripts/build-deb.sh armhf dist/karana-edge-linux-armv6 dist
+	VERSION='$(VERSION)' scripts/build-deb.sh arm64 dist/karana-edge-linux-arm64 dist
+	VERSION='$(VERSION)' scripts/build-deb.sh amd64 dist/karana-edge-linux-amd64 dist
+
+# The ARM builds run under qemu-user: version, check, a short run on the sim
+# board against a local broker (see scripts/smoke-arm.sh).
+smoke-arm: dist
+	scripts/smoke-arm.sh dist
 
 vet:
 	$(GO) vet ./...

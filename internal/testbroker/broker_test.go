@@ -63,6 +63,9 @@ func TestPublishSubscribeRestart(t *testing.T) {
 	if tok := c.Publish("dev/a", 1, true, "1"); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("publish: %v", tok.Error())
 	}
+	// Inline subscribers are called by the broker's own goroutine, which
+	// may run just after the PUBACK went out.
+	waitFor(t, "delivery", func() bool { return len(in.list()) >= 1 })
 	if got := in.list(); len(got) != 1 || got[0] != "dev/a=1" {
 		t.Fatalf("subscriber got %v", got)
 	}
@@ -84,6 +87,7 @@ func TestPublishSubscribeRestart(t *testing.T) {
 	if tok := c2.Publish("dev/b", 1, false, "2"); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("publish after restart: %v", tok.Error())
 	}
+	waitFor(t, "delivery after restart", func() bool { return len(in.list()) >= 2 })
 	if got := in.list(); len(got) != 2 || got[1] != "dev/b=2" {
 		t.Fatalf("subscription did not survive restart: %v", got)
 	}
