@@ -202,7 +202,7 @@ func (r *Ring) publishLocked() {
 }
 
 // Append queues readings for the next commit. It copies them, never blocks
-// on the disk, and assigns no seq: that happens at commit, in append order.
+// on the disk, and assigns no seq: that happens at commit, in time order.
 // When commits keep failing and the queue is full, the oldest queued
 // readings are dropped and counted.
 func (r *Ring) Append(rs []reading.Reading) {

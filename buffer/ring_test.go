@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,8 +39,11 @@ func TestAppendCommitRead(t *testing.T) {
 	if len(got) != len(in) {
 		t.Fatalf("read %d readings, want %d", len(got), len(in))
 	}
+	// Each commit gives out seqs in time order, then in the order series
+	// were first seen (the zero time of in[6] moves it to the front).
+	want := append(commitOrder(in[:100]), commitOrder(in[100:])...)
 	for i, g := range got {
-		w := in[i]
+		w := want[i]
 		w.Seq = uint64(i + 1)
 		if !w.Time.IsZero() {
 			w.Time = w.Time.UTC()
@@ -57,12 +61,12 @@ func TestAppendCommitRead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := min(c.max, max(0, 250-int(c.from)+1))
-		if len(rs) != want {
-			t.Fatalf("Read(%d,%d) gave %d readings, want %d", c.from, c.max, len(rs), want)
+		n := min(c.max, max(0, 250-int(c.from)+1))
+		if len(rs) != n {
+			t.Fatalf("Read(%d,%d) gave %d readings, want %d", c.from, c.max, len(rs), n)
 		}
 		for i, x := range rs {
-			if x.Seq != c.from+uint64(i) || x.Value != in[x.Seq-1].Value && !math.IsInf(x.Value, -1) {
+			if x.Seq != c.from+uint64(i) || x.Value != want[x.Seq-1].Value && !math.IsInf(x.Value, -1) {
 				t.Fatalf("Read(%d,%d)[%d] = seq %d value %v", c.from, c.max, i, x.Seq, x.Value)
 			}
 		}
@@ -74,8 +78,8 @@ func TestAppendCommitRead(t *testing.T) {
 	if st.Readings != 250 || st.FirstSeq != 1 || st.LastSeq != 250 || st.Commits != 2 || st.Series != 8 {
 		t.Errorf("stats = %+v", st)
 	}
-	if !st.Oldest.Equal(in[0].Time) || !st.Newest.Equal(in[249].Time) {
-		t.Errorf("oldest/newest = %v/%v, want %v/%v", st.Oldest, st.Newest, in[0].Time, in[249].Time)
+	if !st.Oldest.Equal(want[0].Time) || !st.Newest.Equal(want[249].Time) {
+		t.Errorf("oldest/newest = %v/%v, want %v/%v", st.Oldest, st.Newest, want[0].Time, want[249].Time)
 	}
 }
 
@@ -307,4 +311,23 @@ func TestSubscribe(t *testing.T) {
 	if signalled(a) {
 		t.Error("a commit without readings signalled")
 	}
+}
+
+// commitOrder is the order one commit stores readings in: by time, then by
+// the order their series were first appended.
+func commitOrder(rs []reading.Reading) []reading.Reading {
+	firstSeen := map[string]int{}
+	for _, r := range rs {
+		if _, ok := firstSeen[r.Name]; !ok {
+			firstSeen[r.Name] = len(firstSeen)
+		}
+	}
+	out := slices.Clone(rs)
+	slices.SortStableFunc(out, func(a, b reading.Reading) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return firstSeen[a.Name] - firstSeen[b.Name]
+	})
+	return out
 }
