@@ -16,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/karana-energy/karana-edge/boards"
 	"github.com/karana-energy/karana-edge/buffer"
 	"github.com/karana-energy/karana-edge/clock"
 	"github.com/karana-energy/karana-edge/sensors"
@@ -43,15 +42,28 @@ type Info struct {
 
 // Agent is one running daemon.
 type Agent struct {
-	cfg     *Config
 	info    Info
 	log     *slog.Logger
 	started time.Time
 	board   string
 
-	ring    *buffer.Ring
+	ring *buffer.Ring
+
+	// mu guards cfg, sampler and up, which Apply swaps (reload.go).
+	mu      sync.Mutex
+	cfg     *Config
 	sampler *sensors.Sampler
 	up      *uplink.Uplink
+
+	// applyMu serialises Apply, Reload, remote sets and shutdown; it guards
+	// the fields below.
+	applyMu  sync.Mutex
+	running  bool
+	stopped  bool
+	samplerH handle
+	upH      handle
+
+	remote remoteState // remote.go
 }
 
 // BuildSensors constructs every enabled sensor of cfg. Drivers open their
@@ -90,36 +102,25 @@ func New(cfg *Config, info Info, log *slog.Logger) (*Agent, error) {
 	if err := os.MkdirAll(cfg.Device.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data_dir %s: %w", cfg.Device.DataDir, err)
 	}
-	a := &Agent{cfg: cfg, info: info, log: log, started: time.Now().UTC(), board: boards.Detect("/").Name}
+	a := &Agent{cfg: cfg, info: info, log: log, started: time.Now().UTC(), board: cfg.Board.Name}
 
 	ring, err := buffer.Open(filepath.Join(cfg.Device.DataDir, BufferFile), cfg.Buffer, log.With("component", "buffer"))
 	if err != nil {
 		return nil, err
 	}
 	a.ring = ring
-	names := make([]string, len(cfg.Streams))
-	for i, s := range cfg.Streams {
-		names[i] = s.Name
-	}
-	ring.SetStreams(names)
+	ring.SetStreams(streamNames(cfg))
 
 	list, err := BuildSensors(cfg)
 	if err != nil {
 		ring.Close()
 		return nil, err
 	}
-	a.sampler = sensors.NewSampler(list, ring, sensors.SamplerOptions{
-		Log:    log.With("component", "sampler"),
-		Synced: clock.Synced,
-	})
+	restoreState(list, ring, log.With("component", "sampler"))
+	a.sampler = a.newSampler(list)
+	a.remoteLoaded(cfg)
 
-	a.up, err = uplink.New(cfg.MQTT, cfg.Streams, ring, uplink.Options{
-		DeviceID: cfg.Device.ID,
-		Version:  info.Version,
-		Topic:    cfg.Topic,
-		Status:   a.status,
-		Log:      log.With("component", "uplink"),
-	})
+	a.up, err = a.newUplink(cfg)
 	if err != nil {
 		closeAll(list)
 		ring.Close()
@@ -144,8 +145,9 @@ func (a *Agent) status() map[string]any {
 	}
 	// The oldest unsent reading is the one after the slowest configured
 	// stream's cursor (the file may remember streams no longer configured).
+	cfg, _, _ := a.parts()
 	var minCursor uint64
-	for i, sc := range a.cfg.Streams {
+	for i, sc := range cfg.Streams {
 		if c := a.ring.Cursor(sc.Name); i == 0 || c < minCursor {
 			minCursor = c
 		}
@@ -162,33 +164,27 @@ func (a *Agent) status() map[string]any {
 // down in order within ShutdownBudget: stop sampling, commit, publish what
 // the broker takes, close the buffer.
 func (a *Agent) Run(ctx context.Context) error {
-	a.log.Info("karana-edge starting", "version", a.info.Version, "device", a.cfg.Device.ID,
-		"sensors", len(a.cfg.Sensors), "streams", len(a.cfg.Streams), "broker", a.cfg.MQTT.Broker,
-		"data_dir", a.cfg.Device.DataDir)
+	cfg := a.Config()
+	a.log.Info("karana-edge starting", "version", a.info.Version, "device", cfg.Device.ID,
+		"sensors", len(cfg.Sensors), "streams", len(cfg.Streams), "broker", cfg.MQTT.Broker,
+		"data_dir", cfg.Device.DataDir)
 
-	sampleCtx, stopSampling := context.WithCancel(context.Background())
-	upCtx, stopUplink := context.WithCancel(context.Background())
-	defer stopSampling()
-	defer stopUplink()
+	a.applyMu.Lock()
+	if a.running || a.stopped {
+		a.applyMu.Unlock()
+		return errors.New("agent: Run called twice")
+	}
+	a.running = true
+	a.samplerH = a.startSampler(a.sampler)
+	a.upH = a.startUplink(a.up)
+	a.applyMu.Unlock()
+	// The restart command cancels ctx with ErrRestartRequested: the same
+	// clean shutdown as SIGTERM.
+	ctx, restart := context.WithCancelCause(ctx)
+	defer restart(nil)
+	remoteDone := a.startRemote(ctx, restart)
 
-	var wg sync.WaitGroup
-	samplerDone := make(chan struct{})
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		defer close(samplerDone)
-		if err := a.sampler.Run(sampleCtx); err != nil && !errors.Is(err, context.Canceled) {
-			a.log.Error("sampler stopped", "err", err)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		if err := a.up.Run(upCtx); err != nil && !errors.Is(err, context.Canceled) {
-			a.log.Error("uplink stopped", "err", err)
-		}
-	}()
-
-	ctl, err := listenControl(filepath.Join(a.cfg.Device.DataDir, ControlSocket), a.ring, a.log)
+	ctl, err := listenControl(filepath.Join(cfg.Device.DataDir, ControlSocket), a.ring, a.log)
 	if err != nil {
 		// The daemon's job is sampling; a missing control socket only costs
 		// the technician the live `buffer stats`.
@@ -204,20 +200,27 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("shutting down", "reason", context.Cause(ctx))
 	deadline := time.Now().Add(ShutdownBudget - 500*time.Millisecond)
 
-	stopSampling()
-	select {
-	case <-samplerDone:
-	case <-time.After(time.Until(deadline) / 3):
+	// No Apply from here on: it would start parts we are stopping. An Apply
+	// in flight finishes first (its stops are bounded like ours).
+	a.applyMu.Lock()
+	a.stopped = true
+	sh, uh := a.samplerH, a.upH
+	a.applyMu.Unlock()
+	_, _, up := a.parts()
+
+	sh.cancel()
+	if !waitDone(sh.done, time.Until(deadline)/3) {
 		a.log.Warn("sampler did not stop in time; committing what it produced")
 	}
 	if err := a.ring.Flush(); err != nil {
 		a.log.Error("final commit failed", "err", err)
 	}
-	if err := a.up.Shutdown(time.Until(deadline) - 500*time.Millisecond); err != nil {
+	if err := up.Shutdown(time.Until(deadline) - 500*time.Millisecond); err != nil {
 		a.log.Warn("uplink shutdown", "err", err)
 	}
-	stopUplink()
-	waitTimeout(&wg, time.Until(deadline))
+	uh.cancel()
+	waitDone(uh.done, time.Until(deadline))
+	waitDone(remoteDone, time.Until(deadline))
 	if err := a.ring.Close(); err != nil {
 		return fmt.Errorf("closing buffer: %w", err)
 	}
@@ -230,8 +233,9 @@ func (a *Agent) Run(ctx context.Context) error {
 // sensors are all unplugged is
 // alive, and restarting it would not help) and the buffer commits.
 func (a *Agent) progress() uint64 {
+	_, sampler, _ := a.parts()
 	var n uint64
-	for _, s := range a.sampler.Stats() {
+	for _, s := range sampler.Stats() {
 		n += s.Reads + s.Errors + s.BackoffSlots + s.SkippedSlots
 	}
 	st, _ := a.ring.Stats()
@@ -243,19 +247,11 @@ func (a *Agent) progress() uint64 {
 // backoff, plus a commit window.
 func (a *Agent) maxQuiet() time.Duration {
 	shortest := 24 * time.Hour
-	for _, s := range a.cfg.Sensors {
+	cfg, _, _ := a.parts()
+	for _, s := range cfg.Sensors {
 		if !s.Disabled {
 			shortest = min(shortest, s.Interval.Duration)
 		}
 	}
-	return 2*shortest + sensors.MaxBackoff + a.cfg.Buffer.CommitInterval.Duration
-}
-
-func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(max(d, 0)):
-	}
+	return 2*shortest + sensors.MaxBackoff + cfg.Buffer.CommitInterval.Duration
 }

@@ -14,8 +14,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/karana-energy/karana-edge/boards"
 	"github.com/karana-energy/karana-edge/buffer"
 	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/remote"
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/uplink"
 )
@@ -39,6 +41,10 @@ type DeviceConfig struct {
 	ID string `toml:"id"`
 	// DataDir holds the buffer database and the control socket.
 	DataDir string `toml:"data_dir"`
+	// Board is the board profile sensors are checked against: "auto" (the
+	// default) detects it from the device tree; a name (boards.Names)
+	// forces it, e.g. to check a site's config on a laptop.
+	Board string `toml:"board"`
 }
 
 // Validate checks the section; keys are relative to [device].
@@ -50,6 +56,7 @@ func (c *DeviceConfig) Validate() error {
 	if !filepath.IsAbs(c.DataDir) {
 		errs.Add("data_dir", "must be an absolute path, got %q", c.DataDir)
 	}
+	validateBoard(c.Board, &errs)
 	return errs.Err()
 }
 
@@ -102,17 +109,27 @@ type Config struct {
 	MQTT    uplink.MQTTConfig     `toml:"mqtt"`
 	Sensors []sensors.Config      `toml:"sensor"`
 	Streams []uplink.StreamConfig `toml:"stream"`
+	Remote  RemoteConfig          `toml:"remote"`
+
+	// Board is the profile [device] board resolved to: the detected board
+	// for "auto". Sensors' buses and pins are checked against it.
+	Board boards.Profile `toml:"-"`
 
 	// File is the path the config was loaded from.
 	File string `toml:"-"`
 	// Warnings are about what loads but is probably not meant (a stream glob
 	// that matches no sensor), formatted "file:line:col: key: message".
 	Warnings []string `toml:"-"`
+
+	// overlay is the remote document merged over the file (nil: none) and
+	// remoteVersion the highest version accepted so far (agent/remote.go).
+	overlay       *remote.Doc
+	remoteVersion int64
 }
 
 // sectionNames are the top-level tables of the file, for unknown-section
 // suggestions.
-var sectionNames = []string{"buffer", "device", "log", "mqtt", "sensor", "stream"}
+var sectionNames = []string{"buffer", "device", "log", "mqtt", "remote", "sensor", "stream"}
 
 // ConfigPath picks the config file: the -config flag, else
 // $KARANA_EDGE_CONFIG, else /etc/karana-edge/config.toml.
@@ -145,10 +162,11 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	c := &Config{
-		Device: DeviceConfig{DataDir: DefaultDataDir},
+		Device: DeviceConfig{DataDir: DefaultDataDir, Board: DefaultBoard},
 		Log:    LogConfig{Level: "info"},
 		Buffer: buffer.DefaultConfig(),
 		MQTT:   uplink.DefaultMQTTConfig(),
+		Remote: DefaultRemoteConfig(),
 		File:   name,
 	}
 	var unknown []string
@@ -166,6 +184,8 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 			c.Sensors = decodeSensors(root.Tables(key))
 		case "stream":
 			c.Streams = decodeStreams(root.Tables(key))
+		case "remote":
+			decodeSection(root, key, &c.Remote)
 		default:
 			unknown = append(unknown, key)
 		}
@@ -272,6 +292,7 @@ func (c *Config) fillDefaults(doc *config.Doc) {
 			c.Device.ID = id
 		}
 	}
+	c.Board = resolveBoard(c.Device.Board, systemRoot)
 	if c.MQTT.ClientID == "" {
 		c.MQTT.ClientID = c.Device.ID
 	}
@@ -291,6 +312,7 @@ func (c *Config) validate(doc *config.Doc) {
 	doc.Fail("log", c.Log.Validate())
 	doc.Fail("buffer", c.Buffer.Validate())
 	doc.Fail("mqtt", c.MQTT.Validate())
+	doc.Fail("remote", c.Remote.Validate())
 
 	if len(c.Sensors) == 0 && !doc.Keys().Has("sensor") {
 		doc.Errorf("sensor", "no sensors configured: add a [[sensor]] table (driver \"sim\" simulates one)")
@@ -312,6 +334,7 @@ func (c *Config) validate(doc *config.Doc) {
 		seen[s.Name] = i
 	}
 	c.warnUnmatchedGlobs(doc)
+	c.checkBoard(doc)
 }
 
 // where names a table and its line for a message.

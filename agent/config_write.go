@@ -28,6 +28,7 @@ func (c *Config) WriteTOML(w io.Writer) error {
 		{"log", &c.Log},
 		{"buffer", &c.Buffer},
 		{"mqtt", &c.MQTT},
+		{"remote", &c.Remote},
 	}
 	for _, s := range sections {
 		fmt.Fprintf(bw, "\n[%s]\n", s.name)

@@ -48,6 +48,9 @@ type Options struct {
 	Log    *slog.Logger // nil: discard
 	// NewClient makes the MQTT client for one connection; nil: paho.
 	NewClient func(*mqtt.ClientOptions) Client
+	// Inbound receives config/set and cmd/+ messages (see inbound.go); nil:
+	// the uplink subscribes to nothing.
+	Inbound func(topic string, payload []byte)
 }
 
 // Uplink streams buffered readings to one MQTT broker.
@@ -63,6 +66,7 @@ type Uplink struct {
 	newClient   func(*mqtt.ClientOptions) Client
 	backoff     backoff
 	streams     []*stream
+	meter       *meter // bytes sent and the data budget (budget.go)
 
 	mu          sync.Mutex
 	sess        *session      // the live connection, nil while disconnected
@@ -114,6 +118,10 @@ func New(cfg MQTTConfig, streams []StreamConfig, src Source, opts Options) (*Upl
 		newClient:   opts.NewClient,
 		backoff:     newBackoff(cfg.ReconnectMin.Duration, cfg.ReconnectMax.Duration),
 		sessChanged: make(chan struct{}),
+	}
+	store, _ := src.(StateStore)
+	if u.meter, err = newMeter(cfg.Budget, store, nil); err != nil {
+		return nil, fmt.Errorf("uplink: [mqtt] budget: %w", err)
 	}
 	if u.clientID == "" {
 		u.clientID = opts.DeviceID
@@ -194,6 +202,7 @@ func (u *Uplink) connectLoop(ctx context.Context) *session {
 		u.connects.Add(1)
 		u.setConnErr(nil)
 		u.log.Info("uplink: connected", "broker", u.cfg.Broker, "client_id", u.clientID, "backlog", u.backlog())
+		u.markDraining()
 		u.setSession(s)
 		select {
 		case <-s.done:
@@ -240,6 +249,7 @@ func (u *Uplink) connect(ctx context.Context) (*session, error) {
 	}
 	s.connectedAt = time.Now()
 	u.publishOnline(s, nil)
+	u.subscribeInbound(s)
 	return s, nil
 }
 

@@ -11,14 +11,12 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"syscall"
 
 	"github.com/karana-energy/karana-edge/agent"
 	"github.com/karana-energy/karana-edge/config"
-	"github.com/karana-energy/karana-edge/sensors"
 
-	_ "github.com/karana-energy/karana-edge/sensors/sim"
+	_ "github.com/karana-energy/karana-edge/sensors/all"
 	_ "github.com/karana-energy/karana-edge/uplink/format"
 )
 
@@ -35,9 +33,14 @@ const usage = `karana-edge: sensor sampling, buffering and MQTT uplink for Karan
 Usage:
   karana-edge run     [-config FILE]          run the daemon
   karana-edge check   [-config FILE]          validate and print the effective config (exit 2 on error)
-  karana-edge read    [-config FILE] SENSOR…  read configured sensors once and print; nothing is buffered
+  karana-edge read    [-config FILE] SENSOR…  read sensors once: values, units, time taken; nothing is buffered
+  karana-edge scan    [-bus NAME]             scan an I2C bus (default "1") and name the chips likely at each address
+  karana-edge board   [-config FILE]          the board: model, serial, buses present, header map, what to enable
   karana-edge buffer stats  [-config FILE] [-json]
   karana-edge buffer export [-config FILE] [-format jsonl|csv] [-from SEQ] [-to SEQ]
+  karana-edge decode  [-batch] [FILE]         a packed payload (gzip/zstd or not) back to JSON lines; stdin without FILE
+  karana-edge init    [-root DIR] [-config FILE] [-id ID]  first run: config for the detected board, device key + CSR
+  karana-edge sign    -key FILE DOC | -genkey FILE  sign a remote config document (operators' side)
   karana-edge version
 
 The config file is -config, else $KARANA_EDGE_CONFIG, else /etc/karana-edge/config.toml.
@@ -56,8 +59,18 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(rest, stdout, stderr)
 	case "read":
 		return cmdRead(rest, stdout, stderr)
+	case "scan":
+		return cmdScan(rest, stdout, stderr)
+	case "board":
+		return cmdBoard(rest, stdout, stderr)
+	case "init":
+		return cmdInit(rest, stdout, stderr)
 	case "buffer":
 		return cmdBuffer(rest, stdout, stderr)
+	case "decode":
+		return cmdDecode(rest, os.Stdin, stdout, stderr)
+	case "sign":
+		return cmdSign(rest, os.Stdin, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "karana-edge %s (commit %s) %s %s/%s\n", versionString(), commitString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
@@ -136,8 +149,14 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
-	cfg, ok := load(*cfgPath, stderr)
-	if !ok {
+	if _, ok := load(*cfgPath, stderr); !ok {
+		return exitConfig
+	}
+	// The local file is valid; the effective config adds the persisted
+	// remote overlay (left out, with a log line, if it no longer fits).
+	cfg, err := agent.LoadEffective(agent.ConfigPath(*cfgPath), newLogger("info", stderr))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
 	log := newLogger(cfg.Log.Level, stderr)
@@ -152,14 +171,18 @@ func cmdRun(args []string, stderr io.Writer) int {
 	// clean shutdown that commits and publishes what it can.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	// SIGHUP's default action would kill the daemon and lose the pending
-	// commit window; live reload is not implemented yet, so say so instead.
+	// SIGHUP re-reads the file (systemctl reload): a bad file is logged
+	// with its positions and the running config kept; nothing buffered is
+	// touched either way.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			log.Warn("SIGHUP ignored: live reload is not supported yet; restart the service to apply config changes")
+			log.Info("SIGHUP: reloading", "config", cfg.File)
+			if err := a.Reload(); err != nil {
+				agent.LogConfigError(log, "reload rejected; the running config is kept", err)
+			}
 		}
 	}()
 	if err := a.Run(ctx); err != nil {
@@ -180,6 +203,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	fmt.Fprintf(stdout, "# %s: OK — effective configuration with defaults filled in\n", cfg.File)
+	fmt.Fprintln(stdout, boardLine(cfg))
 	if err := cfg.WriteTOML(stdout); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFailure
@@ -191,56 +215,6 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return exitOK
-}
-
-func cmdRead(args []string, stdout, stderr io.Writer) int {
-	fs, cfgPath := flags("read", stderr)
-	if err := fs.Parse(args); err != nil {
-		return exitConfig
-	}
-	cfg, ok := load(*cfgPath, stderr)
-	if !ok {
-		return exitConfig
-	}
-	list, err := agent.BuildSensors(cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitFailure
-	}
-	want := map[string]bool{}
-	for _, n := range fs.Args() {
-		want[n] = true
-	}
-	status := exitOK
-	found := 0
-	for _, c := range list {
-		if len(want) > 0 && !want[c.Config.Name] {
-			c.Sensor.Close()
-			continue
-		}
-		found++
-		delete(want, c.Config.Name)
-		ctx, cancel := context.WithTimeout(context.Background(), c.Config.Timeout.Duration)
-		rs, err := sensors.ReadOnce(ctx, c)
-		cancel()
-		c.Sensor.Close()
-		if err != nil {
-			fmt.Fprintf(stderr, "%s (%s): %v\n", c.Config.Name, c.Config.Driver, err)
-			status = exitFailure
-			continue
-		}
-		for _, r := range rs {
-			fmt.Fprintf(stdout, "%-32s %14s %s\n", r.Name, strings.TrimSpace(fmt.Sprintf("%g", r.Value)), r.Unit)
-		}
-	}
-	for n := range want {
-		fmt.Fprintf(stderr, "%s: no such sensor in %s (or it is disabled)\n", n, cfg.File)
-		status = exitConfig
-	}
-	if found == 0 && len(want) == 0 {
-		fmt.Fprintln(stderr, "no sensors to read")
-	}
-	return status
 }
 
 func cmdBuffer(args []string, stdout, stderr io.Writer) int {

@@ -1,0 +1,547 @@
+package agent
+
+// Remote configuration over MQTT (package remote holds the pure parts).
+// Every config/set is answered on config/result; the retained config/state
+// always holds the running config. Messages are handled one at a time on
+// one goroutine, never on paho's: applying a config may restart the uplink
+// the message came in on, and replies wait for the new link.
+//
+// Persistence: an applied overlay is written to data_dir/remote.pending.toml
+// (temp file, fsync, rename, fsync of the directory) and renamed to
+// remote.toml once confirmed (remote_confirm.go); a pending file found at
+// boot was never confirmed (the box restarted during its probation) and is
+// discarded, so a config that kills the box before it can be rolled back
+// does not come back with the reboot. The highest accepted version goes to
+// data_dir/remote.version, so a replay stays a replay after a reboot or a
+// rollback. The local file is never written.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/remote"
+	"github.com/karana-energy/karana-edge/sensors"
+	"github.com/karana-energy/karana-edge/uplink"
+	"github.com/karana-energy/karana-edge/uplink/format"
+)
+
+// RemoteFile and RemoteVersionFile are inside data_dir.
+const (
+	RemoteFile        = "remote.toml"
+	RemotePendingFile = "remote.pending.toml"
+	RemoteVersionFile = "remote.version"
+)
+
+// Result statuses on config/result.
+const (
+	StatusApplied    = "applied"
+	StatusRejected   = "rejected"
+	StatusRolledBack = "rolled_back"
+)
+
+// replyRetry spaces attempts to publish a reply while the link is down.
+const replyRetry = 250 * time.Millisecond
+
+type inboundMsg struct {
+	topic   string
+	payload []byte
+}
+
+// remoteState is the agent's remote side; mu guards the fields.
+type remoteState struct {
+	mu         sync.Mutex
+	version    int64
+	overlay    *remote.Doc
+	queue      chan inboundMsg
+	ctx        context.Context
+	cancel     context.CancelCauseFunc // restart command
+	confirm    context.CancelFunc      // the pending confirmation, if any
+	stateDirty chan struct{}           // poked when config/state must be republished
+}
+
+// SetResult is the config/result document.
+type SetResult struct {
+	Version int64         `json:"version"`
+	Status  string        `json:"status"`
+	Errors  []ResultError `json:"errors"`
+}
+
+// ResultError is one mistake in a rejected document.
+type ResultError struct {
+	Key     string `json:"key,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+func resultErrors(err error) []ResultError {
+	if errs, ok := config.AsErrors(err); ok {
+		out := make([]ResultError, len(errs))
+		for i, e := range errs {
+			out[i] = ResultError{Key: e.Key, Line: e.Line, Message: e.Msg}
+		}
+		return out
+	}
+	return []ResultError{{Message: err.Error()}}
+}
+
+// LoadEffective is LoadConfig plus, with [remote] enabled, the overlay
+// persisted in data_dir merged over the file. An overlay that no longer
+// validates against the file is logged and left out: the local file alone
+// always starts the box.
+func LoadEffective(path string, log *slog.Logger) (*Config, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	local, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := ParseConfig(path, local)
+	if err != nil {
+		return nil, err
+	}
+	cfg.remoteVersion = readVersion(cfg.Device.DataDir)
+	pending := filepath.Join(cfg.Device.DataDir, RemotePendingFile)
+	if _, err := os.Stat(pending); err == nil {
+		log.Warn("remote config applied before the restart was never confirmed; discarding it", "file", pending)
+		os.Remove(pending)
+	}
+	if !cfg.Remote.Enabled {
+		return cfg, nil
+	}
+	data, err := os.ReadFile(filepath.Join(cfg.Device.DataDir, RemoteFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return cfg, nil
+	}
+	if err != nil {
+		log.Warn("remote config not loaded; running the local file alone", "err", err)
+		return cfg, nil
+	}
+	d, err := remote.Parse(data, nil) // verified when it was accepted; the data dir is ours
+	if err != nil {
+		LogConfigError(log, "persisted remote config unreadable; running the local file alone", err)
+		return cfg, nil
+	}
+	cfg.remoteVersion = max(cfg.remoteVersion, d.Version)
+	eff, err := mergeConfig(path, local, cfg, d)
+	if err != nil {
+		LogConfigError(log, "persisted remote config no longer valid with the local file; running the local file alone", err)
+		return cfg, nil
+	}
+	eff.remoteVersion = cfg.remoteVersion
+	return eff, nil
+}
+
+// mergeConfig validates d merged over the local file exactly as a local
+// file, then checks the allowed-key policy against cur.
+func mergeConfig(path string, local []byte, cur *Config, d *remote.Doc) (*Config, error) {
+	merged, lines, err := remote.Merge(local, d)
+	if err != nil {
+		return nil, err
+	}
+	next, err := ParseConfig("config/set", merged)
+	if err != nil {
+		if errs, ok := config.AsErrors(err); ok {
+			if mapped := remote.MapErrors(errs, lines, d.FromJSON); len(mapped) > 0 {
+				return nil, mapped
+			}
+			return nil, fmt.Errorf("remote: merged config invalid: %w", err)
+		}
+		return nil, err
+	}
+	next.File = path
+	if errs := checkPolicy(cur, next, d); len(errs) > 0 {
+		return nil, errs
+	}
+	next.overlay = d
+	next.remoteVersion = d.Version
+	return next, nil
+}
+
+// checkPolicy enforces [remote] allow (of the running config) on a merged
+// config. Guarded things are compared on effective values.
+func checkPolicy(cur, next *Config, d *remote.Doc) config.Errors {
+	pol := cur.Remote.Policy()
+	var keys *config.KeyIndex
+	if !d.FromJSON {
+		keys = config.ScanKeys(d.TOML)
+	}
+	var errs config.Errors
+	add := func(key, format string, args ...any) {
+		e := &config.Error{File: "config/set", Key: key, Msg: fmt.Sprintf(format, args...)}
+		if keys != nil {
+			e.Line = keys.Find(key).Line
+		}
+		errs = append(errs, e)
+	}
+	allow := strings.Join(pol.Allow(), ", ")
+	for _, s := range d.Sections {
+		if !pol.Section(s) {
+			add(s, "section [%s] may not be set remotely (the local [remote] allow is [%s])", s, allow)
+		}
+	}
+	if !pol.Guard(remote.GuardExec) {
+		for i, s := range next.Sensors {
+			if _, ok := s.Options.(sensors.LocalOnly); ok && !slices.ContainsFunc(cur.Sensors, func(c sensors.Config) bool { return equalJSON(c, s) }) {
+				add(config.IndexKey("sensor", i)+".driver", "driver %q runs programs: it may only be set in the local file (or with \"exec\" in [remote] allow)", s.Driver)
+			}
+		}
+		for i, s := range next.Streams {
+			if format.IsLocalOnly(s.Format) && !slices.ContainsFunc(cur.Streams, func(c uplink.StreamConfig) bool { return equalJSON(c, s) }) {
+				add(config.IndexKey("stream", i)+".format", "format %q runs programs: it may only be set in the local file (or with \"exec\" in [remote] allow)", s.Format)
+			}
+		}
+	}
+	m, n := cur.MQTT, next.MQTT
+	if !pol.Guard(remote.GuardBroker) && (m.Broker != n.Broker || m.ClientID != n.ClientID || m.TopicPrefix != n.TopicPrefix) {
+		add("mqtt.broker", "the broker address, client_id and topic_prefix may not be changed remotely (needs \"mqtt.broker\" in [remote] allow)")
+	}
+	if !pol.Guard(remote.GuardCredentials) && (m.Username != n.Username || m.PasswordFile != n.PasswordFile) {
+		add("mqtt.username", "broker credentials may not be changed remotely (needs \"mqtt.credentials\" in [remote] allow)")
+	}
+	if !pol.Guard(remote.GuardTLS) && (m.CAFile != n.CAFile || m.CertFile != n.CertFile || m.KeyFile != n.KeyFile) {
+		add("mqtt.ca_file", "TLS files may not be changed remotely (needs \"mqtt.tls\" in [remote] allow)")
+	}
+	if !pol.Guard(remote.GuardRemote) && !equalJSON(cur.Remote, next.Remote) {
+		add("remote", "the [remote] section may not be changed remotely (needs \"remote\" in [remote] allow)")
+	}
+	errs.Sort()
+	return errs
+}
+
+// equalJSON compares two config values by their JSON form: driver options
+// are pointers to structs, compared by content.
+func equalJSON(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
+}
+
+// remoteLoaded records the overlay and version cfg carries.
+func (a *Agent) remoteLoaded(cfg *Config) {
+	a.remote.mu.Lock()
+	defer a.remote.mu.Unlock()
+	a.remote.overlay = cfg.overlay
+	a.remote.version = max(a.remote.version, cfg.remoteVersion)
+}
+
+// RemoteVersion is the highest remote config version accepted so far.
+func (a *Agent) RemoteVersion() int64 {
+	a.remote.mu.Lock()
+	defer a.remote.mu.Unlock()
+	return a.remote.version
+}
+
+// startRemote starts the inbound worker; the channel closes when it is done.
+func (a *Agent) startRemote(ctx context.Context, restart context.CancelCauseFunc) <-chan struct{} {
+	a.remote.mu.Lock()
+	a.remote.queue = make(chan inboundMsg, 16)
+	a.remote.ctx, a.remote.cancel = ctx, restart
+	a.remote.stateDirty = make(chan struct{}, 1)
+	q, dirty := a.remote.queue, a.remote.stateDirty
+	a.remote.mu.Unlock()
+	done := make(chan struct{})
+	if a.Config().Remote.Enabled {
+		a.publishState(ctx)
+	}
+	stateDone := make(chan struct{})
+	go func() {
+		defer close(stateDone)
+		a.stateLoop(ctx, dirty)
+	}()
+	go func() {
+		defer close(done)
+		defer func() { <-stateDone }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m := <-q:
+				a.handleInbound(ctx, m)
+			}
+		}
+	}()
+	return done
+}
+
+// inbound is uplink.Options.Inbound: it queues and returns at once.
+func (a *Agent) inbound(topic string, payload []byte) {
+	a.remote.mu.Lock()
+	q := a.remote.queue
+	a.remote.mu.Unlock()
+	if q == nil {
+		return
+	}
+	select {
+	case q <- inboundMsg{topic: topic, payload: slices.Clone(payload)}:
+	default:
+		a.log.Warn("remote: queue full; message dropped", "topic", topic)
+	}
+}
+
+// handleInbound dispatches one message; a panic in a handler is logged and
+// answered, never fatal.
+func (a *Agent) handleInbound(ctx context.Context, m inboundMsg) {
+	cfg := a.Config()
+	cmdPrefix := cfg.Topic("cmd") + "/"
+	defer func() {
+		if r := recover(); r != nil {
+			a.log.Error("remote: handler panicked", "topic", m.topic, "panic", r)
+			if name, ok := strings.CutPrefix(m.topic, cmdPrefix); ok {
+				a.reply(ctx, cfg.Topic("cmd", name, "result"), cmdReply{ID: rawID(m.payload), Error: fmt.Sprintf("internal error: %v", r)}, false)
+			}
+		}
+	}()
+	switch {
+	case m.topic == cfg.Topic("config", "set"):
+		res := a.handleSet(ctx, m.payload)
+		a.log.Info("remote: config/set", "version", res.Version, "status", res.Status, "errors", len(res.Errors))
+		a.reply(ctx, cfg.Topic("config", "result"), res, false)
+	case strings.HasPrefix(m.topic, cmdPrefix):
+		name := strings.TrimPrefix(m.topic, cmdPrefix)
+		a.reply(ctx, cfg.Topic("cmd", name, "result"), a.handleCmd(ctx, name, m.payload), false)
+	default:
+		a.log.Warn("remote: message on an unexpected topic", "topic", m.topic)
+	}
+}
+
+// handleSet validates, applies and persists one config/set.
+func (a *Agent) handleSet(ctx context.Context, payload []byte) SetResult {
+	cur := a.Config()
+	reject := func(v int64, err error) SetResult {
+		return SetResult{Version: v, Status: StatusRejected, Errors: resultErrors(err)}
+	}
+	key, err := cur.Remote.Key()
+	if err != nil {
+		return reject(0, fmt.Errorf("[remote] public key: %w", err))
+	}
+	d, err := remote.Parse(payload, key)
+	if err != nil {
+		return reject(0, err)
+	}
+	if v := a.RemoteVersion(); d.Version <= v {
+		return reject(d.Version, config.Errors{{File: "config/set", Key: "version", Line: lineIf(d, "version"),
+			Msg: fmt.Sprintf("replay: version %d is not above the current version %d", d.Version, v)}})
+	}
+	local, err := os.ReadFile(cur.File)
+	if err != nil {
+		return reject(d.Version, fmt.Errorf("local config: %w", err))
+	}
+	next, err := mergeConfig(cur.File, local, cur, d)
+	if err != nil {
+		return reject(d.Version, err)
+	}
+	a.stopConfirm()
+	a.remote.mu.Lock()
+	prevOverlay := a.remote.overlay
+	a.remote.mu.Unlock()
+	if err := a.Apply(next); err != nil {
+		return reject(d.Version, err)
+	}
+	a.remoteLoaded(next)
+	res := SetResult{Version: d.Version, Status: StatusApplied, Errors: []ResultError{}}
+	if err := a.persistPending(d); err != nil {
+		a.log.Error("remote: applied but not persisted; the local file rules after a restart", "err", err)
+		res.Errors = append(res.Errors, ResultError{Message: "applied but not persisted: " + err.Error()})
+	}
+	a.publishState(ctx)
+	a.startConfirm(ctx, d.Version, cur, prevOverlay)
+	return res
+}
+
+func lineIf(d *remote.Doc, key string) int {
+	if d.FromJSON {
+		return 0
+	}
+	return config.ScanKeys(d.TOML).Find(key).Line
+}
+
+// persistPending writes the version and the overlay, pending confirmation.
+func (a *Agent) persistPending(d *remote.Doc) error {
+	dir := a.Config().Device.DataDir
+	if err := writeAtomic(filepath.Join(dir, RemoteVersionFile), []byte(strconv.FormatInt(d.Version, 10)+"\n")); err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(dir, RemotePendingFile), d.TOML)
+}
+
+// confirmPending makes the pending overlay the one loaded at boot.
+func (a *Agent) confirmPending() error {
+	dir := a.Config().Device.DataDir
+	if err := os.Rename(filepath.Join(dir, RemotePendingFile), filepath.Join(dir, RemoteFile)); err != nil {
+		return fmt.Errorf("remote: confirming: %w", err)
+	}
+	syncDir(dir)
+	return nil
+}
+
+// dropPending removes the pending overlay: remote.toml (the previous
+// confirmed one) stays what boot loads.
+func (a *Agent) dropPending() error {
+	err := os.Remove(filepath.Join(a.Config().Device.DataDir, RemotePendingFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remote: %w", err)
+	}
+	return nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
+
+func readVersion(dir string) int64 {
+	b, err := os.ReadFile(filepath.Join(dir, RemoteVersionFile))
+	if err != nil {
+		return 0
+	}
+	v, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return max(v, 0)
+}
+
+// writeAtomic replaces path with data so that a power cut leaves the old
+// file or the new one, never a mix: temp file, fsync, rename, fsync dir.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("remote: %w", err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("remote: writing %s: %w", path, err)
+	}
+	syncDir(dir)
+	return nil
+}
+
+// reply publishes v as JSON, retrying while the link is down (the uplink
+// may be restarting) until ctx is done.
+func (a *Agent) reply(ctx context.Context, topic string, v any, retained bool) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		a.log.Error("remote: reply not encodable", "topic", topic, "err", err)
+		return
+	}
+	go func() {
+		for {
+			_, _, up := a.parts()
+			err := up.Publish(topic, b, retained)
+			if err == nil {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(replyRetry):
+			}
+		}
+	}()
+}
+
+// StateDoc is the retained config/state document.
+type StateDoc struct {
+	Version int64 `json:"version"`
+	// Hash is the sha256 (hex) of Config, the effective config as TOML.
+	Hash string `json:"hash"`
+	// Sources maps each top-level section to "file" or "remote".
+	Sources map[string]string `json:"sources"`
+	// Config is the effective config as `karana-edge check` prints it. It
+	// holds no secret: the password lives in password_file, whose contents
+	// are never read into it, and file paths are not secrets.
+	Config string `json:"config"`
+}
+
+// State builds the config/state document of the running config.
+func (a *Agent) State() StateDoc {
+	cfg := a.Config()
+	var b strings.Builder
+	if err := cfg.WriteTOML(&b); err != nil {
+		b.WriteString("# " + err.Error())
+	}
+	text := b.String()
+	sum := sha256.Sum256([]byte(text))
+	a.remote.mu.Lock()
+	ov, v := a.remote.overlay, a.remote.version
+	a.remote.mu.Unlock()
+	src := map[string]string{}
+	for _, s := range sectionNames {
+		src[s] = "file"
+	}
+	if ov != nil {
+		for _, s := range ov.Sections {
+			src[s] = "remote"
+		}
+	}
+	return StateDoc{Version: v, Hash: hex.EncodeToString(sum[:]), Sources: src, Config: text}
+}
+
+// publishState asks for config/state to be republished.
+func (a *Agent) publishState(context.Context) {
+	a.remote.mu.Lock()
+	dirty := a.remote.stateDirty
+	a.remote.mu.Unlock()
+	if dirty == nil {
+		return
+	}
+	select {
+	case dirty <- struct{}{}:
+	default: // already pending; the publish will take the newest state
+	}
+}
+
+// stateLoop publishes config/state whenever poked, each attempt with the
+// state of that moment, so a late retry never overwrites a newer state.
+func (a *Agent) stateLoop(ctx context.Context, dirty <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-dirty:
+		}
+		for {
+			b, err := json.Marshal(a.State())
+			if err != nil {
+				a.log.Error("remote: config/state not encodable", "err", err)
+				break
+			}
+			cfg, _, up := a.parts()
+			if err := up.Publish(cfg.Topic("config", "state"), b, true); err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-dirty: // newer state: retry now
+			case <-time.After(replyRetry):
+			}
+		}
+	}
+}

@@ -1,0 +1,77 @@
+package agent
+
+import (
+	"crypto/ed25519"
+	"time"
+
+	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/remote"
+)
+
+// DefaultConfirmTimeout is [remote] confirm_timeout's default.
+const DefaultConfirmTimeout = 5 * time.Minute
+
+// RemoteConfig is the [remote] section: the safety rules for configuration
+// and commands over MQTT. It is only ever taken from the local file unless
+// that file lists "remote" in allow.
+type RemoteConfig struct {
+	// Enabled turns on config/set and cmd/* (default false: a box nobody
+	// configured for it takes nothing from the broker).
+	Enabled bool `toml:"enabled"`
+	// Allow lists what a remote document may set (remote.DefaultAllow when
+	// empty); see remote.Policy for the guarded entries.
+	Allow []string `toml:"allow"`
+	// PublicKey is an ed25519 public key, base64 (32 bytes) or PEM
+	// (SubjectPublicKeyInfo). When set, only signed documents are accepted.
+	PublicKey string `toml:"public_key"`
+	// PublicKeyFile is the same key read from a file.
+	PublicKeyFile string `toml:"public_key_file"`
+	// ConfirmTimeout is how long an applied remote config has to prove
+	// itself (uplink connected, sampler producing) before it is rolled back.
+	ConfirmTimeout config.Duration `toml:"confirm_timeout"`
+}
+
+// DefaultRemoteConfig returns the [remote] defaults.
+func DefaultRemoteConfig() RemoteConfig {
+	return RemoteConfig{ConfirmTimeout: config.D(DefaultConfirmTimeout)}
+}
+
+// Validate checks the section; keys are relative to [remote].
+func (c *RemoteConfig) Validate() error {
+	var errs config.FieldErrors
+	for i, a := range c.Allow {
+		if err := remote.CheckAllowEntry(a); err != nil {
+			errs.Add(config.IndexKey("allow", i), "%v", err)
+		}
+	}
+	if c.PublicKey != "" && c.PublicKeyFile != "" {
+		errs.Add("public_key", "set public_key or public_key_file, not both")
+	}
+	if _, err := c.Key(); err != nil {
+		key := "public_key"
+		if c.PublicKeyFile != "" {
+			key = "public_key_file"
+		}
+		errs.Add(key, "%v", err)
+	}
+	if c.ConfirmTimeout.Duration < time.Second || c.ConfirmTimeout.Duration > 24*time.Hour {
+		errs.Add("confirm_timeout", "must be between 1s and 24h, got %s", c.ConfirmTimeout.Duration)
+	}
+	return errs.Err()
+}
+
+// Key returns the configured public key, nil when none is set.
+func (c *RemoteConfig) Key() (ed25519.PublicKey, error) {
+	switch {
+	case c.PublicKey != "":
+		return remote.ParsePublicKey([]byte(c.PublicKey))
+	case c.PublicKeyFile != "":
+		return remote.ReadPublicKey(c.PublicKeyFile)
+	}
+	return nil, nil
+}
+
+// Policy is the allowed-key policy the section describes.
+func (c *RemoteConfig) Policy() remote.Policy {
+	return remote.NewPolicy(c.Allow)
+}
