@@ -6,11 +6,13 @@ import (
 	"strings"
 
 	"github.com/karana-energy/karana-edge/reading"
+	"github.com/karana-energy/karana-edge/uplink"
 )
 
 // StreamsFor explains, one line per stream, whether and how each stream
 // takes the series (`karana-edge check -series NAME`): the glob that matches
-// it, the topic, format and batch period. A last line says so when no
+// it, raw readings or which aggregates, the format (and compression),
+// batch period and topic. A last line says so when no
 // stream takes it (it is buffered but never sent), when its sensor is
 // disabled, or when no sensor makes it.
 func (c *Config) StreamsFor(series string) []string {
@@ -32,8 +34,27 @@ func (c *Config) StreamsFor(series string) []string {
 			continue
 		}
 		taken = true
-		lines = append(lines, fmt.Sprintf("stream %s: taken by glob %q; %s batches every %s to %s",
-			s.Name, glob, s.Format, s.Period.Duration, c.Topic("data", s.Name)))
+		what := "raw readings"
+		if fns := s.AggregateFunctions(); fns != nil {
+			what = fmt.Sprintf("%s aggregates (%s as %s_<function>)", s.AggregateName(), strings.Join(fns, ","), series)
+		}
+		enc := s.Format
+		if s.Compress != "" && s.Compress != "none" {
+			enc += "+" + s.Compress
+		}
+		line := fmt.Sprintf("stream %s: taken by glob %q; %s, %s batches every %s to %s",
+			s.Name, glob, what, enc, s.Period.Duration, c.Topic(s.TopicLevels()...))
+		// link-cost settings only when they differ from the defaults
+		if s.Priority != 0 {
+			line += fmt.Sprintf("; priority %d", s.Priority)
+		}
+		if s.Backfill != "" && s.Backfill != uplink.BackfillOldestFirst {
+			line += "; backfill " + s.Backfill
+		}
+		if s.Essential {
+			line += "; essential (sends past the budget)"
+		}
+		lines = append(lines, line)
 	}
 	if !taken {
 		lines = append(lines, "no stream takes it: it is buffered but never sent")

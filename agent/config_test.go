@@ -202,6 +202,16 @@ func TestConfigErrors(t *testing.T) {
 			want: `invalid glob "["`, key: "stream[0].match", line: 7, col: 1,
 		},
 		{
+			name: "typo inside a field's calibration table",
+			toml: oneSensor + "[sensor.fields.voltage]\nscale = 1.02\nscael = 1.02\n",
+			want: `unknown key (did you mean "scale"?)`, key: "sensor[0].fields.voltage.scael", line: 7, col: 1,
+		},
+		{
+			name: "field validity range upside down",
+			toml: oneSensor + "[sensor.fields.voltage]\nmin = 60\nmax = 0\n",
+			want: "min (60) is above max (0)", key: "sensor[0].fields.voltage.min", line: 6, col: 1,
+		},
+		{
 			name: "unknown key in an inline table option",
 			toml: "[[sensor]]\nname = \"g\"\ndriver = \"testi2c\"\nextra = { a = 1 }\n",
 			want: `unknown key`, key: "sensor[0].extra", line: 4, col: 1,
@@ -596,12 +606,14 @@ func TestExampleConfig(t *testing.T) {
 	}
 	sim, _ := sensors.Lookup("sim")
 	sections := map[string][]string{
-		"device": config.AllowedKeys(&DeviceConfig{}),
-		"log":    config.AllowedKeys(&LogConfig{}),
-		"buffer": config.AllowedKeys(&buffer.Config{}),
-		"mqtt":   config.AllowedKeys(&uplink.MQTTConfig{}),
-		"sensor": config.AllowedKeys(&sensors.Config{}, sim.Options()),
-		"stream": config.AllowedKeys(&uplink.StreamConfig{}),
+		"device":    config.AllowedKeys(&DeviceConfig{}),
+		"log":       config.AllowedKeys(&LogConfig{}),
+		"buffer":    config.AllowedKeys(&buffer.Config{}),
+		"mqtt":      config.AllowedKeys(&uplink.MQTTConfig{}),
+		"sensor":    config.AllowedKeys(&sensors.Config{}, sim.Options()),
+		"stream":    config.AllowedKeys(&uplink.StreamConfig{}),
+		"remote":    config.AllowedKeys(&RemoteConfig{}),
+		"telemetry": config.AllowedKeys(&TelemetryConfig{}),
 	}
 	text := string(data)
 	for section, keys := range sections {
@@ -654,6 +666,8 @@ name = "power"
 period = "5m"
 format = "testfmt"
 match = ["pv.*", "battery.power"]
+aggregate = "15m"
+functions = ["mean", "max"]
 `
 	c, err := ParseConfig("s.toml", []byte(src))
 	if err != nil {
@@ -666,14 +680,14 @@ match = ["pv.*", "battery.power"]
 		}
 	}
 	check("pv.power",
-		`stream raw: taken by glob "*"; json batches every 1m0s to karana/site-042/data/raw`,
-		`stream power: taken by glob "pv.*"; testfmt batches every 5m0s to karana/site-042/data/power`,
+		`stream raw: taken by glob "*"; raw readings, json batches every 1m0s to karana/site-042/data/raw`,
+		`stream power: taken by glob "pv.*"; 15m aggregates (mean,max as pv.power_<function>), testfmt batches every 5m0s to karana/site-042/data/power`,
 		`sensor pv is disabled: it makes no readings`)
 	check("battery.voltage",
-		`stream raw: taken by glob "*"; json batches every 1m0s to karana/site-042/data/raw`,
+		`stream raw: taken by glob "*"; raw readings, json batches every 1m0s to karana/site-042/data/raw`,
 		`stream power: not taken (match ["pv.*", "battery.power"])`)
 	check("pump.flow",
-		`stream raw: taken by glob "*"; json batches every 1m0s to karana/site-042/data/raw`,
+		`stream raw: taken by glob "*"; raw readings, json batches every 1m0s to karana/site-042/data/raw`,
 		`stream power: not taken (match ["pv.*", "battery.power"])`,
 		`no configured sensor makes it (series are <sensor>.<field>)`)
 	check(".bad", `".bad" is not a valid series name: use ASCII letters, digits, '-', '_' and '.'`)

@@ -71,7 +71,9 @@ func loadTransport(cfg *MQTTConfig) (*transport, error) {
 		}
 		return tr, nil
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	// TLS 1.2 at least: older versions have no AEAD suites left that a
+	// current broker offers, and a downgrade must fail rather than succeed.
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.ServerName}
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
@@ -206,8 +208,12 @@ func hostPort(host, port string) string {
 //     calls messageIds.cleanUp(), which fails every pending token with
 //     "connection lost before Publish completed", and the uplink reconnects
 //     with its own jittered backoff, on a fresh client.
-//   - CleanSession and the memory store: nothing is carried between
-//     connections; the buffer cursor is the only resume point.
+//   - The memory store, and CleanSession unless clean_session = false:
+//     nothing is carried between connections on our side; the buffer cursor
+//     is the only resume point for data. With clean_session = false the
+//     broker keeps the subscriptions and queues QoS 1 messages for us while
+//     we are offline; batches paho had in flight are not resent by paho
+//     (a fresh client, an empty store) but by the stream from its cursor.
 //   - WriteTimeout = PublishTimeout: Publish blocks while paho's writer is
 //     busy sending an earlier batch; on 2G a 100 kB batch takes tens of
 //     seconds, which must not count as a failure.
@@ -224,7 +230,7 @@ func (u *Uplink) clientOptions(s *session) *mqtt.ClientOptions {
 		o.SetPassword(u.tr.password)
 	}
 	o.SetTLSConfig(u.tr.tls)
-	o.SetCleanSession(true)
+	o.SetCleanSession(u.cfg.CleanSession)
 	o.SetStore(mqtt.NewMemoryStore())
 	o.SetAutoReconnect(false)
 	o.SetConnectRetry(false)

@@ -17,13 +17,22 @@ import (
 
 // MQTTConfig is the [mqtt] section.
 type MQTTConfig struct {
-	Broker       string          `toml:"broker"`    // tcp:// tls:// ssl:// ws:// wss://
-	ClientID     string          `toml:"client_id"` // default: the device id
-	Username     string          `toml:"username"`
-	PasswordFile string          `toml:"password_file"` // the password is read from this file, never written in the config
-	CAFile       string          `toml:"ca_file"`
-	CertFile     string          `toml:"cert_file"`
-	KeyFile      string          `toml:"key_file"`
+	Broker       string `toml:"broker"`    // tcp:// tls:// ssl:// ws:// wss://
+	ClientID     string `toml:"client_id"` // default: the device id
+	Username     string `toml:"username"`
+	PasswordFile string `toml:"password_file"` // the password is read from this file, never written in the config
+	CAFile       string `toml:"ca_file"`
+	CertFile     string `toml:"cert_file"`
+	KeyFile      string `toml:"key_file"`
+	// ServerName is the name the broker's certificate is checked against
+	// (and sent as TLS SNI) when it differs from the broker URL's host,
+	// e.g. a broker reached by IP address or through a tunnel.
+	ServerName string `toml:"server_name"`
+	// CleanSession false asks the broker to keep the device's MQTT session
+	// (its subscriptions and the QoS 1 messages queued for it while
+	// offline) across connections. Data batches are resent from the
+	// stream cursors either way, never from the MQTT session.
+	CleanSession bool            `toml:"clean_session"`
 	TopicPrefix  string          `toml:"topic_prefix"` // "{device}" is replaced by the device id
 	Keepalive    config.Duration `toml:"keepalive"`
 	// ConnectTimeout bounds one connection attempt.
@@ -38,6 +47,13 @@ type MQTTConfig struct {
 	// Inflight is the number of batches a stream keeps unacknowledged at once
 	// while draining a backlog.
 	Inflight int `toml:"inflight"`
+	// Budget caps the bytes sent per UTC day and/or month (budget.go); once
+	// spent only essential streams publish.
+	Budget Budget `toml:"budget"`
+	// RateLimit caps the data publish rate, "2KiB/s" (ratelimit.go).
+	RateLimit Rate `toml:"rate_limit"`
+	// Windows are the times the link may be up (windows.go); empty: always.
+	Windows Windows `toml:"windows"`
 }
 
 // DefaultMQTTConfig returns the [mqtt] defaults.
@@ -51,6 +67,7 @@ func DefaultMQTTConfig() MQTTConfig {
 		ReconnectMax:   config.D(5 * time.Minute),
 		PublishTimeout: config.D(60 * time.Second),
 		Inflight:       4,
+		CleanSession:   true,
 	}
 }
 
@@ -76,6 +93,9 @@ func (c *MQTTConfig) Validate() error {
 	if c.TopicPrefix == "" || strings.ContainsAny(c.TopicPrefix, "+#") || strings.HasSuffix(c.TopicPrefix, "/") {
 		errs.Add("topic_prefix", "must be a non-empty topic without wildcards or trailing '/', got %q", c.TopicPrefix)
 	}
+	if c.ServerName != "" && (strings.ContainsAny(c.ServerName, ":/ ") || err != nil || !isTLSScheme(u.Scheme)) {
+		errs.Add("server_name", "must be a host name (no scheme or port) and needs a TLS broker (tls://, ssl://, mqtts://, wss://); got %q with broker %q", c.ServerName, c.Broker)
+	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		errs.Add("cert_file", "cert_file and key_file must be set together")
 	}
@@ -93,6 +113,15 @@ func (c *MQTTConfig) Validate() error {
 	}
 	if c.Inflight < 1 || c.Inflight > 64 {
 		errs.Add("inflight", "must be between 1 and 64, got %d", c.Inflight)
+	}
+	if _, err := c.Windows.Parse(); err != nil {
+		errs.Add("windows", "%v", err)
+	}
+	if c.RateLimit < 0 {
+		errs.Add("rate_limit", "must not be negative")
+	}
+	if _, _, err := c.Budget.Limits(); err != nil {
+		errs.Add("budget", "%v", err)
 	}
 	return errs.Err()
 }
@@ -121,6 +150,53 @@ type StreamConfig struct {
 	ExecTimeout config.Duration `toml:"exec_timeout"`
 	// CSVHeader writes format "csv"'s header row.
 	CSVHeader bool `toml:"csv_header"`
+	// Aggregate, when set, makes the stream publish per-window statistics
+	// of the matched series instead of raw readings (aggregate.go).
+	Aggregate config.Duration `toml:"aggregate"`
+	// Functions are the statistics of an aggregate stream
+	// (AggregateFunctions); default DefaultAggregateFunctions.
+	Functions []string `toml:"functions"`
+	// MaxBatchBytes bounds a published payload (after compression); a
+	// batch over it is split. 0: no bound.
+	MaxBatchBytes config.Size `toml:"max_batch_bytes"`
+	// Priority orders the backlogs when the link returns: a stream's
+	// backlog waits while a stream of higher priority drains its own
+	// (priority.go). Default 0.
+	Priority int `toml:"priority"`
+	// Backfill is oldest-first or newest-first (BackfillNewestFirst: the
+	// newest batch goes first, then the backlog from the cursor).
+	Backfill string `toml:"backfill"`
+	// Essential streams keep publishing once the data budget is spent.
+	Essential bool `toml:"essential"`
+}
+
+// AggregateFunctions returns the functions of an aggregate stream (the
+// defaults when none are set), nil for a raw stream.
+func (c *StreamConfig) AggregateFunctions() []string {
+	switch {
+	case c.Aggregate.Duration == 0:
+		return nil
+	case len(c.Functions) == 0:
+		return DefaultAggregateFunctions()
+	}
+	return c.Functions
+}
+
+// AggregateName is the window as batches carry it ("1m", "1h30m"); empty
+// for a raw stream.
+func (c *StreamConfig) AggregateName() string {
+	d := c.Aggregate.Duration
+	if d <= 0 {
+		return ""
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // DefaultStreamConfig returns a stream's defaults (the name is left empty).
@@ -133,6 +209,7 @@ func DefaultStreamConfig() StreamConfig {
 		Compress:    format.CompressNone,
 		ExecTimeout: config.D(format.DefaultExecTimeout),
 		CSVHeader:   true,
+		Backfill:    BackfillOldestFirst,
 	}
 }
 
@@ -192,6 +269,22 @@ func (c *StreamConfig) Validate() error {
 	if c.MaxBatch < 1 || c.MaxBatch > 100000 {
 		errs.Add("max_batch", "must be between 1 and 100000, got %d", c.MaxBatch)
 	}
+	if c.MaxBatchBytes < 0 || (c.MaxBatchBytes > 0 && c.MaxBatchBytes < minBatchBytes) {
+		errs.Add("max_batch_bytes", "must be 0 (no bound) or at least %d bytes, got %d", minBatchBytes, int64(c.MaxBatchBytes))
+	}
+	validateAggregate(&errs, c)
+	if c.Priority < -1000 || c.Priority > 1000 {
+		errs.Add("priority", "must be between -1000 and 1000, got %d", c.Priority)
+	}
+	switch c.Backfill {
+	case BackfillOldestFirst:
+	case BackfillNewestFirst:
+		if c.Aggregate.Duration > 0 {
+			errs.Add("backfill", "%q needs a raw stream: aggregate windows go out in order", c.Backfill)
+		}
+	default:
+		errs.Add("backfill", "must be %q or %q, got %q", BackfillOldestFirst, BackfillNewestFirst, c.Backfill)
+	}
 	return errs.Err()
 }
 
@@ -239,5 +332,44 @@ func validateTags(errs *config.FieldErrors, tags map[string]string) {
 		case strings.HasSuffix(v, `\`):
 			errs.Add(key, "tag value %q ends with a backslash, which InfluxDB line protocol cannot carry", v)
 		}
+	}
+}
+
+// minBatchBytes is the smallest max_batch_bytes: a batch header alone
+// (device, stream, seqs, tags) takes a few hundred bytes in json.
+const minBatchBytes = 512
+
+// maxAggregate bounds the window: a longer one holds a stream's cursor
+// back for that long.
+const maxAggregate = 24 * time.Hour
+
+func validateAggregate(errs *config.FieldErrors, c *StreamConfig) {
+	d := c.Aggregate.Duration
+	switch {
+	case d == 0:
+		if len(c.Functions) > 0 {
+			errs.Add("functions", "set without aggregate; add e.g. aggregate = \"1m\" or remove functions")
+		}
+		return
+	case d < time.Second || d > maxAggregate:
+		errs.Add("aggregate", "must be between 1s and %s, got %s", maxAggregate, d)
+	case d%time.Second != 0:
+		errs.Add("aggregate", "must be a whole number of seconds, got %s", d)
+	case (24*time.Hour)%d != 0:
+		errs.Add("aggregate", "must divide a day evenly so that windows align on the clock (1m, 5m, 15m, 1h ...), got %s", d)
+	}
+	seen := map[string]bool{}
+	for i, fn := range c.Functions {
+		key := config.IndexKey("functions", i)
+		switch {
+		case !slices.Contains(AggregateFunctions(), fn):
+			errs.Add(key, "unknown function %q (known: %s)", fn, strings.Join(AggregateFunctions(), ", "))
+		case seen[fn]:
+			errs.Add(key, "function %q listed twice", fn)
+		}
+		seen[fn] = true
+	}
+	if c.Functions != nil && len(c.Functions) == 0 {
+		errs.Add("functions", "must list at least one function (known: %s)", strings.Join(AggregateFunctions(), ", "))
 	}
 }

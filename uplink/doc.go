@@ -52,7 +52,17 @@
 // # Status
 //
 // <prefix>/status holds a retained document: "online" (device, version,
-// started_at, connected_at and the fields of Options.Status) published at
-// every connect, "offline" as the will, and "offline" with reason "shutdown"
-// on a clean stop (a clean DISCONNECT discards the will).
+// started_at, connected_at, bytes_sent_today/_month, budget_left_today/
+// _month and the fields of Options.Status) published at every connect,
+// "offline" as the will, and "offline" with reason "shutdown" on a clean
+// stop or "window" when a link window ends (a clean DISCONNECT discards the
+// will).
+//
+// # Link cost
+//
+// priority.go orders backlogs when the link returns (priority, backfill,
+// ranges sent ahead of the cursor); budget.go counts wire bytes per UTC day
+// and month in the buffer's state and stops non-essential streams once a
+// budget is spent; ratelimit.go is the token bucket in front of publishes;
+// windows.go keeps the link down outside cron windows (package cron).
 package uplink

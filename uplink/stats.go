@@ -14,7 +14,10 @@ type Stats struct {
 	// after a clean start).
 	LastError string
 	Progress  uint64 // data batches acknowledged by the broker since start
-	Streams   []StreamStats
+	// Budget is the bytes sent today and this month (UTC) and what is left
+	// of the [mqtt] budget (budget.go).
+	Budget  BudgetStats
+	Streams []StreamStats
 }
 
 // StreamStats describes one stream. The counters cover batches the broker
@@ -49,6 +52,7 @@ func (u *Uplink) Stats() Stats {
 	st.Connects = u.connects.Load()
 	st.Disconnects = u.disconnects.Load()
 	st.Progress = u.progress.Load()
+	st.Budget = u.meter.stats()
 	for _, s := range u.streams {
 		s.mu.Lock()
 		ss := StreamStats{Name: s.name, Topic: s.topic, LastPublish: s.lastPublish, LastError: s.lastErr}

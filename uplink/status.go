@@ -11,7 +11,8 @@ import (
 // The status topic carries one retained document, so whoever subscribes
 // later sees the device's last known state:
 //
-//	{"state":"online","device":"site-042","version":"1.2.0","started_at":"...","connected_at":"...", +Options.Status()}
+//	{"state":"online","device":"site-042","version":"1.2.0","started_at":"...","connected_at":"...",
+//	 "bytes_sent_today":1234,"bytes_sent_month":56789,"budget_left_today":...,"budget_left_month":..., +Options.Status()}
 //	{"state":"offline","device":"site-042"}                                  // the will: the link died
 //	{"state":"offline","device":"site-042","reason":"shutdown","at":"..."}   // a clean stop
 //
@@ -33,6 +34,15 @@ func (u *Uplink) onlineDoc(s *session) []byte {
 	doc["version"] = u.opts.Version
 	doc["started_at"] = u.startedAt.UTC().Format(time.RFC3339)
 	doc["connected_at"] = s.connectedAt.UTC().Format(time.RFC3339)
+	bs := u.meter.stats()
+	doc["bytes_sent_today"] = bs.SentToday
+	doc["bytes_sent_month"] = bs.SentMonth
+	if bs.LeftToday >= 0 {
+		doc["budget_left_today"] = bs.LeftToday
+	}
+	if bs.LeftMonth >= 0 {
+		doc["budget_left_month"] = bs.LeftMonth
+	}
 	b, err := json.Marshal(doc)
 	if err != nil {
 		u.log.Warn("uplink: status fields cannot be encoded; publishing the basic status", "error", err)
@@ -63,6 +73,7 @@ func (u *Uplink) publishOnline(s *session, done chan<- error) {
 		defer cancel()
 		tok, err := publishAsync(ctx, s, u.topicStatus, true, doc)
 		if err == nil {
+			u.meter.add(u.topicStatus, len(doc))
 			select {
 			case <-tok.Done():
 				err = tok.Error()

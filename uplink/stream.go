@@ -20,6 +20,10 @@ import (
 // stays up.
 const retryDelay = time.Second
 
+// budgetRecheck bounds the wait of a stream held by the data budget: the
+// clock may be set (NTP) while it waits.
+const budgetRecheck = time.Minute
+
 // appender is the optional fast path of a formatter (format.JSON has it):
 // the payload is written into a buffer the uplink reuses once the broker
 // has acknowledged it.
@@ -49,13 +53,23 @@ type stream struct {
 
 	ctxf     contextFormatter // nil when the formatter has no FormatContext
 	compress string           // payload compression, "" for none
+	fns      []string         // aggregate functions; nil for a raw stream
+	aggName  string           // the window as batches carry it, "" for raw
+	maxBytes int              // max_batch_bytes, 0: no bound
 
-	cursor   atomic.Uint64
-	batches  atomic.Uint64
-	readings atomic.Uint64
-	bytes    atomic.Uint64
-	dropped  atomic.Uint64
-	resends  atomic.Uint64
+	cursor     atomic.Uint64
+	batches    atomic.Uint64
+	readings   atomic.Uint64
+	bytes      atomic.Uint64
+	dropped    atomic.Uint64
+	resends    atomic.Uint64
+	splits     atomic.Uint64 // batches built again smaller for max_batch_bytes
+	draining   atomic.Bool   // has a backlog since the link came back (priority.go)
+	overBudget atomic.Bool   // waiting for the data budget (budget.go)
+	quiet      atomic.Uint64 // last committed seq when the stream last had nothing left to send
+	scanned    atomic.Uint64 // essentialPending looked up to here (windows.go)
+
+	spans []*pending // ranges sent ahead of the cursor; the run goroutine's alone
 
 	mu          sync.Mutex
 	lastPublish time.Time
@@ -82,6 +96,8 @@ func newStream(u *Uplink, cfg StreamConfig) (*stream, error) {
 	if cfg.Compress != format.CompressNone && cfg.Compress != "" {
 		s.compress = cfg.Compress
 	}
+	s.fns, s.aggName = cfg.AggregateFunctions(), cfg.AggregateName()
+	s.maxBytes = int(cfg.MaxBatchBytes)
 	s.cursor.Store(u.src.Cursor(cfg.Name))
 	return s, nil
 }
@@ -95,6 +111,8 @@ type pending struct {
 	tok         mqtt.Token // nil: nothing to publish, complete at once
 	sent        time.Time
 	buf         *[]byte // pooled payload, reused after the PUBACK
+	ahead       bool    // a tail batch past the cursor: acked, it becomes a span
+	ackOK       bool    // ahead and acknowledged
 }
 
 func (s *stream) poke() {
@@ -164,6 +182,10 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 	defer timer.Stop()
 	var retry <-chan time.Time
 	due := true // resend from the cursor at once on every new session
+	s.spans = liveSpans(s.spans, cursor)
+	tail := s.tailStart(next, s.spans) // next seq of the live tail, 0: none
+	tailDue := tail > 0
+	var lastBefore uint64 // last committed seq before the latest drain build
 
 	for {
 		if ctx.Err() != nil || sess.lost() {
@@ -180,8 +202,12 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 					return s.lostErr(sess, fmt.Errorf("batch %d..%d: %w", p.first, p.last, err))
 				}
 			}
-			src.Ack(s.name, p.last)
-			s.cursor.Store(p.last)
+			if p.ahead {
+				p.ackOK = true
+			} else {
+				src.Ack(s.name, p.last)
+				s.cursor.Store(p.last)
+			}
 			if p.tok != nil {
 				s.acked(p)
 			}
@@ -195,74 +221,129 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 		}
 
 		// fill the window: back to back while a backlog remains
-		for due && retry == nil && len(window) < inflight {
-			rs, err := src.Read(next, s.cfg.MaxBatch)
-			if err == nil {
-				err = checkOrder(rs, next)
+	fill:
+		for retry == nil && len(window) < inflight {
+			var nb built
+			var err error
+			if hold, wait := s.u.budgetHold(s); hold && (tailDue || due) {
+				if !s.overBudget.Swap(true) {
+					s.u.log.Warn("uplink: data budget spent; stream waits in the buffer (not essential)",
+						"stream", s.name, "budget", s.u.cfg.Budget.String(), "resumes_in", wait.Round(time.Second))
+					s.wakeLower() // its backlog no longer holds lower priorities back
+				}
+				retry = time.After(min(wait, budgetRecheck))
+				break fill
 			}
-			if err != nil {
-				s.setErr(fmt.Errorf("read from seq %d: %w", next, err))
-				s.u.log.Warn("uplink: buffer read failed; retrying", "stream", s.name, "from", next, "error", err)
-				retry = time.After(retryDelay)
-				break
-			}
-			if len(rs) == 0 {
-				due = false
-				break
-			}
-			if len(rs) < s.cfg.MaxBatch {
-				due = false // caught up after this one
-			}
-			last := rs[len(rs)-1].Seq
-			dropped := last - next + 1 - uint64(len(rs)) // holes: overflow or lost before commit
-			matched := s.filter(rs)
-			if len(matched) == 0 && dropped == 0 {
-				// nothing to say: the cursor moves over it with the window,
-				// and the next published batch's range starts at rangeStart
-				window = append(window, &pending{first: rangeStart, last: last})
-				next = last + 1
+			s.overBudget.Store(false)
+			held := s.u.held(s)
+			isTail := tail > 0 && tailDue && (held || s.cfg.Backfill == BackfillNewestFirst)
+			switch {
+			case isTail:
+				nb, err = s.build(ctx, tail, tail, 0)
+			case !due || held:
+				break fill
+			case len(s.spans) > 0 && s.spans[0].first == next:
+				// step over a span sent ahead; the cursor moves over it in
+				// window order, after the span's own PUBACK
+				sp := s.spans[0]
+				s.spans = s.spans[1:]
+				window = append(window, &pending{first: rangeStart, last: sp.last})
+				next, rangeStart = sp.last+1, sp.last+1
+				if tail > 0 && next >= tail {
+					tail = 0
+				}
 				continue
+			default:
+				var stop uint64
+				if len(s.spans) > 0 {
+					stop = s.spans[0].first
+				}
+				_, lastBefore = src.Bounds()
+				nb, err = s.build(ctx, next, rangeStart, stop)
 			}
-			b := format.Batch{
-				Device: s.u.opts.DeviceID, Stream: s.name,
-				FirstSeq: rangeStart, LastSeq: last, Dropped: dropped, Readings: matched,
-				Tags: s.cfg.Tags,
-			}
-			// a format error leaves next, rangeStart and the cursor where
-			// they are: the same range is read and formatted again after
-			// retryDelay (an exec command that failed is run again)
-			payload, buf, err := s.format(ctx, &b)
 			if err != nil && ctx.Err() != nil {
 				return nil // stopping: an exec command was killed with the stream
 			}
 			if err != nil {
-				s.setErr(fmt.Errorf("format %s batch %d..%d: %w", s.cfg.Format, b.FirstSeq, b.LastSeq, err))
-				s.u.log.Error("uplink: format failed; retrying", "stream", s.name, "first_seq", b.FirstSeq, "last_seq", b.LastSeq, "error", err)
+				// a read or format error leaves next, rangeStart and the
+				// cursor where they are: the same range is read and
+				// formatted again after retryDelay (an exec command that
+				// failed is run again)
+				s.setErr(err)
+				s.u.log.Warn("uplink: batch not built; retrying", "stream", s.name, "from", next, "error", err)
 				retry = time.After(retryDelay)
 				break
 			}
-			tok, err := publishAsync(ctx, sess, s.topic, false, payload)
+			from := rangeStart
+			if isTail {
+				from = tail
+				if tailDue = nb.more; nb.last < tail {
+					continue
+				}
+			} else {
+				if due = nb.more; !nb.more {
+					s.drained()
+				}
+				if nb.last < next {
+					due = false
+					continue // nothing (complete) to send yet
+				}
+			}
+			if nb.payload == nil {
+				// nothing to say: the cursor moves over it with the window,
+				// and the next published batch's range starts at rangeStart
+				p := &pending{first: from, last: nb.last, ahead: isTail}
+				window = append(window, p)
+				if isTail {
+					s.spans = append(s.spans, p)
+					tail = nb.last + 1
+				} else {
+					next = nb.last + 1
+				}
+				continue
+			}
+			b := &nb.batch
+			if err := s.u.limiter.take(ctx, wireBytes(s.topic, len(nb.payload)), sess.done); err != nil {
+				if nb.buf != nil {
+					payloadPool.Put(nb.buf)
+				}
+				return nil // stopping or the session is gone: resent from the cursor
+			}
+			tok, err := publishAsync(ctx, sess, s.topic, false, nb.payload)
 			if err != nil {
 				if ctx.Err() != nil || sess.lost() {
 					return nil
 				}
 				return err
 			}
+			s.u.meter.add(s.topic, len(nb.payload))
 			if isDone(tok) && tok.Error() != nil {
 				// paho refused it without sending (write timeout, no
 				// message id): publishing the next batch now would put a
 				// gap on the wire before the resend fills it
-				return s.lostErr(sess, fmt.Errorf("publish batch %d..%d: %w", b.FirstSeq, last, tok.Error()))
+				return s.lostErr(sess, fmt.Errorf("publish batch %d..%d: %w", b.FirstSeq, b.LastSeq, tok.Error()))
 			}
-			window = append(window, &pending{
-				first: b.FirstSeq, last: last, count: len(matched), dropped: dropped,
-				size: len(payload), tok: tok, sent: time.Now(), buf: buf,
-			})
-			next, rangeStart = last+1, last+1
+			p := &pending{
+				first: b.FirstSeq, last: b.LastSeq, count: len(b.Readings), dropped: b.Dropped,
+				size: len(nb.payload), tok: tok, sent: time.Now(), buf: nb.buf, ahead: isTail,
+			}
+			window = append(window, p)
+			if isTail {
+				s.spans = append(s.spans, p)
+				tail = nb.last + 1
+				continue
+			}
+			next, rangeStart = nb.last+1, nb.last+1
+			if tail > 0 && next >= tail {
+				tail = 0 // the drain caught up with the tail
+			}
 		}
 
 		if len(window) > 0 && isComplete(window[0]) {
 			continue // acknowledged already, or nothing to publish: ack and refill now
+		}
+		if len(window) == 0 && !due && tail == 0 {
+			s.quiet.Store(lastBefore) // all sent that can be, up to there
 		}
 
 		var headDone <-chan struct{}
@@ -282,17 +363,17 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 			p := window[0]
 			return fmt.Errorf("no PUBACK for batch %d..%d within %s", p.first, p.last, timeout)
 		case <-tick:
-			due = true
+			due, tailDue = true, tail > 0
 		case _, ok := <-sub:
-			due = true
+			due, tailDue = true, tail > 0
 			if !ok {
 				sub = nil
 			}
 		case <-s.flush:
-			due = true
+			due, tailDue = true, tail > 0
 		case <-retry:
 			retry = nil
-			due = true
+			due, tailDue = true, tail > 0
 		}
 		timer.Stop()
 	}

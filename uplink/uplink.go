@@ -66,7 +66,11 @@ type Uplink struct {
 	newClient   func(*mqtt.ClientOptions) Client
 	backoff     backoff
 	streams     []*stream
-	meter       *meter // bytes sent and the data budget (budget.go)
+	meter       *meter   // bytes sent and the data budget (budget.go)
+	limiter     *limiter // rate_limit; nil: none (ratelimit.go)
+	windows     []window // link windows; nil: always (windows.go)
+	windowPoll  time.Duration
+	now         func() time.Time
 
 	mu          sync.Mutex
 	sess        *session      // the live connection, nil while disconnected
@@ -123,6 +127,15 @@ func New(cfg MQTTConfig, streams []StreamConfig, src Source, opts Options) (*Upl
 	if u.meter, err = newMeter(cfg.Budget, store, nil); err != nil {
 		return nil, fmt.Errorf("uplink: [mqtt] budget: %w", err)
 	}
+	var maxBatch int64
+	for i := range streams {
+		maxBatch = max(maxBatch, int64(streams[i].MaxBatchBytes))
+	}
+	u.limiter = newLimiter(cfg.RateLimit, maxBatch)
+	if u.windows, err = cfg.Windows.Parse(); err != nil {
+		return nil, fmt.Errorf("uplink: [mqtt] %w", err)
+	}
+	u.windowPoll, u.now = 5*time.Second, time.Now
 	if u.clientID == "" {
 		u.clientID = opts.DeviceID
 	}
@@ -187,6 +200,10 @@ func (u *Uplink) Run(ctx context.Context) error {
 func (u *Uplink) connectLoop(ctx context.Context) *session {
 	attempt := 0
 	for ctx.Err() == nil {
+		u.waitForLink(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
 		s, err := u.connect(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -210,6 +227,11 @@ func (u *Uplink) connectLoop(ctx context.Context) *session {
 			if !s.lost() {
 				return s
 			}
+		case <-u.windowClosed(ctx, s):
+			u.setSession(nil)
+			u.closeForWindow(s)
+			attempt = 0
+			continue
 		}
 		u.setSession(nil)
 		s.cut() // no-op when paho saw the loss; otherwise fails paho's pending tokens now

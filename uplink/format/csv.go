@@ -19,7 +19,8 @@ import (
 // ts is RFC 3339 UTC with milliseconds, as in the json format; value is
 // written like the json format writes it, and NaN, +Inf, -Inf as those
 // words (which strconv.ParseFloat and spreadsheets read back); flags is the
-// reading.Flags number (1 = clock not synchronized). Fields with commas,
+// reading.Flags number (1 = clock not synchronized, 2 = re-stamped after the
+// sync, 4 = implausible date; see the json format). Fields with commas,
 // quotes or line breaks are quoted by encoding/csv.
 //
 // The header row is written unless csv_header = false. The stream's tags

@@ -44,6 +44,10 @@ type Batch struct {
 	// the stream config. Formatters read them and must not modify the map,
 	// which every batch of the stream shares.
 	Tags map[string]string
+	// Aggregate is the window of an aggregate stream ("1m", "15m"): the
+	// readings are per-window statistics named <series>_<function>, timed
+	// at the window start. Empty for raw readings.
+	Aggregate string
 }
 
 // Formatter serializes a batch. Implementations must be safe for concurrent use.

@@ -28,7 +28,10 @@ import (
 //     (reading.ClockUnsynced) also carries the tag clock=unsynced, so a query
 //     can leave out points whose time may be off by days
 //     (WHERE clock != 'unsynced' in InfluxQL, or filter on r.clock in Flux);
-//     synced points carry no clock tag at all.
+//     synced points carry no clock tag at all. A reading re-stamped after
+//     the clock synced (reading.ClockCorrected) carries clock=corrected, and
+//     one dated before the build or in the future (reading.TimeImplausible)
+//     clock=implausible, which wins over the other two.
 //   - fields: all readings of one sensor with the same timestamp and clock
 //     state go on one line, in the order they came, as float fields
 //     (written like the json format writes values: a bare number is a float
@@ -62,16 +65,29 @@ func (f Influx) Format(b *Batch) ([]byte, error) { return f.AppendFormat(nil, b)
 // influxLine is one line being assembled: the readings (indexes into the
 // batch) of one sensor at one timestamp and clock state.
 type influxLine struct {
-	meas     string
-	ts       int64
-	unsynced bool
-	fields   []int
+	meas   string
+	ts     int64
+	clock  string // the clock tag's value, "" for none
+	fields []int
 }
 
 type influxKey struct {
-	meas     string
-	ts       int64
-	unsynced bool
+	meas  string
+	ts    int64
+	clock string
+}
+
+// influxClock is the clock tag's value for a reading's flags.
+func influxClock(f reading.Flags) string {
+	switch {
+	case f&reading.TimeImplausible != 0:
+		return "implausible"
+	case f&reading.ClockUnsynced != 0:
+		return "unsynced"
+	case f&reading.ClockCorrected != 0:
+		return "corrected"
+	}
+	return ""
 }
 
 // minInfluxTime and maxInfluxTime bound what fits int64 nanoseconds.
@@ -82,10 +98,12 @@ var (
 
 // AppendFormat appends the lines for b to dst.
 func (Influx) AppendFormat(dst []byte, b *Batch) ([]byte, error) {
-	tags, tagsUnsynced, err := influxTags(b)
+	tagSets := make(map[string][]byte, 2)
+	tags, err := influxTags(b, "")
 	if err != nil {
 		return dst, err
 	}
+	tagSets[""] = tags
 	lines := make([]influxLine, 0, len(b.Readings)/2+1)
 	open := make(map[influxKey]int, 64)
 	for i := range b.Readings {
@@ -95,7 +113,7 @@ func (Influx) AppendFormat(dst []byte, b *Batch) ([]byte, error) {
 				r.Seq, r.Name, r.Time.UTC().Format(time.RFC3339))
 		}
 		meas, field := splitSeries(r.Name)
-		k := influxKey{meas: meas, ts: r.Time.UnixNano(), unsynced: r.Flags&reading.ClockUnsynced != 0}
+		k := influxKey{meas: meas, ts: r.Time.UnixNano(), clock: influxClock(r.Flags)}
 		li, ok := open[k]
 		if ok {
 			for _, j := range lines[li].fields {
@@ -106,7 +124,7 @@ func (Influx) AppendFormat(dst []byte, b *Batch) ([]byte, error) {
 			}
 		}
 		if !ok {
-			lines = append(lines, influxLine{meas: meas, ts: k.ts, unsynced: k.unsynced})
+			lines = append(lines, influxLine{meas: meas, ts: k.ts, clock: k.clock})
 			li = len(lines) - 1
 			open[k] = li
 		}
@@ -124,11 +142,12 @@ func (Influx) AppendFormat(dst []byte, b *Batch) ([]byte, error) {
 		if dst, err = appendInfluxKey(dst, l.meas, measurementEscapes, "measurement"); err != nil {
 			return dst[:start], fmt.Errorf("influx: series %q: %w", b.Readings[l.fields[0]].Name, err)
 		}
-		if l.unsynced {
-			dst = append(dst, tagsUnsynced...)
-		} else {
-			dst = append(dst, tags...)
+		ts, ok := tagSets[l.clock]
+		if !ok {
+			ts, _ = influxTags(b, l.clock) // the same tags did not fail above
+			tagSets[l.clock] = ts
 		}
+		dst = append(dst, ts...)
 		sep := byte(' ')
 		for _, j := range l.fields {
 			r := &b.Readings[j]
@@ -165,13 +184,13 @@ func splitSeries(name string) (meas, field string) {
 	return name, "value"
 }
 
-// influxTags writes the batch's tag set (",k=v" sorted by key) once
-// without and once with clock=unsynced.
-func influxTags(b *Batch) (tags, unsynced []byte, err error) {
+// influxTags writes the batch's tag set (",k=v" sorted by key), with
+// clock=<clock> unless clock is "".
+func influxTags(b *Batch, clock string) (tags []byte, err error) {
 	keys := make([]string, 0, len(b.Tags)+2)
 	for k := range b.Tags {
 		if k == "device" || k == "clock" {
-			return nil, nil, fmt.Errorf("influx: stream tag %q clashes with the tag the format sets", k)
+			return nil, fmt.Errorf("influx: stream tag %q clashes with the tag the format sets", k)
 		}
 		keys = append(keys, k)
 	}
@@ -183,23 +202,23 @@ func influxTags(b *Batch) (tags, unsynced []byte, err error) {
 		case "device":
 			v = b.Device
 		case "clock":
-			v = "unsynced"
+			if clock == "" {
+				continue
+			}
+			v = clock
 		}
 		var kv []byte
 		kv = append(kv, ',')
 		if kv, err = appendInfluxKey(kv, k, keyEscapes, "tag key"); err != nil {
-			return nil, nil, fmt.Errorf("influx: tag %q: %w", k, err)
+			return nil, fmt.Errorf("influx: tag %q: %w", k, err)
 		}
 		kv = append(kv, '=')
 		if kv, err = appendInfluxKey(kv, v, keyEscapes, "tag value"); err != nil {
-			return nil, nil, fmt.Errorf("influx: tag %q: %w", k, err)
+			return nil, fmt.Errorf("influx: tag %q: %w", k, err)
 		}
-		unsynced = append(unsynced, kv...)
-		if k != "clock" {
-			tags = append(tags, kv...)
-		}
+		tags = append(tags, kv...)
 	}
-	return tags, unsynced, nil
+	return tags, nil
 }
 
 // Characters escaped with a backslash in line protocol.

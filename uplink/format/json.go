@@ -23,7 +23,11 @@ import (
 //   - ts is RFC 3339 UTC with milliseconds, truncated (not rounded).
 //   - "flags" appears on a reading only when non-zero; it is the bit set of
 //     reading.Flags: 1 = the clock was not synchronized when the reading was
-//     sampled (no RTC, NTP not reached yet), so ts may be off by hours or days.
+//     sampled (no RTC, NTP not reached yet), so ts may be off by hours or days;
+//     2 = taken unsynced and re-stamped from its boot time once the clock
+//     synced (as good as a synced ts); 4 = ts is implausible (before the
+//     build date, or over an hour ahead of a synced clock): the value is
+//     sent, its date is not to be trusted. See reading.Flags.
 //   - "tags" appears only when the stream has tags: an object of the
 //     stream's static tags (site, customer ...), keys sorted.
 //   - value is a JSON number written like encoding/json writes a float64
@@ -80,6 +84,10 @@ func (JSON) AppendFormat(dst []byte, b *Batch) ([]byte, error) {
 	dst = strconv.AppendInt(dst, int64(len(b.Readings)), 10)
 	dst = append(dst, `,"dropped":`...)
 	dst = strconv.AppendUint(dst, b.Dropped, 10)
+	if b.Aggregate != "" {
+		dst = append(dst, `,"aggregate":`...)
+		dst = appendJSONString(dst, b.Aggregate)
+	}
 	if len(b.Tags) > 0 {
 		dst = append(dst, `,"tags":`...)
 		dst = appendJSONTags(dst, b.Tags)

@@ -47,7 +47,8 @@ import (
 //   - flags: an extension field (RFC 8428 §4.4: a field a recipient does not
 //     know and whose name does not end in '_' is ignored), written only when
 //     non-zero, as in the json format: 1 = the clock was not synchronized
-//     when the reading was sampled.
+//     when the reading was sampled, 2 = re-stamped once it synced, 4 = an
+//     implausible date.
 //   - seq, first_seq..last_seq and dropped have no place in SenML and are
 //     not sent; use json where the backend needs gap detection.
 type SenML struct{}

@@ -28,7 +28,7 @@ import (
 //	    .Time  time.Time          UTC; methods work: {{.Time.Unix}}
 //	    .Value float64
 //	    .Unit  string
-//	    .Flags uint8-based        1 = clock not synchronized when sampled
+//	    .Flags uint8-based        1 = clock not synchronized when sampled, 2 = re-stamped after sync, 4 = implausible date
 //
 // Functions besides text/template's own (len, index, printf, eq ...):
 //

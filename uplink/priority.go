@@ -1,0 +1,102 @@
+package uplink
+
+// Order when the link returns (stream keys priority and backfill).
+//
+// At each connect every stream with readings past its cursor is marked
+// draining. A draining stream's backlog batches wait while a stream of
+// higher priority is draining (the gate): the link's first minutes go to
+// what matters most. A stream stops draining once a read reaches the end of
+// what is committed, and then every stream is poked so the next priority
+// level starts at once.
+//
+// The live tail (readings newer than when the link came back) is not held
+// behind that: a held raw stream sends its tail ahead of its own cursor,
+// and backfill = "newest-first" sends the newest batch first and every new
+// tail batch before the next backlog batch, so an operator sees the present
+// straight away after a week offline.
+//
+// A range sent ahead of the cursor is a span. The persisted cursor still
+// only moves contiguously: spans live in memory, the drain stops its batch
+// right before a span (build's stop, counting holes up to there) and steps
+// over it, so every seq is published once per session and every hole is
+// counted once, in the one batch that covers it. After a restart the spans
+// are forgotten and resent from the cursor (at-least-once, as always).
+// Aggregate streams have no tail: their windows need the readings in order,
+// so a held aggregate stream waits whole (its batches are small).
+
+// Backfill orders.
+const (
+	BackfillOldestFirst = "oldest-first"
+	BackfillNewestFirst = "newest-first"
+)
+
+// markDraining is called at each connect, before the streams see the new
+// session.
+func (u *Uplink) markDraining() {
+	for _, s := range u.streams {
+		s.draining.Store(s.backlog() > 0)
+	}
+}
+
+// held reports whether s's backlog must wait for a higher-priority stream's.
+func (u *Uplink) held(s *stream) bool {
+	if !s.draining.Load() {
+		return false
+	}
+	for _, t := range u.streams {
+		if t.cfg.Priority > s.cfg.Priority && t.draining.Load() && !u.budgetBlocks(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// drained marks s caught up and lets lower-priority streams go.
+func (s *stream) drained() {
+	if s.draining.Swap(false) {
+		s.wakeLower()
+	}
+}
+
+// wakeLower pokes the streams s may have held back.
+func (s *stream) wakeLower() {
+	for _, t := range s.u.streams {
+		if t != s && t.cfg.Priority < s.cfg.Priority {
+			t.poke()
+		}
+	}
+}
+
+// liveSpans keeps the spans the broker acknowledged past cursor, sorted;
+// spans still in flight when a session ended are resent by the drain.
+func liveSpans(spans []*pending, cursor uint64) []*pending {
+	out := spans[:0]
+	for _, p := range spans {
+		if p.ackOK && p.last > cursor {
+			out = append(out, p)
+		}
+	}
+	clear(spans[len(out):])
+	return out
+}
+
+// tailStart is where a session's tail begins (0: no tail): the newest
+// batch for newest-first, the readings committed from now on when held;
+// never at or below a span already sent.
+func (s *stream) tailStart(next uint64, spans []*pending) uint64 {
+	if s.fns != nil || !s.draining.Load() {
+		return 0
+	}
+	_, last := s.u.src.Bounds()
+	t := last + 1
+	if s.cfg.Backfill == BackfillNewestFirst {
+		t = max(next, last+1-min(last, uint64(s.cfg.MaxBatch)))
+	}
+	if n := len(spans); n > 0 {
+		t = max(t, spans[n-1].last+1)
+	}
+	if t <= next {
+		return 0
+	}
+	return t
+}
