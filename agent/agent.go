@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/karana-energy/karana-edge/buffer"
-	"github.com/karana-energy/karana-edge/clock"
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/uplink"
 )
@@ -109,6 +108,7 @@ func New(cfg *Config, info Info, log *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	a.ring = ring
+	ring.SetClock(ringClock())
 	ring.SetStreams(streamNames(cfg))
 
 	list, err := BuildSensors(cfg)
@@ -116,6 +116,7 @@ func New(cfg *Config, info Info, log *slog.Logger) (*Agent, error) {
 		ring.Close()
 		return nil, err
 	}
+	list = a.withTelemetry(cfg, list)
 	restoreState(list, ring, log.With("component", "sampler"))
 	a.sampler = a.newSampler(list)
 	a.remoteLoaded(cfg)
@@ -140,8 +141,16 @@ func (a *Agent) status() map[string]any {
 		"buffer_depth":  st.Readings,
 		"buffer_bytes":  st.FileBytes,
 		"dropped_total": st.DroppedTotal,
-		"clock_synced":  clock.Synced(),
+		"clock_synced":  clockSynced(),
 		"board":         a.board,
+	}
+	if st.LastError != "" {
+		m["buffer_last_error"] = st.LastError
+	}
+	if !st.FailingSince.IsZero() {
+		// Commits fail (disk full, read-only card): readings wait in memory.
+		m["buffer_failing_since"] = st.FailingSince.Format(time.RFC3339)
+		m["buffer_pending"] = st.Pending
 	}
 	// The oldest unsent reading is the one after the slowest configured
 	// stream's cursor (the file may remember streams no longer configured).
@@ -183,6 +192,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	ctx, restart := context.WithCancelCause(ctx)
 	defer restart(nil)
 	remoteDone := a.startRemote(ctx, restart)
+	clockDone := make(chan struct{})
+	go func() {
+		defer close(clockDone)
+		watchClock(ctx, a.ring, a.log.With("component", "clock"))
+	}()
 
 	ctl, err := listenControl(filepath.Join(cfg.Device.DataDir, ControlSocket), a.ring, a.log)
 	if err != nil {
@@ -221,6 +235,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	uh.cancel()
 	waitDone(uh.done, time.Until(deadline))
 	waitDone(remoteDone, time.Until(deadline))
+	<-clockDone // never blocks: it only waits on ctx, done by now
 	if err := a.ring.Close(); err != nil {
 		return fmt.Errorf("closing buffer: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/remote"
 	"github.com/karana-energy/karana-edge/sensors"
+	"github.com/karana-energy/karana-edge/sensors/karana"
 	"github.com/karana-energy/karana-edge/uplink"
 )
 
@@ -75,7 +76,8 @@ func validDeviceID(s string) bool {
 
 // LogConfig is the [log] section.
 type LogConfig struct {
-	Level string `toml:"level"` // debug | info | warn | error
+	Level  string `toml:"level"`  // debug | info | warn | error
+	Format string `toml:"format"` // text | json (logging.go)
 }
 
 var logLevels = map[string]slog.Level{
@@ -89,6 +91,9 @@ var logLevels = map[string]slog.Level{
 func (c *LogConfig) Validate() error {
 	if _, ok := logLevels[c.Level]; !ok {
 		return config.Errorf("level", "must be one of debug, info, warn, error; got %q", c.Level)
+	}
+	if c.Format != "text" && c.Format != "json" {
+		return config.Errorf("format", "must be text or json; got %q", c.Format)
 	}
 	return nil
 }
@@ -110,6 +115,8 @@ type Config struct {
 	Sensors []sensors.Config      `toml:"sensor"`
 	Streams []uplink.StreamConfig `toml:"stream"`
 	Remote  RemoteConfig          `toml:"remote"`
+	// Telemetry is the agent's own health as karana.* readings (telemetry.go).
+	Telemetry TelemetryConfig `toml:"telemetry"`
 
 	// Board is the profile [device] board resolved to: the detected board
 	// for "auto". Sensors' buses and pins are checked against it.
@@ -129,7 +136,7 @@ type Config struct {
 
 // sectionNames are the top-level tables of the file, for unknown-section
 // suggestions.
-var sectionNames = []string{"buffer", "device", "log", "mqtt", "remote", "sensor", "stream"}
+var sectionNames = []string{"buffer", "device", "log", "mqtt", "remote", "sensor", "stream", "telemetry"}
 
 // ConfigPath picks the config file: the -config flag, else
 // $KARANA_EDGE_CONFIG, else /etc/karana-edge/config.toml.
@@ -163,11 +170,13 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	}
 	c := &Config{
 		Device: DeviceConfig{DataDir: DefaultDataDir, Board: DefaultBoard},
-		Log:    LogConfig{Level: "info"},
+		Log:    LogConfig{Level: "info", Format: "text"},
 		Buffer: buffer.DefaultConfig(),
 		MQTT:   uplink.DefaultMQTTConfig(),
 		Remote: DefaultRemoteConfig(),
 		File:   name,
+
+		Telemetry: DefaultTelemetryConfig(),
 	}
 	var unknown []string
 	for _, key := range root.Keys() {
@@ -186,6 +195,8 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 			c.Streams = decodeStreams(root.Tables(key))
 		case "remote":
 			decodeSection(root, key, &c.Remote)
+		case "telemetry":
+			decodeSection(root, key, &c.Telemetry)
 		default:
 			unknown = append(unknown, key)
 		}
@@ -313,6 +324,7 @@ func (c *Config) validate(doc *config.Doc) {
 	doc.Fail("buffer", c.Buffer.Validate())
 	doc.Fail("mqtt", c.MQTT.Validate())
 	doc.Fail("remote", c.Remote.Validate())
+	doc.Fail("telemetry", c.Telemetry.Validate())
 
 	if len(c.Sensors) == 0 && !doc.Keys().Has("sensor") {
 		doc.Errorf("sensor", "no sensors configured: add a [[sensor]] table (driver \"sim\" simulates one)")
@@ -324,6 +336,9 @@ func (c *Config) validate(doc *config.Doc) {
 			continue
 		}
 		seen[s.Name] = i
+		if s.Name == karana.Name && c.Telemetry.Interval.Duration > 0 {
+			doc.Errorf(config.IndexKey("sensor", i)+".name", "sensor name %q is the agent's own telemetry (karana.* series): pick another, or set [telemetry] interval = \"0s\"", s.Name)
+		}
 	}
 	seen = map[string]int{}
 	for i, s := range c.Streams {

@@ -5,6 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/karana-energy/karana-edge/boards"
+	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/sensors"
 )
 
 // systemRoot is where DefaultDeviceID looks for /etc and /proc; tests point
@@ -69,4 +73,67 @@ func hexDigits(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// DefaultBoard is [device] board's default: detect the board.
+const DefaultBoard = "auto"
+
+// validateBoard checks [device] board names a profile.
+func validateBoard(name string, errs *config.FieldErrors) {
+	if name == DefaultBoard {
+		return
+	}
+	if _, ok := boards.Lookup(name); ok {
+		return
+	}
+	known := append([]string{DefaultBoard}, boards.Names()...)
+	hint := ""
+	if s := config.Suggest(name, known); s != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	errs.Add("board", "unknown board %q%s: use one of %s", name, hint, strings.Join(known, ", "))
+}
+
+// resolveBoard returns the profile for [device] board: the one detected
+// under root for "auto", a zero Profile for an unknown name (an error
+// already).
+func resolveBoard(name, root string) boards.Profile {
+	if name == DefaultBoard {
+		return boards.Detect(root)
+	}
+	p, _ := boards.Lookup(name)
+	return p
+}
+
+// checkBoard checks every sensor's bus and pins against the board, at the
+// sensor's bus or pin key. It never touches hardware.
+func (c *Config) checkBoard(doc *config.Doc) {
+	if c.Board.Name == "" {
+		return
+	}
+	uses := make([]boards.Use, len(c.Sensors))
+	for i, s := range c.Sensors {
+		uses[i] = boards.Use{Sensor: s.Name, Driver: s.Driver, Disabled: s.Disabled}
+		if bu, ok := s.Options.(sensors.BusUser); ok {
+			uses[i].Bus = bu.BusName()
+		}
+		if pu, ok := s.Options.(sensors.PinUser); ok {
+			uses[i].Pins = pu.PinNames()
+		}
+	}
+	for _, f := range c.Board.Check(uses) {
+		table := config.IndexKey("sensor", f.Use)
+		key := f.Key
+		// A driver with several pins may take them as a pins array.
+		if key == "pin" && !doc.Keys().Has(table+".pin") && doc.Keys().Has(table+".pins") {
+			key = config.IndexKey("pins", f.Item)
+		}
+		if f.Warning {
+			doc.Warnf(table+"."+key, "%s", f.Msg)
+		} else {
+			// Through Fail, so a key whose value did not decode is not
+			// blamed twice.
+			doc.Fail(table, config.Errorf(key, "%s", f.Msg))
+		}
+	}
 }

@@ -21,7 +21,8 @@ func (c *Config) warnUnmatchedGlobs(doc *config.Doc) {
 			if _, err := path.Match(g, ""); err != nil || g == "" {
 				continue // Validate reported it
 			}
-			matched := false
+			// The agent's own telemetry sensor (telemetry.go) counts too.
+			matched := c.Telemetry.Interval.Duration > 0 && globMatchesPrefix(g, "karana.")
 			for _, sc := range c.Sensors {
 				// A driver may name a single series after the sensor alone.
 				if ok, _ := path.Match(g, sc.Name); ok || globMatchesPrefix(g, sc.Name+".") {

@@ -29,6 +29,7 @@ func (c *Config) WriteTOML(w io.Writer) error {
 		{"buffer", &c.Buffer},
 		{"mqtt", &c.MQTT},
 		{"remote", &c.Remote},
+		{"telemetry", &c.Telemetry},
 	}
 	for _, s := range sections {
 		fmt.Fprintf(bw, "\n[%s]\n", s.name)

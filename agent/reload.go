@@ -56,8 +56,9 @@ func (a *Agent) Config() *Config {
 
 func (a *Agent) newSampler(list []sensors.Configured) *sensors.Sampler {
 	return sensors.NewSampler(list, a.ring, sensors.SamplerOptions{
-		Log:    a.log.With("component", "sampler"),
-		Synced: clock.Synced,
+		Log:       a.log.With("component", "sampler"),
+		Synced:    clockSynced,
+		Plausible: clock.Plausible,
 	})
 }
 
@@ -72,12 +73,13 @@ func (a *Agent) newUplink(cfg *Config) (*uplink.Uplink, error) {
 	if cfg.Remote.Enabled {
 		opts.Inbound = a.inbound
 	}
-	return uplink.New(cfg.MQTT, cfg.Streams, a.ring, opts)
+	return uplink.New(cfg.MQTT, allStreams(cfg), a.ring, opts)
 }
 
 func streamNames(cfg *Config) []string {
-	names := make([]string, len(cfg.Streams))
-	for i, s := range cfg.Streams {
+	streams := allStreams(cfg)
+	names := make([]string, len(streams))
+	for i, s := range streams {
 		names[i] = s.Name
 	}
 	return names
@@ -135,8 +137,8 @@ func (a *Agent) applyLocked(next *Config) error {
 			next.MQTT.ClientID = cmpOr(cur.MQTT.ClientID, cur.Device.ID)
 		}
 	}
-	sensorsChanged := !reflect.DeepEqual(cur.Sensors, next.Sensors)
-	uplinkChanged := !reflect.DeepEqual(cur.Streams, next.Streams) || !reflect.DeepEqual(cur.MQTT, next.MQTT) ||
+	sensorsChanged := !reflect.DeepEqual(cur.Sensors, next.Sensors) || cur.Telemetry != next.Telemetry
+	uplinkChanged := !reflect.DeepEqual(allStreams(cur), allStreams(next)) || !reflect.DeepEqual(cur.MQTT, next.MQTT) ||
 		cur.Remote.Enabled != next.Remote.Enabled
 
 	var list []sensors.Configured
@@ -145,6 +147,7 @@ func (a *Agent) applyLocked(next *Config) error {
 		if list, err = BuildSensors(next); err != nil {
 			return fmt.Errorf("agent: apply: %w", err)
 		}
+		list = a.withTelemetry(next, list)
 	}
 	var up *uplink.Uplink
 	if uplinkChanged {

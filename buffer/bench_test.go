@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/karana-energy/karana-edge/reading"
+
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -78,7 +80,7 @@ func BenchmarkDiskWrites(b *testing.B) {
 		b.Skip(err)
 	}
 	for _, iv := range []time.Duration{200 * time.Millisecond, time.Second, 5 * time.Second} {
-		for _, mode := range []string{"live", "live-prune-each-ack", "live-prune-256KiB", "backlog"} {
+		for _, mode := range []string{"live", "live-prune-each-ack", "live-prune-256KiB", "backlog", "live-unsynced"} {
 			b.Run(fmt.Sprintf("commit=%s/%s", iv, mode), func(b *testing.B) {
 				benchDiskWrites(b, iv, mode)
 			})
@@ -118,6 +120,18 @@ func benchDiskWrites(b *testing.B, interval time.Duration, mode string) {
 	r = openManual(b, path, 64<<20, tn)
 	defer r.Close()
 	r.SetStreams([]string{"raw"})
+	produce := func(from, k int) []reading.Reading { return gen(from, k, 40) }
+	if mode == "live-unsynced" {
+		// No NTP yet: every reading flagged, the clock evidence kept.
+		r.SetClock(Clock{BootID: "6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f", Offset: func() (time.Duration, bool) { return staleOff, true }})
+		produce = func(from, k int) []reading.Reading {
+			rs := gen(from, k, 40)
+			for i := range rs {
+				rs[i].Flags = reading.ClockUnsynced
+			}
+			return rs
+		}
+	}
 	perTick := 4 * interval.Seconds()
 	ticksPerAck := max(1, int(time.Minute/interval))
 	st0 := mustStats(b, r)
@@ -128,7 +142,7 @@ func benchDiskWrites(b *testing.B, interval time.Duration, mode string) {
 	for i := range b.N {
 		produced += perTick
 		if k := int(produced) - (n - start); k > 0 {
-			r.Append(gen(n, k, 40))
+			r.Append(produce(n, k))
 			n += k
 		}
 		if mode != "backlog" && i%ticksPerAck == ticksPerAck-1 {

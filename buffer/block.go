@@ -58,6 +58,7 @@ type entry struct {
 	bits  uint64 // math.Float64bits(value)
 	sid   uint32
 	flags reading.Flags
+	epoch uint16 // clock epoch index + 1 (clock.go); 0: no evidence. Not stored in blocks.
 }
 
 func tsOf(t time.Time) int64 {

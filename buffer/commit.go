@@ -22,6 +22,9 @@ type work struct {
 	markClean  bool
 	state      map[string][]byte // state entries set since the last commit
 	stateBytes int               // all state entries' size in the meta bucket
+	epochs     []evidence        // clock epochs the batch refers to (clock.go)
+	syncs      map[string]int64  // MarkSynced calls to persist
+	boot       string            // this process's boot id
 }
 
 // commit writes pending readings, cursor moves and new series in one bbolt
@@ -37,7 +40,9 @@ func (r *Ring) commit(markClean bool) error {
 	if w == nil {
 		return nil
 	}
+	start := time.Now()
 	next, pruneDrops, err := r.write(w)
+	took := time.Since(start)
 	if err != nil {
 		r.restore(w, err)
 		return fmt.Errorf("buffer %s: commit: %w", r.path, err)
@@ -46,6 +51,9 @@ func (r *Ring) commit(markClean bool) error {
 	r.mu.Lock()
 	r.dropped += pruneDrops
 	r.commits++
+	r.lastCommit = took
+	r.maxCommit = max(r.maxCommit, took)
+	r.failingSince = time.Time{}
 	r.publishLocked()
 	if len(w.batch) > 0 {
 		for _, ch := range r.subs {
@@ -97,10 +105,13 @@ func (r *Ring) snapshot(markClean bool) *work {
 	}
 	w.series = r.dict.snapshot()[r.st.nSeries:]
 	idle := len(w.batch) == 0 && w.hole == 0 && len(w.cursors) == 0 && len(w.series) == 0 &&
-		w.dropped == r.st.dropped && !(markClean && !r.st.clean) && len(r.stateDirty) == 0
+		w.dropped == r.st.dropped && !(markClean && !r.st.clean) && len(r.stateDirty) == 0 &&
+		len(r.syncPending) == 0
 	if !idle {
 		r.pending, r.hole = nil, 0
 		r.takeStateLocked(w)
+		w.epochs, w.syncs, w.boot = r.epochs, r.syncPending, r.bootID
+		r.syncPending = nil
 	}
 	r.mu.Unlock()
 	if idle {
@@ -124,10 +135,21 @@ func (r *Ring) restore(w *work, err error) {
 	r.pending = append(w.batch[:len(w.batch):len(w.batch)], r.pending...)
 	r.hole += w.hole
 	r.restoreStateLocked(w)
+	for b, off := range w.syncs {
+		if _, newer := r.syncPending[b]; !newer {
+			if r.syncPending == nil {
+				r.syncPending = map[string]int64{}
+			}
+			r.syncPending[b] = off
+		}
+	}
 	r.commitErrors++
 	r.lastErr = err.Error()
 	r.trimPendingLocked()
 	r.failStreak++
+	if r.failStreak == 1 {
+		r.failingSince = time.Now().UTC()
+	}
 	streak, pending := r.failStreak, len(r.pending)
 	r.mu.Unlock()
 	if now := time.Now(); streak == 1 || now.Sub(r.lastFailLog) >= time.Minute {
@@ -147,8 +169,12 @@ func (r *Ring) write(w *work) (diskState, uint64, error) {
 		res := seq + n + r.tn.reserveStep
 		if err := writeReservation(r.path, res); err != nil {
 			// The reservation only matters if the database is lost later;
-			// refusing to commit for it would lose readings now.
-			r.log.Error("buffer: cannot write the seq reservation", "path", r.path, "err", err)
+			// refusing to commit for it would lose readings now. Once a
+			// minute at most: on a full disk every retry fails here.
+			if now := time.Now(); now.Sub(r.lastResvLog) >= time.Minute {
+				r.lastResvLog = now
+				r.log.Error("buffer: cannot write the seq reservation", "path", r.path, "err", err)
+			}
 		} else {
 			next.reserved = res
 		}
@@ -183,6 +209,9 @@ func (r *Ring) write(w *work) (diskState, uint64, error) {
 			}
 			next.cursors[s] = c
 		}
+		if err := writeClock(meta, &next, w, seq); err != nil {
+			return err
+		}
 		tailChanged := false
 		if n > 0 {
 			if err := r.addReadings(data, &next, w, seq); err != nil {
@@ -192,6 +221,9 @@ func (r *Ring) write(w *work) (diskState, uint64, error) {
 		}
 		var err error
 		if pruneDrops, tailChanged, err = r.prune(data, &next, w, tailChanged); err != nil {
+			return err
+		}
+		if err := pruneClock(meta, &next, w.boot); err != nil {
 			return err
 		}
 		if tailChanged {
@@ -246,7 +278,7 @@ func (r *Ring) update(fn func(*bolt.Tx) error) (err error) {
 // full it is sealed into the data bucket, and a large batch (a backlog
 // after failed commits) goes to data blocks of up to blockCap.
 func (r *Ring) addReadings(data *bolt.Bucket, next *diskState, w *work, seq uint64) error {
-	lim := tailLimit(r.pageSize, next.cursors, w.stateBytes)
+	lim := tailLimit(r.pageSize, next.cursors, w.stateBytes+next.clockBytes())
 	if w.hole > 0 && next.tail.n > 0 {
 		// Seqs within a block are contiguous; the hole starts a new one.
 		if err := sealTail(data, next); err != nil {

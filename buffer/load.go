@@ -18,6 +18,8 @@ type loaded struct {
 	cursors map[string]uint64
 	series  []seriesKey
 	state   map[string][]byte
+	clk     []clkRec         // clock.go
+	syn     map[string]int64 // clock.go
 
 	tailFirst uint64
 	tail      []entry
@@ -154,6 +156,8 @@ func (ld *loaded) readMeta(b *bolt.Bucket) error {
 		default:
 			if s, ok := isCursorKey(k); ok {
 				ld.cursors[s], err = getU64(v, "cursor "+s)
+			} else if ok, cerr := ld.readClockMeta(k, v); ok {
+				err = cerr
 			} else if s, ok := isStateKey(k); ok {
 				if ld.state == nil {
 					ld.state = map[string][]byte{}

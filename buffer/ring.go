@@ -50,6 +50,7 @@ type Ring struct {
 	lastFailLog      time.Time
 	fullDrops        uint64 // dropped by the budget since lastFullLog
 	lastFullLog      time.Time
+	lastResvLog      time.Time
 
 	// dbMu guards the handle: readers hold it shared; compaction and Close
 	// swap it holding it exclusively (and commitMu).
@@ -74,11 +75,19 @@ type Ring struct {
 	commitErrors  uint64
 	compactions   uint64
 	lastErr       string
+	failingSince  time.Time
+	lastCommit    time.Duration
+	maxCommit     time.Duration
 	recoveredFrom string
 	lastDropLog   time.Time
 	badBlocks     map[uint64]bool
 	state         map[string][]byte // persisted sensor state (state.go)
 	stateDirty    map[string]bool   // keys set since the last commit took them
+	clock         Clock             // SetClock (clock.go)
+	bootID        string            // clock evidence (clock.go)
+	offset        func() (time.Duration, bool)
+	epochs        []evidence       // append-only: commits share it
+	syncPending   map[string]int64 // MarkSynced calls not yet committed
 }
 
 // tuning holds the knobs tests and benchmarks turn; Open uses the defaults.
@@ -138,6 +147,12 @@ type diskState struct {
 
 	tailFirst uint64
 	tail      *blockEncoder
+
+	clk []clkRec         // clock epoch records, by seq (clock.go)
+	syn map[string]int64 // boot id → offset after sync; replaced, never mutated
+	// synWant holds syncs not written yet because no record refers to
+	// their boot (clock.go); in memory only, replaced, never mutated.
+	synWant map[string]int64
 }
 
 func (s *diskState) clone() diskState {
@@ -183,6 +198,8 @@ func stateFrom(ld *loaded, nextSeq uint64) diskState {
 		dataBytes: ld.dataBytes,
 		tailFirst: ld.tailFirst,
 		tail:      newBlockEncoder(),
+		clk:       ld.clk,
+		syn:       ld.syn,
 	}
 	if s.cursors == nil {
 		s.cursors = map[string]uint64{}
@@ -215,6 +232,13 @@ func (r *Ring) Append(rs []reading.Reading) {
 		r.dropped += uint64(len(rs))
 		return
 	}
+	var ep uint16
+	for i := range rs {
+		if rs[i].Flags&reading.ClockUnsynced != 0 {
+			ep = r.epochLocked() // evidence only where it is needed
+			break
+		}
+	}
 	for i := range rs {
 		x := &rs[i]
 		r.pending = append(r.pending, entry{
@@ -222,6 +246,7 @@ func (r *Ring) Append(rs []reading.Reading) {
 			bits:  math.Float64bits(x.Value),
 			sid:   r.dict.intern(x.Name, x.Unit),
 			flags: x.Flags,
+			epoch: ep * uint16(x.Flags&reading.ClockUnsynced),
 		})
 	}
 	r.trimPendingLocked()

@@ -42,6 +42,14 @@ type Stats struct {
 	Series        int    `json:"series"` // dictionary size
 	ReadOnly      bool   `json:"read_only,omitempty"`
 	LastError     string `json:"last_error,omitempty"` // last commit error since open
+	// FailingSince is when the current run of failed commits began (disk
+	// full, read-only data dir): zero, and omitted, while commits succeed.
+	FailingSince time.Time `json:"failing_since,omitzero"`
+	// LastCommit and MaxCommit are the duration of the last successful
+	// commit and the longest since open (fdatasyncs included): an SD card
+	// wearing out shows here first.
+	LastCommit time.Duration `json:"last_commit_ns"`
+	MaxCommit  time.Duration `json:"max_commit_ns"`
 }
 
 // Stats returns the current figures. It reads one or two blocks for the
@@ -65,6 +73,9 @@ func (r *Ring) Stats() (Stats, error) {
 		RecoveredFrom: r.recoveredFrom,
 		ReadOnly:      r.readOnly,
 		LastError:     r.lastErr,
+		FailingSince:  r.failingSince,
+		LastCommit:    r.lastCommit,
+		MaxCommit:     r.maxCommit,
 	}
 	for k := range r.active {
 		s.Active = append(s.Active, k)
@@ -153,8 +164,14 @@ func (s Stats) WriteText(w io.Writer) {
 	} else {
 		p("commits", "%d (%d failed), %d pending, %d compactions since start", s.Commits, s.CommitErrors, s.Pending, s.Compactions)
 	}
+	if !s.ReadOnly && s.Commits > 0 {
+		p("commit time", "last %s, max %s", s.LastCommit.Round(time.Microsecond), s.MaxCommit.Round(time.Microsecond))
+	}
 	if s.LastError != "" {
 		p("last error", "%s", s.LastError)
+	}
+	if !s.FailingSince.IsZero() {
+		p("FAILING", "commits fail since %s; readings wait in memory (%d pending)", fmtTime(s.FailingSince), s.Pending)
 	}
 	names := make([]string, 0, len(s.Cursors))
 	for k := range s.Cursors {

@@ -1,6 +1,10 @@
 package clock
 
-import "golang.org/x/sys/unix"
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
 
 // adjtimex is a variable so tests can feed kernel answers.
 var adjtimex = func() (state int, status int32, maxerror int64, err error) {
@@ -23,3 +27,30 @@ func Synced() bool {
 	}
 	return syncedFrom(state, status, maxerror, false)
 }
+
+// boottime is a variable so tests can move the boot clock.
+var boottime = func() (time.Duration, error) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0, err
+	}
+	return time.Duration(ts.Nano()), nil
+}
+
+// Offset returns the wall clock minus CLOCK_BOOTTIME (time since boot,
+// suspend included): the evidence that lets a reading stamped by an
+// unsynchronized clock be re-stamped once the clock is right. It is the same
+// for every reading of a boot until the wall clock is stepped; a reading's
+// boot time is its time minus the offset in force when it was taken. ok is
+// false where the boot clock cannot be read.
+func Offset() (off time.Duration, ok bool) {
+	wall := now()
+	bt, err := boottime()
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(wall.UnixNano()) - bt, true
+}
+
+// now is the wall clock, a variable so tests can step it.
+var now = time.Now

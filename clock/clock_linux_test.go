@@ -4,6 +4,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestSyncedKernel(t *testing.T) {
@@ -40,5 +41,31 @@ func TestSyncedRealKernel(t *testing.T) {
 	want := fileExists(SyncedFile) || syncedFrom(state, status, maxerror, false)
 	if got := Synced(); got != want {
 		t.Errorf("Synced() = %v; kernel state %d status %#x maxerror %d says %v", got, state, status, maxerror, want)
+	}
+}
+
+func TestOffset(t *testing.T) {
+	oldNow, oldBT := now, boottime
+	t.Cleanup(func() { now, boottime = oldNow, oldBT })
+	wall := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+	now = func() time.Time { return wall }
+	boottime = func() (time.Duration, error) { return 90 * time.Second, nil }
+	off, ok := Offset()
+	if !ok || off != time.Duration(wall.UnixNano())-90*time.Second {
+		t.Errorf("Offset() = %v, %v; want wall minus 90 s", off, ok)
+	}
+	boottime = func() (time.Duration, error) { return 0, errors.New("no boot clock") }
+	if _, ok := Offset(); ok {
+		t.Error("Offset() ok without a boot clock")
+	}
+	// The real clocks: the offset is the boot time, within a second either way of
+	// what the wall clock minus uptime says.
+	now, boottime = oldNow, oldBT
+	off, ok = Offset()
+	if !ok {
+		t.Skip("CLOCK_BOOTTIME unavailable")
+	}
+	if boot := time.Unix(0, int64(off)); boot.After(time.Now()) {
+		t.Errorf("boot time from Offset() %s is in the future", boot)
 	}
 }

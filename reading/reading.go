@@ -18,6 +18,20 @@ const (
 	// known to be synchronized (no RTC, NTP not yet reached): its time may be
 	// off by hours or days.
 	ClockUnsynced Flags = 1 << iota
+	// ClockCorrected marks a reading sampled before the clock was
+	// synchronized whose time the buffer re-stamped once it was: the
+	// reading's boot time (CLOCK_BOOTTIME) plus the wall-minus-boot offset
+	// measured after the sync, in the same boot. Its time is as good as a
+	// synced one (within the clock's drift since boot); ClockUnsynced is
+	// cleared. Readings of a boot that never synchronized keep ClockUnsynced
+	// and their raw time: never invented.
+	ClockCorrected
+	// TimeImplausible marks a reading dated before the binary's build date,
+	// or more than an hour after a synchronized clock's now. It is still
+	// stored and sent, with this flag, rather than dropped: the value is
+	// real, only its date is not, and a silently dropped reading cannot be
+	// told from a lost one.
+	TimeImplausible
 )
 
 // Reading is one sampled value.

@@ -21,3 +21,15 @@ func TestValidName(t *testing.T) {
 		}
 	}
 }
+
+func TestFlagValuesAreTheWireContract(t *testing.T) {
+	// Every format sends the flags as this number: the values never change.
+	for _, c := range []struct {
+		f    Flags
+		want uint8
+	}{{ClockUnsynced, 1}, {ClockCorrected, 2}, {TimeImplausible, 4}} {
+		if uint8(c.f) != c.want {
+			t.Errorf("flag %d, want %d", c.f, c.want)
+		}
+	}
+}

@@ -92,6 +92,10 @@ type SamplerOptions struct {
 	Synced func() bool
 	// Now is the wall clock; nil means time.Now. Tests step it.
 	Now func() time.Time
+	// Plausible decides whether a slot time can be right (clock.Plausible:
+	// not before the build date); readings of a slot that cannot carry
+	// reading.TimeImplausible and are still stored and sent. Nil: all are.
+	Plausible func(t, now time.Time, synced bool) bool
 }
 
 // Sampler reads every configured sensor on its own schedule and hands the
@@ -102,6 +106,7 @@ type Sampler struct {
 	log      *slog.Logger
 	synced   func() bool
 	now      func() time.Time
+	plaus    func(t, now time.Time, synced bool) bool
 	progress atomic.Uint64
 	started  atomic.Bool
 	// newTimer makes the sleep timers; tests that run the wall clock fast
@@ -138,7 +143,7 @@ func (discardSink) Append([]reading.Reading) {}
 // NewSampler prepares the sampler for list; disabled sensors are left out.
 // A nil sink discards readings.
 func NewSampler(list []Configured, sink Sink, opts SamplerOptions) *Sampler {
-	s := &Sampler{sink: sink, log: opts.Log, synced: opts.Synced, now: opts.Now, newTimer: time.NewTimer}
+	s := &Sampler{sink: sink, log: opts.Log, synced: opts.Synced, now: opts.Now, plaus: opts.Plausible, newTimer: time.NewTimer}
 	if s.sink == nil {
 		s.sink = discardSink{}
 	}
@@ -381,8 +386,12 @@ func (s *Sampler) sample(ctx context.Context, r *runner, slot time.Time) {
 		err = fmt.Errorf("timed out after %s: %w", r.timeout, err)
 	case err == nil:
 		var flags reading.Flags
-		if !s.synced() {
+		synced := s.synced()
+		if !synced {
 			flags |= reading.ClockUnsynced
+		}
+		if s.plaus != nil && !s.plaus(slot, s.now(), synced) {
+			flags |= reading.TimeImplausible
 		}
 		if !r.fieldsChecked && len(vals) > 0 {
 			r.fieldsChecked = true

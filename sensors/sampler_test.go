@@ -684,3 +684,27 @@ func BenchmarkLateness(b *testing.B) {
 	b.ReportMetric(float64(p50s[len(p50s)/2].Microseconds()), "p50-late-µs")
 	b.ReportMetric(float64(p99.Microseconds()), "p99-late-µs")
 }
+
+func TestImplausibleTimeFlagged(t *testing.T) {
+	// A box whose clock says 1970 (no saved time, no NTP): its readings are
+	// kept, flagged, never dropped; the plausibility rule gets the slot.
+	var cutoff atomic.Int64
+	cutoff.Store(time.Now().Add(time.Hour).UnixNano()) // every slot is "before the build"
+	plaus := func(ts, now time.Time, synced bool) bool { return ts.UnixNano() >= cutoff.Load() }
+	f := &fake{}
+	sink := &recSink{}
+	_, stop := run(t, []Configured{{cfg("s", 10*time.Millisecond, 10*time.Millisecond), f}}, sink,
+		SamplerOptions{Synced: func() bool { return false }, Plausible: plaus})
+	waitUntil(t, "2 reads", func() bool { return len(sink.of("s.v")) >= 2 })
+	cutoff.Store(0)
+	n := len(sink.of("s.v"))
+	waitUntil(t, "2 more reads", func() bool { return len(sink.of("s.v")) >= n+2 })
+	stop()
+	rs := sink.of("s.v")
+	if rs[0].Flags != reading.ClockUnsynced|reading.TimeImplausible {
+		t.Errorf("first reading flags %v, want ClockUnsynced|TimeImplausible", rs[0].Flags)
+	}
+	if last := rs[len(rs)-1]; last.Flags != reading.ClockUnsynced {
+		t.Errorf("reading after the date became plausible: flags %v, want ClockUnsynced", last.Flags)
+	}
+}

@@ -137,11 +137,7 @@ func load(flagValue string, stderr io.Writer) (*agent.Config, bool) {
 }
 
 func newLogger(level string, w io.Writer) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	return agent.NewLogger(agent.LogConfig{Level: level, Format: "text"}, w)
 }
 
 func cmdRun(args []string, stderr io.Writer) int {
@@ -159,7 +155,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
-	log := newLogger(cfg.Log.Level, stderr)
+	log := agent.NewLogger(cfg.Log, stderr)
 	slog.SetDefault(log)
 
 	a, err := agent.New(cfg, agent.Info{Version: versionString(), Commit: commitString()}, log)
