@@ -2,10 +2,14 @@
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# The build date is the floor below which a reading's date is implausible
+# (a box without an RTC boots in the past).
+BUILD_DATE ?= $(shell date -u +%F)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) \
+	-X github.com/karana-energy/karana-edge/clock.buildDate=$(BUILD_DATE)
 PKG     := ./cmd/karana-edge
 
-.PHONY: all build demo test bench dist deb smoke-arm vet fmt clean test-arm
+.PHONY: all build demo test bench bench-footprint fleet dist deb smoke-arm vet fmt clean test-arm
 
 all: build
 
@@ -35,6 +39,24 @@ test-arm:
 # Figures for the issue notes: ingest, disk writes per commit, drain, formatter cost.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 ./buffer/ ./uplink/... ./sensors/...
+	$(MAKE) bench-footprint
+
+# The footprint suite as one markdown table (min/median/max over BENCH_COUNT
+# runs): the real daemon's steady-state RSS and CPU, its disk writes per
+# commit and per day, the idle no-write proof, backlog drain, sampling
+# lateness and stripped binary sizes. See FOOTPRINT.md; it takes ~15 minutes.
+BENCH_COUNT ?= 3
+bench-footprint:
+	scripts/footprint.sh $(BENCH_COUNT)
+
+# The fleet harness (tools/fleet, never part of the device binary): 1,000
+# simulated boxes, each a real agent with its own buffer, against one
+# broker; a 10-minute broker outage; prints messages/s, readings/s, the
+# reconnect histogram and the drain time. FLEET_FLAGS="-broker tcp://host:1883"
+# runs it against Mosquitto (see docs/fleet.md).
+FLEET_FLAGS ?=
+fleet:
+	$(GO) run ./tools/fleet $(FLEET_FLAGS)
 
 # Static (CGO_ENABLED=0), stripped (-s -w) release binaries with the version
 # stamped in. GOARM=6 is the 32-bit build: it runs on every 32-bit Pi (a

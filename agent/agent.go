@@ -62,7 +62,8 @@ type Agent struct {
 	samplerH handle
 	upH      handle
 
-	remote remoteState // remote.go
+	remote  remoteState // remote.go
+	results resultQueue // remote_results.go
 }
 
 // BuildSensors constructs every enabled sensor of cfg. Drivers open their

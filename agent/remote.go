@@ -310,7 +310,7 @@ func (a *Agent) handleInbound(ctx context.Context, m inboundMsg) {
 	case m.topic == cfg.Topic("config", "set"):
 		res := a.handleSet(ctx, m.payload)
 		a.log.Info("remote: config/set", "version", res.Version, "status", res.Status, "errors", len(res.Errors))
-		a.reply(ctx, cfg.Topic("config", "result"), res, false)
+		a.sendResult(ctx, res)
 	case strings.HasPrefix(m.topic, cmdPrefix):
 		name := strings.TrimPrefix(m.topic, cmdPrefix)
 		a.reply(ctx, cfg.Topic("cmd", name, "result"), a.handleCmd(ctx, name, m.payload), false)

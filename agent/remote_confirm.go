@@ -77,7 +77,7 @@ func (a *Agent) rollback(ctx context.Context, version int64, prev *Config, prevO
 	if err := a.dropPending(); err != nil {
 		a.log.Error("remote: rollback not persisted", "err", err)
 	}
-	a.reply(ctx, a.Config().Topic("config", "result"), res, false)
+	a.sendResult(ctx, res)
 	a.publishState(ctx)
 }
 

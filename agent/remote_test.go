@@ -359,8 +359,8 @@ func TestRemoteRollback(t *testing.T) {
 	r := newRemoteRig(t, `allow = ["sensor", "stream", "mqtt", "mqtt.broker"]
 confirm_timeout = "1s"`)
 	good := r.a.Config().MQTT.Broker
-	// The "applied" reply waits for a link the new broker never gives; it
-	// may arrive after "rolled_back", once the old link is back.
+	// The "applied" reply waits for a link the new broker never gives; the
+	// rollback supersedes it, so "rolled_back" is the only answer.
 	res := r.set("version = 3\n[mqtt]\nbroker = \"tcp://127.0.0.1:1\"\nreconnect_min = \"100ms\"\nreconnect_max = \"300ms\"\n")
 	if res.Status == StatusRejected {
 		t.Fatalf("broker change: %+v", res)
@@ -375,6 +375,11 @@ confirm_timeout = "1s"`)
 	})
 	if got := r.a.Config().MQTT.Broker; got != good {
 		t.Errorf("broker after rollback %q, want %q", got, good)
+	}
+	for _, res := range r.allResults() {
+		if res.Version == 3 && res.Status == StatusApplied {
+			t.Errorf("an \"applied\" reply for the rolled-back version 3 was sent: %+v", r.allResults())
+		}
 	}
 	if _, err := os.Stat(filepath.Join(r.dir, RemotePendingFile)); err == nil {
 		t.Error("the rolled-back overlay is still pending")
