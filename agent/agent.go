@@ -265,7 +265,8 @@ func (a *Agent) maxQuiet() time.Duration {
 	shortest := 24 * time.Hour
 	cfg, _, _ := a.parts()
 	for _, s := range cfg.Sensors {
-		if !s.Disabled {
+		// A scheduled sensor may be quiet for a day by design.
+		if !s.Disabled && len(s.Schedule) == 0 {
 			shortest = min(shortest, s.Interval.Duration)
 		}
 	}

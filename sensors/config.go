@@ -1,10 +1,12 @@
 package sensors
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/cron"
 	"github.com/karana-energy/karana-edge/reading"
 )
 
@@ -16,6 +18,10 @@ type Config struct {
 	Interval config.Duration `toml:"interval"` // read period, aligned to wall-clock multiples
 	// Timeout bounds one read; default: the smaller of interval and 5s.
 	Timeout config.Duration `toml:"timeout"`
+	// Schedule, when set, replaces interval for timing: one or more cron
+	// expressions (minute hour day-of-month month day-of-week, in the box's
+	// local time zone) for readings such as a daily capacity test at 06:00.
+	Schedule []string `toml:"schedule"`
 	// Disabled keeps a sensor in the file without reading it.
 	Disabled bool `toml:"disabled"`
 	// Fields holds per-field calibration and validity ranges, written as
@@ -55,6 +61,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Interval.Duration > 24*time.Hour {
 		errs.Add("interval", "must be at most 24h, got %s", c.Interval.Duration)
+	}
+	for i, spec := range c.Schedule {
+		if _, err := cron.Parse(spec); err != nil {
+			errs.Add(fmt.Sprintf("schedule[%d]", i), "%v", err)
+		}
 	}
 	if c.Timeout.Duration < 0 || (c.Timeout.Duration > c.Interval.Duration && c.Interval.Duration > 0) {
 		errs.Add("timeout", "must be positive and at most the interval (%s), got %s", c.Interval.Duration, c.Timeout.Duration)

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/karana-energy/karana-edge/cron"
 	"github.com/karana-energy/karana-edge/reading"
 )
 
@@ -125,6 +126,9 @@ type runner struct {
 
 	fields map[string]FieldConfig // per-field calibration, from Config.Fields
 
+	sched     []cron.Schedule // when set, timing comes from these, not iv
+	schedSpec []string
+
 	// Touched only by the runner's goroutine.
 	notFittedLogged bool
 	badLogged       uint64
@@ -170,7 +174,12 @@ func NewSampler(list []Configured, sink Sink, opts SamplerOptions) *Sampler {
 			log:     s.log.With("sensor", c.Config.Name, "driver", c.Config.Driver),
 			done:    make(chan struct{}),
 		}
+		if len(c.Config.Schedule) > 0 {
+			r.schedSpec = c.Config.Schedule
+			r.sched, r.invalid = parseSchedule(c.Config.Schedule)
+		}
 		switch {
+		case r.invalid != "":
 		case r.sensor == nil:
 			r.invalid = "no sensor (driver New was not called)"
 		case r.iv <= 0:
@@ -201,6 +210,10 @@ func (s *Sampler) Run(ctx context.Context) error {
 			continue
 		}
 		longest = max(longest, r.timeout)
+		if len(r.sched) > 0 {
+			go s.cronLoop(ctx, r)
+			continue
+		}
 		go s.loop(ctx, r)
 	}
 	<-ctx.Done()
