@@ -6,7 +6,8 @@
 //	name = "door"
 //	driver = "gpio"
 //	interval = "5s"
-//	pin = "GPIO22"      # required; `karana-edge board` lists the header pins
+//	pin = "GPIO22"      # required; `karana-edge board` lists the header pins;
+//	                    # on a generic board an unnamed line is "gpiochip0/17"
 //	pull = "up"         # up | down | none (an external resistor)
 //	invert = true       # report 1 for a low level (a contact to ground closed)
 //	debounce = "20ms"   # the level must be stable this long

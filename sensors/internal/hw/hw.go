@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -23,6 +24,7 @@ import (
 	"periph.io/x/conn/v3/spi"
 	"periph.io/x/conn/v3/spi/spireg"
 	"periph.io/x/host/v3"
+	"periph.io/x/host/v3/gpioioctl"
 
 	"github.com/karana-energy/karana-edge/sensors"
 )
@@ -85,12 +87,18 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// Pin returns the GPIO pin called name ("GPIO17").
+// Pin returns the GPIO pin called name ("GPIO17", or "gpiochip0/17" for an
+// unnamed line on a generic board).
 func Pin(name string) (gpio.PinIO, error) {
 	if err := HostInit(); err != nil {
 		return nil, err
 	}
 	p := gpioreg.ByName(name)
+	if p == nil {
+		// On generic boards most lines have no name and are not in the
+		// registry (HARDWARE.md): "gpiochip0/17" addresses them by number.
+		p = lineByNumber(name)
+	}
 	if p == nil {
 		hint := "`karana-edge board` lists the header pins"
 		if len(gpioreg.All()) == 0 {
@@ -125,4 +133,26 @@ func ParseEdge(s string) (gpio.Edge, error) {
 		return gpio.BothEdges, nil
 	}
 	return gpio.NoEdge, fmt.Errorf("unknown edge %q (use falling, rising or both)", s)
+}
+
+// lineByNumber resolves "gpiochipN/LINE" (a chip as /dev names it, then the
+// line offset) through the GPIO character device; nil when name is not of
+// that form or there is no such chip or line.
+func lineByNumber(name string) gpio.PinIO {
+	chip, line, ok := strings.Cut(name, "/")
+	if !ok || !strings.HasPrefix(chip, "gpiochip") {
+		return nil
+	}
+	n, err := strconv.Atoi(line)
+	if err != nil || n < 0 {
+		return nil
+	}
+	for _, c := range gpioioctl.Chips {
+		if c.Name() == chip || "/dev/"+c.Name() == chip {
+			if l := c.ByNumber(n); l != nil {
+				return l
+			}
+		}
+	}
+	return nil
 }
