@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/karana-energy/karana-edge/clock"
+	"github.com/karana-energy/karana-edge/reading"
 	"github.com/karana-energy/karana-edge/sensors"
 )
 
@@ -145,30 +146,43 @@ func (a *Agent) readSensors(ctx context.Context, names []string) (readResult, er
 	if len(names) == 0 {
 		return readResult{}, errors.New("read: \"sensors\" must name at least one configured sensor")
 	}
-	cfg := a.Config()
+	cfg, sampler, _ := a.parts()
 	sub := &Config{}
+	var running []string
 	for _, n := range names {
 		i := slices.IndexFunc(cfg.Sensors, func(s sensors.Config) bool { return s.Name == n })
 		if i < 0 {
 			return readResult{}, fmt.Errorf("read: no sensor %q configured", n)
 		}
 		sc := cfg.Sensors[i]
+		if !sc.Disabled {
+			// Read through the sampler's own instance: a second one would
+			// put two users on the same bus.
+			running = append(running, n)
+			continue
+		}
 		sc.Disabled = false
 		sub.Sensors = append(sub.Sensors, sc)
 	}
-	list, err := BuildSensors(sub)
-	if err != nil {
-		return readResult{}, fmt.Errorf("read: %w", err)
-	}
 	res := readResult{Readings: []readingJSON{}}
-	for _, c := range list {
-		rs, err := sensors.ReadOnce(ctx, c)
+	add := func(rs []reading.Reading, err error) {
 		for _, r := range rs {
 			res.Readings = append(res.Readings, readingJSON{Name: r.Name, TS: r.Time.UTC().Format(time.RFC3339Nano), Value: r.Value, Unit: r.Unit})
 		}
 		if err != nil {
 			res.Errors = append(res.Errors, err.Error())
 		}
+	}
+	for _, n := range running {
+		add(sampler.ReadNow(ctx, n))
+	}
+	// A disabled sensor has no instance, so nothing else is on its bus.
+	list, err := BuildSensors(sub)
+	if err != nil {
+		return readResult{}, fmt.Errorf("read: %w", err)
+	}
+	for _, c := range list {
+		add(sensors.ReadOnce(ctx, c))
 	}
 	return res, nil
 }

@@ -56,36 +56,38 @@ func readTimeout(c Config) time.Duration {
 // their range, are left out and reported in the error, next to the readings
 // that are good.
 func ReadOnce(ctx context.Context, c Configured) ([]reading.Reading, error) {
-	name := c.Config.Name
 	if c.Sensor == nil {
-		return nil, fmt.Errorf("sensor %s (%s): not created", name, c.Config.Driver)
+		return nil, fmt.Errorf("sensor %s (%s): not created", c.Config.Name, c.Config.Driver)
 	}
-	timeout := readTimeout(c.Config)
+	rs, err := readNow(ctx, c.Sensor, c.Config.Name, c.Config.Driver, readTimeout(c.Config), c.Config.Fields)
+	if cerr := c.Sensor.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("sensor %s (%s): close: %w", c.Config.Name, c.Config.Driver, cerr))
+	}
+	return rs, err
+}
+
+// readNow reads s once, stamped now, calibrated; it leaves s open.
+func readNow(ctx context.Context, s Sensor, name, driver string, timeout time.Duration, fields map[string]FieldConfig) ([]reading.Reading, error) {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
 	now := time.Now().UTC()
 	rctx, cancel := context.WithTimeout(WithSlot(ctx, now), timeout)
-	vals, err := c.Sensor.Read(rctx)
+	vals, err := s.Read(rctx)
 	timedOut := rctx.Err() == context.DeadlineExceeded
 	cancel()
-	var closeErr error
-	if cerr := c.Sensor.Close(); cerr != nil {
-		closeErr = fmt.Errorf("sensor %s (%s): close: %w", name, c.Config.Driver, cerr)
-	}
 	if err != nil {
 		if timedOut {
 			err = fmt.Errorf("timed out after %s: %w", timeout, err)
 		}
-		return nil, errors.Join(fmt.Errorf("sensor %s (%s): read: %w", name, c.Config.Driver, err), closeErr)
+		return nil, fmt.Errorf("sensor %s (%s): read: %w", name, driver, err)
 	}
-	vals, oor := calibrate(c.Config.Fields, vals)
+	vals, oor := calibrate(fields, vals)
 	rs, bad := toReadings(name, vals, now, 0)
 	bad = append(oor, bad...)
-	errs := make([]error, 0, len(bad)+1)
+	errs := make([]error, 0, len(bad))
 	for _, b := range bad {
-		errs = append(errs, fmt.Errorf("sensor %s (%s): %w", name, c.Config.Driver, b))
+		errs = append(errs, fmt.Errorf("sensor %s (%s): %w", name, driver, b))
 	}
-	errs = append(errs, closeErr)
 	return rs, errors.Join(errs...)
 }

@@ -129,6 +129,10 @@ type runner struct {
 	sched     []cron.Schedule // when set, timing comes from these, not iv
 	schedSpec []string
 
+	// readMu keeps a remote one-shot read (ReadNow) off the bus while the
+	// schedule's own read, or the close after repeated failures, runs.
+	readMu sync.Mutex
+
 	// Touched only by the runner's goroutine.
 	notFittedLogged bool
 	badLogged       uint64
@@ -382,6 +386,8 @@ func (s *Sampler) sleepUntil(ctx context.Context, next time.Time) (now time.Time
 
 // sample reads the sensor once for slot and records the outcome.
 func (s *Sampler) sample(ctx context.Context, r *runner, slot time.Time) {
+	r.readMu.Lock()
+	defer r.readMu.Unlock()
 	rctx, cancel := context.WithTimeout(WithSlot(ctx, slot), r.timeout)
 	start := time.Now()
 	vals, err := r.sensor.Read(rctx)
@@ -527,4 +533,23 @@ func (r *runner) count(f func(*SensorStats)) {
 	r.mu.Lock()
 	f(&r.st)
 	r.mu.Unlock()
+}
+
+// ReadNow reads the running sensor called name once, outside its schedule
+// and without buffering the result (the remote `read` command). It shares
+// the sampler's instance, never overlapping a scheduled read, so a real bus
+// sees one user.
+func (s *Sampler) ReadNow(ctx context.Context, name string) ([]reading.Reading, error) {
+	for _, r := range s.runners {
+		if r.name != name {
+			continue
+		}
+		if r.invalid != "" {
+			return nil, fmt.Errorf("sensor %s (%s): not scheduled: %s", r.name, r.driver, r.invalid)
+		}
+		r.readMu.Lock()
+		defer r.readMu.Unlock()
+		return readNow(ctx, r.sensor, r.name, r.driver, r.timeout, r.fields)
+	}
+	return nil, fmt.Errorf("sensor %s: not running (disabled or not configured)", name)
 }

@@ -1,6 +1,7 @@
 package sensors
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -74,5 +75,31 @@ func TestScheduleValidation(t *testing.T) {
 	err := c.Validate()
 	if err == nil || !strings.Contains(err.Error(), "schedule[1]") {
 		t.Fatalf("Validate = %v, want an error on schedule[1]", err)
+	}
+}
+
+// ReadNow shares the running sensor and never overlaps its scheduled reads.
+func TestReadNowSharesTheRunningSensor(t *testing.T) {
+	f := &fake{read: func(ctx context.Context, n int) ([]Value, error) {
+		time.Sleep(5 * time.Millisecond)
+		return []Value{{Field: "v", Value: float64(n), Unit: "u"}}, nil
+	}}
+	iv := 10 * time.Millisecond
+	s, stop := run(t, []Configured{{cfg("slow", iv, iv), f}}, nil, SamplerOptions{})
+	for i := 0; i < 20; i++ {
+		rs, err := s.ReadNow(context.Background(), "slow")
+		if err != nil || len(rs) != 1 || rs[0].Name != "slow.v" {
+			t.Fatalf("ReadNow: %v %v", rs, err)
+		}
+	}
+	if _, err := s.ReadNow(context.Background(), "absent"); err == nil {
+		t.Error("ReadNow of an unknown sensor did not fail")
+	}
+	stop()
+	if f.overlap.Load() {
+		t.Error("a ReadNow overlapped a scheduled read")
+	}
+	if f.closes.Load() != 1 {
+		t.Errorf("sensor closed %d times, want once at stop (ReadNow must not close it)", f.closes.Load())
 	}
 }
