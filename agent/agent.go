@@ -145,6 +145,9 @@ func (a *Agent) status() map[string]any {
 		"clock_synced":  clockSynced(),
 		"board":         a.board,
 	}
+	// Which config the box runs: the same hash as config/state's.
+	state := a.State()
+	m["config_hash"], m["config_version"] = state.Hash, state.Version
 	if st.LastError != "" {
 		m["buffer_last_error"] = st.LastError
 	}

@@ -260,3 +260,30 @@ func TestStatsAndExportWhileRunning(t *testing.T) {
 		t.Errorf("first exported row should start %q, got %q", want, lines[1])
 	}
 }
+
+// The retained status names the config the box runs, with the same hash as
+// config/state, so a fleet view can tell which boxes took a new config.
+func TestStatusCarriesConfigHash(t *testing.T) {
+	broker, err := testbroker.Start(t, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Stop()
+	cfg := pipelineConfig(t, t.TempDir(), broker.Addr(), "")
+	a, err := New(cfg, Info{Version: "test"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	var doc map[string]any
+	waitFor(t, "the retained status", 20*time.Second, func() bool {
+		b, ok := broker.Retained("karana/pipe/status")
+		return ok && json.Unmarshal(b, &doc) == nil && doc["state"] == "online"
+	})
+	if want := a.State().Hash; doc["config_hash"] != want || len(want) != 64 {
+		t.Errorf("status config_hash %v, want %q", doc["config_hash"], want)
+	}
+}
