@@ -93,6 +93,8 @@ type blockEncoder struct {
 	prevTs int64
 	flags  reading.Flags
 	prev   map[uint32]uint64
+	// thinSeq is the previous entry's seq in a thinned block (thin.go).
+	thinSeq uint64
 }
 
 func newBlockEncoder() *blockEncoder {
@@ -159,41 +161,82 @@ var errBlockCRC = errors.New("checksum mismatch")
 // decoding it: length, format, count plausibility. It does not read the
 // entries, so it is what the open-time walk uses on every block.
 func blockHeader(v []byte) (count uint32, err error) {
+	count, _, _, err = blockLayout(v)
+	return count, err
+}
+
+// blockSeqs returns the number of seqs a block covers: its count for format
+// 1, the stored span for a thinned block (format 2, thin.go).
+func blockSeqs(v []byte) (uint64, error) {
+	_, span, _, err := blockLayout(v)
+	return uint64(span), err
+}
+
+// blockLayout reads the header of either format: the readings held, the
+// seqs covered and where the entries start.
+func blockLayout(v []byte) (count, span uint32, hdr int, err error) {
 	if len(v) < blockMinLen {
-		return 0, fmt.Errorf("block of %d bytes is shorter than %d", len(v), blockMinLen)
+		return 0, 0, 0, fmt.Errorf("block of %d bytes is shorter than %d", len(v), blockMinLen)
 	}
-	if v[0] != blockFormat1 {
-		return 0, fmt.Errorf("unknown block format %d (this build reads format %d)", v[0], blockFormat1)
+	hdr = blockHeaderLen
+	switch v[0] {
+	case blockFormat1:
+	case blockFormatThinned:
+		hdr = thinHeaderLen
+		if len(v) < thinHeaderLen+blockCRCLen {
+			return 0, 0, 0, fmt.Errorf("thinned block of %d bytes is shorter than %d", len(v), thinHeaderLen+blockCRCLen)
+		}
+	default:
+		return 0, 0, 0, fmt.Errorf("unknown block format %d (this build reads formats %d and %d)", v[0], blockFormat1, blockFormatThinned)
 	}
 	count = binary.BigEndian.Uint32(v[1:blockHeaderLen])
 	if count == 0 {
-		return 0, errors.New("block holds no readings")
+		return 0, 0, 0, errors.New("block holds no readings")
 	}
-	if uint64(count)*minEntryLen > uint64(len(v)-blockMinLen) {
-		return 0, fmt.Errorf("block claims %d readings in %d bytes", count, len(v))
+	if uint64(count)*minEntryLen > uint64(len(v)-hdr-blockCRCLen) {
+		return 0, 0, 0, fmt.Errorf("block claims %d readings in %d bytes", count, len(v))
 	}
-	return count, nil
+	span = count
+	if hdr == thinHeaderLen {
+		span = binary.BigEndian.Uint32(v[blockHeaderLen:thinHeaderLen])
+		if span < count {
+			return 0, 0, 0, fmt.Errorf("thinned block covers %d seqs but holds %d readings", span, count)
+		}
+	}
+	return count, span, hdr, nil
 }
 
 // decodeBlock verifies a block and calls fn for each entry in order, with its
-// index; fn returns false to stop early. nSeries bounds the series ids.
-// It never panics, whatever v holds.
-func decodeBlock(v []byte, nSeries int, fn func(i int, e entry) bool) (int, error) {
-	count, err := blockHeader(v)
+// seq offset from the block's key (its index, in a format-1 block); fn
+// returns false to stop early. nSeries bounds the series ids. It never
+// panics, whatever v holds.
+func decodeBlock(v []byte, nSeries int, fn func(off int, e entry) bool) (int, error) {
+	count, span, hdr, err := blockLayout(v)
 	if err != nil {
 		return 0, err
 	}
+	thinned := hdr == thinHeaderLen
 	body := v[:len(v)-blockCRCLen]
 	if crc32.Checksum(body, crcTable) != binary.LittleEndian.Uint32(v[len(body):]) {
 		return 0, errBlockCRC
 	}
 	var (
-		p      = blockHeaderLen
+		p      = hdr
+		off    = -1
 		prevTs int64
 		flags  reading.Flags
 		prev   = make(map[uint32]uint64, 64)
 	)
 	for i := 0; i < int(count); i++ {
+		off++
+		if thinned {
+			gap, n := binary.Uvarint(body[p:])
+			if n <= 0 || gap >= uint64(span) || uint64(off)+gap >= uint64(span) {
+				return i, fmt.Errorf("reading %d: bad seq gap", i)
+			}
+			off += int(gap)
+			p += n
+		}
 		sid, n := binary.Uvarint(body[p:])
 		if n <= 0 {
 			return i, fmt.Errorf("reading %d: bad series id varint", i)
@@ -237,7 +280,7 @@ func decodeBlock(v []byte, nSeries int, fn func(i int, e entry) bool) (int, erro
 		prevTs = e.ts
 		e.bits = prev[e.sid] ^ x
 		prev[e.sid] = e.bits
-		if !fn(i, e) {
+		if !fn(off, e) {
 			return i + 1, nil
 		}
 	}

@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,19 +13,21 @@ import (
 
 // work is what one commit carries, taken from the shared state under mu.
 type work struct {
-	batch      []entry
-	hole       uint64            // seqs to skip before the batch
-	dropped    uint64            // dropped_total at the snapshot
-	cursors    map[string]uint64 // cursors that differ from the persisted ones
-	minCursor  uint64            // slowest active stream
-	hasActive  bool
-	series     []seriesKey // dictionary entries not yet persisted
-	markClean  bool
-	state      map[string][]byte // state entries set since the last commit
-	stateBytes int               // all state entries' size in the meta bucket
-	epochs     []evidence        // clock epochs the batch refers to (clock.go)
-	syncs      map[string]int64  // MarkSynced calls to persist
-	boot       string            // this process's boot id
+	batch     []entry
+	hole      uint64            // seqs to skip before the batch
+	dropped   uint64            // dropped_total at the snapshot
+	cursors   map[string]uint64 // cursors that differ from the persisted ones
+	minCursor uint64            // slowest active stream
+	hasActive bool
+	// activeCursors are the active streams' cursors (thin.go).
+	activeCursors []uint64
+	series        []seriesKey // dictionary entries not yet persisted
+	markClean     bool
+	state         map[string][]byte // state entries set since the last commit
+	stateBytes    int               // all state entries' size in the meta bucket
+	epochs        []evidence        // clock epochs the batch refers to (clock.go)
+	syncs         map[string]int64  // MarkSynced calls to persist
+	boot          string            // this process's boot id
 }
 
 // commit writes pending readings, cursor moves and new series in one bbolt
@@ -99,6 +102,7 @@ func (r *Ring) snapshot(markClean bool) *work {
 		if !ok {
 			continue
 		}
+		w.activeCursors = append(w.activeCursors, c)
 		if !w.hasActive || c < w.minCursor {
 			w.minCursor, w.hasActive = c, true
 		}
@@ -219,6 +223,15 @@ func (r *Ring) write(w *work) (diskState, uint64, error) {
 			}
 			tailChanged = true
 		}
+		if _, err := r.thin(data, ser, &next, w); err != nil {
+			return err
+		}
+		if next.thinned != r.st.thinned {
+			v := binary.BigEndian.AppendUint64(u64(next.thinned), next.thinnings)
+			if err := meta.Put(keyThin, v); err != nil {
+				return fmt.Errorf("thin totals: %w", err)
+			}
+		}
 		var err error
 		if pruneDrops, tailChanged, err = r.prune(data, &next, w, tailChanged); err != nil {
 			return err
@@ -278,7 +291,7 @@ func (r *Ring) update(fn func(*bolt.Tx) error) (err error) {
 // full it is sealed into the data bucket, and a large batch (a backlog
 // after failed commits) goes to data blocks of up to blockCap.
 func (r *Ring) addReadings(data *bolt.Bucket, next *diskState, w *work, seq uint64) error {
-	lim := tailLimit(r.pageSize, next.cursors, w.stateBytes+next.clockBytes())
+	lim := tailLimit(r.pageSize, next.cursors, w.stateBytes+next.clockBytes()+next.thinBytes())
 	if w.hole > 0 && next.tail.n > 0 {
 		// Seqs within a block are contiguous; the hole starts a new one.
 		if err := sealTail(data, next); err != nil {
@@ -354,11 +367,11 @@ func putBlock(data *bolt.Bucket, next *diskState, first uint64, enc *blockEncode
 // counts as one reading: pruning must still be able to remove it.
 func blockSpan(k, v []byte) (first, last, count uint64) {
 	first, _ = keySeq(k)
-	c, err := blockHeader(v)
+	c, span, _, err := blockLayout(v)
 	if err != nil {
 		return first, first, 1
 	}
-	return first, first + uint64(c) - 1, uint64(c)
+	return first, first + uint64(span) - 1, uint64(c)
 }
 
 // prune deletes the oldest blocks while the data is over budget (counting

@@ -14,6 +14,10 @@ type Config struct {
 	// CommitInterval is the group-commit window: at most this much sampled
 	// data is lost on a power cut. Nothing is written when nothing is new.
 	CommitInterval config.Duration `toml:"commit_interval"`
+	// ThinAt is the fill level (a fraction of the data budget) past which
+	// the oldest undelivered readings are thinned into per-minute
+	// aggregates before any is dropped (thin.go). 0 disables thinning.
+	ThinAt float64 `toml:"thin_at"`
 }
 
 // DefaultConfig returns the defaults documented in the example config.
@@ -21,6 +25,7 @@ func DefaultConfig() Config {
 	return Config{
 		MaxBytes:       64 << 20,
 		CommitInterval: config.D(time.Second),
+		ThinAt:         0.8,
 	}
 }
 
@@ -39,6 +44,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CommitInterval.Duration > 10*time.Minute {
 		errs.Add("commit_interval", "must be at most 10m (it is the data lost on a power cut), got %s", c.CommitInterval.Duration)
+	}
+	if !(c.ThinAt == 0 || c.ThinAt >= 0.1 && c.ThinAt <= 1) {
+		errs.Add("thin_at", "must be 0 (off) or a fraction of max_bytes' data budget between 0.1 and 1, got %v", c.ThinAt)
 	}
 	return errs.Err()
 }

@@ -56,6 +56,11 @@
 //	of the same series in the block, lz/tz its leading/trailing zero bytes,
 //	and its 8-lz-tz middle bytes follow (x = 0: lz 8, no bytes).
 //
+// A thinned block (format byte 2, thin.go) holds aggregates that replaced
+// raw readings: the same layout with a uint32 BE span (the seqs the block
+// covers) after the count, and each entry starting with the uvarint number
+// of seqs skipped before it; the key is still the first seq covered.
+//
 // A reading costs 7-12 bytes: a repeated value 1 byte, a counter 2, a
 // noisy measurement about 7, plus 1 for the series and 1-5 for the time.
 // The zero time.Time is stored as MinInt64. A new format byte, or a new
@@ -100,7 +105,10 @@
 // whatever the cursors say, and the readings in them that the slowest
 // active stream had not acknowledged count as dropped (all of them when no
 // stream is active). Streams see the loss as first_seq jumping past their
-// cursor. Blocks every active stream (SetStreams) has acknowledged are
+// cursor. Before that, past thin_at of the budget, the oldest undelivered
+// readings are thinned into per-minute aggregates (thin.go), so a long
+// outage loses resolution before it loses readings. Blocks every active
+// stream (SetStreams) has acknowledged are
 // deleted once a page's worth of them has accumulated; inactive streams'
 // cursors are kept in the file but hold nothing back.
 //

@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -15,11 +16,13 @@ type loaded struct {
 	nextSeq uint64
 	dropped uint64
 	clean   bool
-	cursors map[string]uint64
-	series  []seriesKey
-	state   map[string][]byte
-	clk     []clkRec         // clock.go
-	syn     map[string]int64 // clock.go
+	// thinning totals (thin.go)
+	thinned, thinnings uint64
+	cursors            map[string]uint64
+	series             []seriesKey
+	state              map[string][]byte
+	clk                []clkRec         // clock.go
+	syn                map[string]int64 // clock.go
 
 	tailFirst uint64
 	tail      []entry
@@ -149,6 +152,12 @@ func (ld *loaded) readMeta(b *bolt.Bucket) error {
 			}
 		case string(keyDropped):
 			ld.dropped, err = getU64(v, "dropped")
+		case string(keyThin):
+			if len(v) != 16 {
+				err = fmt.Errorf("meta thin: %d bytes, want 16", len(v))
+			} else {
+				ld.thinned, ld.thinnings = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
+			}
 		case string(keyClean):
 			ld.clean = len(v) == 1 && v[0] == 1
 		case string(keyTail):
@@ -182,6 +191,9 @@ func (ld *loaded) readTail(v []byte) error {
 	}
 	first, _ := keySeq(v[:8])
 	count, err := blockHeader(v[8:])
+	if err == nil && v[8] != blockFormat1 {
+		err = fmt.Errorf("block format %d (a tail is never thinned)", v[8])
+	}
 	if err != nil {
 		return fmt.Errorf("meta tail at seq %d: %w", first, err)
 	}
@@ -221,7 +233,7 @@ func (ld *loaded) walkData(b *bolt.Bucket) error {
 			return corrupt("data: bad key %x", k)
 		}
 		sink ^= v[len(v)-1] // fault in the last overflow page, if any, here
-		count, err := blockHeader(v)
+		count, span, _, err := blockLayout(v)
 		if err != nil {
 			return corrupt("data: block at seq %d: %w", seq, err)
 		}
@@ -233,7 +245,7 @@ func (ld *loaded) walkData(b *bolt.Bucket) error {
 		}
 		ld.blocks++
 		lastKey, lastV = seq, v
-		ld.dataLast = seq + uint64(count) - 1
+		ld.dataLast = seq + uint64(span) - 1
 		ld.dataCount += uint64(count)
 		ld.dataBytes += int64(len(k) + len(v))
 		ld.seen(ld.dataLast)

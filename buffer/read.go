@@ -88,7 +88,7 @@ func (r *Ring) Read(from uint64, max int) ([]reading.Reading, error) {
 // from. A damaged block is skipped and reported once: the seq jump tells
 // the consumers, and one bad page must not stall every stream forever.
 func (r *Ring) appendBlock(out []reading.Reading, first uint64, v []byte, from uint64, max int, names []seriesKey) []reading.Reading {
-	if c, err := blockHeader(v); err == nil && first+uint64(c)-1 < from {
+	if c, err := blockSeqs(v); err == nil && first+c-1 < from {
 		return out
 	}
 	start := len(out)

@@ -81,6 +81,8 @@ type Ring struct {
 	recoveredFrom string
 	lastDropLog   time.Time
 	badBlocks     map[uint64]bool
+	thinned       uint64 // thinned_total (thin.go)
+	thinnings     uint64
 	state         map[string][]byte // persisted sensor state (state.go)
 	stateDirty    map[string]bool   // keys set since the last commit took them
 	clock         Clock             // SetClock (clock.go)
@@ -148,6 +150,10 @@ type diskState struct {
 	tailFirst uint64
 	tail      *blockEncoder
 
+	// thinned and thinnings are the persisted thinning totals; thinFrom is
+	// where the next thinning scan starts (thin.go), in memory only.
+	thinned, thinnings, thinFrom uint64
+
 	clk []clkRec         // clock epoch records, by seq (clock.go)
 	syn map[string]int64 // boot id → offset after sync; replaced, never mutated
 	// synWant holds syncs not written yet because no record refers to
@@ -200,6 +206,8 @@ func stateFrom(ld *loaded, nextSeq uint64) diskState {
 		tail:      newBlockEncoder(),
 		clk:       ld.clk,
 		syn:       ld.syn,
+		thinned:   ld.thinned,
+		thinnings: ld.thinnings,
 	}
 	if s.cursors == nil {
 		s.cursors = map[string]uint64{}
@@ -216,6 +224,7 @@ func (r *Ring) publishLocked() {
 	r.last = r.st.nextSeq - 1
 	r.count = r.st.count()
 	r.dataBytes = r.st.bytes()
+	r.thinned, r.thinnings = r.st.thinned, r.st.thinnings
 }
 
 // Append queues readings for the next commit. It copies them, never blocks
@@ -245,7 +254,7 @@ func (r *Ring) Append(rs []reading.Reading) {
 			ts:    tsOf(x.Time),
 			bits:  math.Float64bits(x.Value),
 			sid:   r.dict.intern(x.Name, x.Unit),
-			flags: x.Flags,
+			flags: x.Flags &^ reading.Thinned, // only thinning writes it
 			epoch: ep * uint16(x.Flags&reading.ClockUnsynced),
 		})
 	}

@@ -33,6 +33,11 @@ type Stats struct {
 	// DroppedTotal counts readings lost to overflow or failed commits, over
 	// the life of the file.
 	DroppedTotal uint64 `json:"dropped_total"`
+	// ThinnedTotal counts raw readings replaced by per-minute aggregates
+	// past thin_at (thin.go), and Thinnings the runs of blocks thinned, over
+	// the life of the file.
+	ThinnedTotal uint64 `json:"thinned_total"`
+	Thinnings    uint64 `json:"thinnings"`
 	Commits      uint64 `json:"commits"`       // since open
 	CommitErrors uint64 `json:"commit_errors"` // since open
 	Pending      int    `json:"pending"`       // readings waiting for a commit
@@ -66,6 +71,8 @@ func (r *Ring) Stats() (Stats, error) {
 		Cursors:       make(map[string]uint64, len(r.cursors)),
 		Unsent:        make(map[string]uint64, len(r.cursors)),
 		DroppedTotal:  r.dropped,
+		ThinnedTotal:  r.thinned,
+		Thinnings:     r.thinnings,
 		Commits:       r.commits,
 		CommitErrors:  r.commitErrors,
 		Pending:       len(r.pending),

@@ -32,6 +32,13 @@ const (
 	// real, only its date is not, and a silently dropped reading cannot be
 	// told from a lost one.
 	TimeImplausible
+	// Thinned marks an aggregate the buffer wrote in place of raw readings
+	// when it passed its thin_at fill level during a long outage: one of
+	// "<series>_count", "_min", "_max", "_mean" over one UTC minute, timed
+	// at the minute's start. The seqs of the raw readings it replaced are
+	// gone: the gap just before a Thinned "_count" reading, exactly its
+	// value minus 4 seqs, is thinning, not loss.
+	Thinned
 )
 
 // Reading is one sampled value.

@@ -241,7 +241,7 @@ func (s *stream) scanAggregate(next uint64, maxGroups int) (aggBatch, error) {
 	// readings at or after cut are in windows that may still grow
 	cut := a.windowStart(tail[0].Time.Add(-aggregateGrace).UnixNano())
 	from := next
-	var scanned uint64
+	var scanned, thinned uint64
 scan:
 	for from <= lastSeq {
 		rs, err := src.Read(from, aggReadChunk)
@@ -262,6 +262,7 @@ scan:
 			if !s.matches(r.Name) {
 				out.last = r.Seq
 				scanned++
+				thinned += thinGap(r, next)
 				continue
 			}
 			if a.full(r) {
@@ -271,11 +272,12 @@ scan:
 			a.add(r)
 			out.last = r.Seq
 			scanned++
+			thinned += thinGap(r, next)
 		}
 		from = rs[len(rs)-1].Seq + 1
 	}
 	if out.last >= next {
-		out.dropped = out.last - next + 1 - scanned
+		out.dropped = out.last - next + 1 - scanned - thinned // thinned.go
 	}
 	out.readings = a.readings()
 	out.windows = a.windows()

@@ -59,7 +59,8 @@ func (s *stream) build(ctx context.Context, next, rangeStart, stop uint64) (buil
 			}
 			nb.last = rs[len(rs)-1].Seq
 		}
-		dropped := nb.last - next + 1 - uint64(len(rs)) // holes: overflow or lost before commit
+		// holes: overflow or lost before commit; not the seqs thinning consumed
+		dropped := nb.last - next + 1 - uint64(len(rs)) - thinGaps(rs, next)
 		matched := s.filter(rs)
 		if len(matched) == 0 && dropped == 0 {
 			return nb, nil
@@ -67,7 +68,7 @@ func (s *stream) build(ctx context.Context, next, rangeStart, stop uint64) (buil
 		nb.batch = format.Batch{
 			Device: s.u.opts.DeviceID, Stream: s.name,
 			FirstSeq: rangeStart, LastSeq: nb.last, Dropped: dropped, Readings: matched,
-			Tags: s.cfg.Tags,
+			Tags: s.cfg.Tags, Thinned: countThinned(matched),
 		}
 		if err := s.formatBatch(ctx, &nb); err != nil {
 			return built{}, err
@@ -95,7 +96,7 @@ func (s *stream) buildAggregate(ctx context.Context, next, rangeStart uint64) (b
 		nb.batch = format.Batch{
 			Device: s.u.opts.DeviceID, Stream: s.name,
 			FirstSeq: rangeStart, LastSeq: ab.last, Dropped: ab.dropped, Readings: ab.readings,
-			Tags: s.cfg.Tags, Aggregate: s.aggName,
+			Tags: s.cfg.Tags, Aggregate: s.aggName, Thinned: countThinned(ab.readings),
 		}
 		if err := s.formatBatch(ctx, &nb); err != nil {
 			return built{}, err

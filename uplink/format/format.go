@@ -38,7 +38,13 @@ type Batch struct {
 	LastSeq  uint64 // last buffer seq this batch covers
 	// Dropped counts readings lost (buffer overflow) between the stream's
 	// previous batch and this one.
-	Dropped  uint64
+	Dropped uint64
+	// Thinned counts the readings of this batch flagged reading.Thinned:
+	// per-minute aggregates ("<series>_count", "_min", "_max", "_mean") the
+	// buffer wrote in place of raw readings during a long outage. The seqs
+	// of the raw readings they replaced are not counted in Dropped; each
+	// _count's value is how many raw readings its minute had.
+	Thinned  uint64
 	Readings []reading.Reading
 	// Tags are the stream's static tags (site, customer ...), validated by
 	// the stream config. Formatters read them and must not modify the map,

@@ -27,7 +27,12 @@ import (
 //     2 = taken unsynced and re-stamped from its boot time once the clock
 //     synced (as good as a synced ts); 4 = ts is implausible (before the
 //     build date, or over an hour ahead of a synced clock): the value is
-//     sent, its date is not to be trusted. See reading.Flags.
+//     sent, its date is not to be trusted; 8 = a per-minute aggregate the
+//     buffer wrote in place of raw readings during a long outage (see
+//     "thinned"). See reading.Flags.
+//   - "thinned" appears only when non-zero: how many of the batch's readings
+//     carry flag 8. The seqs of the raw readings they replaced are part of
+//     the range but are neither readings nor "dropped".
 //   - "tags" appears only when the stream has tags: an object of the
 //     stream's static tags (site, customer ...), keys sorted.
 //   - value is a JSON number written like encoding/json writes a float64
@@ -84,6 +89,10 @@ func (JSON) AppendFormat(dst []byte, b *Batch) ([]byte, error) {
 	dst = strconv.AppendInt(dst, int64(len(b.Readings)), 10)
 	dst = append(dst, `,"dropped":`...)
 	dst = strconv.AppendUint(dst, b.Dropped, 10)
+	if b.Thinned > 0 {
+		dst = append(dst, `,"thinned":`...)
+		dst = strconv.AppendUint(dst, b.Thinned, 10)
+	}
 	if b.Aggregate != "" {
 		dst = append(dst, `,"aggregate":`...)
 		dst = appendJSONString(dst, b.Aggregate)
