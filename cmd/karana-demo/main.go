@@ -138,6 +138,14 @@ func (b *backend) onMessage(topic string, payload []byte) {
 	if strings.HasSuffix(topic, "/status") {
 		var st map[string]any
 		json.Unmarshal(payload, &st)
+		if st["state"] != "online" {
+			why := "the box's last will: its link died"
+			if r, ok := st["reason"].(string); ok {
+				why = r
+			}
+			fmt.Fprintf(b.out, "%s  status   %v (%s)\n", now, st["state"], why)
+			return
+		}
 		fmt.Fprintf(b.out, "%s  status   %v  buffer_depth=%v  oldest_unsent_age_s=%v\n", now, st["state"], st["buffer_depth"], st["oldest_unsent_age_s"])
 		return
 	}
