@@ -51,7 +51,7 @@ type DeviceConfig struct {
 // Validate checks the section; keys are relative to [device].
 func (c *DeviceConfig) Validate() error {
 	var errs config.FieldErrors
-	if !validDeviceID(c.ID) {
+	if !ValidDeviceID(c.ID) {
 		errs.Add("id", "invalid device id %q: use ASCII letters, digits, '-', '_' and '.' (it is an MQTT topic level)", c.ID)
 	}
 	if !filepath.IsAbs(c.DataDir) {
@@ -61,7 +61,9 @@ func (c *DeviceConfig) Validate() error {
 	return errs.Err()
 }
 
-func validDeviceID(s string) bool {
+// ValidDeviceID is [device] id's rule: the id is an MQTT topic level and
+// part of file names, so ASCII letters, digits, '-', '_' and '.' only.
+func ValidDeviceID(s string) bool {
 	if s == "" {
 		return false
 	}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/karana-energy/karana-edge/agent"
 	"github.com/karana-energy/karana-edge/boards"
 	"github.com/karana-energy/karana-edge/examples"
 )
@@ -42,7 +43,7 @@ var (
 // in [mqtt] as hints, and sensors chosen for the board. The caller should
 // validate it (agent.ParseConfig) before writing it.
 func RenderConfig(p ConfigParams) ([]byte, error) {
-	if !validDeviceID(p.DeviceID) {
+	if !agent.ValidDeviceID(p.DeviceID) {
 		return nil, fmt.Errorf("config: invalid device id %q: use ASCII letters, digits, '-', '_' and '.'", p.DeviceID)
 	}
 	lines := strings.Split(strings.TrimRight(example, "\n"), "\n")
@@ -202,18 +203,4 @@ func insertBeforeBlank(out []string, line string) []string {
 		n--
 	}
 	return append(out[:n], append([]string{line}, out[n:]...)...)
-}
-
-// validDeviceID is [device] id's rule (it is an MQTT topic level).
-func validDeviceID(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
