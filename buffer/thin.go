@@ -77,12 +77,12 @@ type thinOut struct {
 
 // thinGroup accumulates one (series, minute).
 type thinGroup struct {
-	sid           uint32
-	minute        int64
-	n, finite     int
-	min, max, sum float64
-	flags         reading.Flags
-	last          uint64 // newest seq
+	sid    uint32
+	minute int64
+	n      int // all readings, finite or not
+	sum    reading.Summary
+	flags  reading.Flags
+	last   uint64 // newest seq
 }
 
 // thin runs inside the commit transaction, before prune. It returns the raw
@@ -197,25 +197,14 @@ func (r *Ring) thinRun(data *bolt.Bucket, next *diskState, keys []uint64, vals [
 		g.n++
 		g.flags |= x.e.flags
 		g.last = x.seq
-		v := math.Float64frombits(x.e.bits)
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			continue
-		}
-		if g.finite == 0 || v < g.min {
-			g.min = v
-		}
-		if g.finite == 0 || v > g.max {
-			g.max = v
-		}
-		g.sum += v
-		g.finite++
+		g.sum.Add(math.Float64frombits(x.e.bits))
 	}
 	thinned := func(x thinOut) *thinGroup {
 		if x.e.ts <= 0 || x.e.flags&reading.ClockUnsynced != 0 {
 			return nil
 		}
 		g := groups[gk{x.e.sid, x.e.ts - x.e.ts%minuteNs}]
-		if g.n < thinMin || g.finite == 0 {
+		if g.n < thinMin || g.sum.Finite == 0 {
 			return nil
 		}
 		return g
@@ -260,9 +249,9 @@ func (r *Ring) thinRun(data *bolt.Bucket, next *diskState, keys []uint64, vals [
 			v            float64
 		}{
 			{"_count", "", float64(g.n)},
-			{"_min", s.unit, g.min},
-			{"_max", s.unit, g.max},
-			{"_mean", s.unit, g.sum / float64(g.finite)},
+			{"_min", s.unit, g.sum.Min},
+			{"_max", s.unit, g.sum.Max},
+			{"_mean", s.unit, g.sum.Mean()},
 		} {
 			cur++
 			sid := r.dict.intern(s.name+a.suffix, a.unit)

@@ -3,7 +3,6 @@ package uplink
 import (
 	"cmp"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -76,8 +75,8 @@ type aggKey struct {
 type aggGroup struct {
 	unit              string
 	flags             reading.Flags
-	count, finite     int
-	min, max, sum     float64
+	count             int // all readings, finite or not
+	sum               reading.Summary
 	first, last       float64
 	firstT, lastT     int64
 	firstSeq, lastSeq uint64 // of the first/last by time (ties: by seq)
@@ -98,18 +97,7 @@ func (g *aggGroup) add(r *reading.Reading) {
 	if g.unit == "" {
 		g.unit = r.Unit
 	}
-	v := r.Value
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return
-	}
-	if g.finite == 0 || v < g.min {
-		g.min = v
-	}
-	if g.finite == 0 || v > g.max {
-		g.max = v
-	}
-	g.sum += v
-	g.finite++
+	g.sum.Add(r.Value)
 }
 
 // aggregator collects groups for one batch.
@@ -189,18 +177,18 @@ func (a *aggregator) readings() []reading.Reading {
 			case FnFirst:
 				r.Value = g.first
 			default:
-				if g.finite == 0 {
+				if g.sum.Finite == 0 {
 					continue // no finite value to summarize
 				}
 				switch fn {
 				case FnMin:
-					r.Value = g.min
+					r.Value = g.sum.Min
 				case FnMax:
-					r.Value = g.max
+					r.Value = g.sum.Max
 				case FnSum:
-					r.Value = g.sum
+					r.Value = g.sum.Sum
 				case FnMean:
-					r.Value = g.sum / float64(g.finite)
+					r.Value = g.sum.Mean()
 				}
 			}
 			out = append(out, r)
