@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/internal/durable"
 	"github.com/karana-energy/karana-edge/remote"
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/uplink"
@@ -373,10 +374,10 @@ func lineIf(d *remote.Doc, key string) int {
 // persistPending writes the version and the overlay, pending confirmation.
 func (a *Agent) persistPending(d *remote.Doc) error {
 	dir := a.Config().Device.DataDir
-	if err := writeAtomic(filepath.Join(dir, RemoteVersionFile), []byte(strconv.FormatInt(d.Version, 10)+"\n")); err != nil {
+	if err := durable.WriteFile(filepath.Join(dir, RemoteVersionFile), []byte(strconv.FormatInt(d.Version, 10)+"\n"), 0o640); err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, RemotePendingFile), d.TOML)
+	return durable.WriteFile(filepath.Join(dir, RemotePendingFile), d.TOML, 0o640)
 }
 
 // confirmPending makes the pending overlay the one loaded at boot.
@@ -385,7 +386,7 @@ func (a *Agent) confirmPending() error {
 	if err := os.Rename(filepath.Join(dir, RemotePendingFile), filepath.Join(dir, RemoteFile)); err != nil {
 		return fmt.Errorf("remote: confirming: %w", err)
 	}
-	syncDir(dir)
+	durable.SyncDir(dir)
 	return nil
 }
 
@@ -399,13 +400,6 @@ func (a *Agent) dropPending() error {
 	return nil
 }
 
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-}
-
 func readVersion(dir string) int64 {
 	b, err := os.ReadFile(filepath.Join(dir, RemoteVersionFile))
 	if err != nil {
@@ -413,33 +407,6 @@ func readVersion(dir string) int64 {
 	}
 	v, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 	return max(v, 0)
-}
-
-// writeAtomic replaces path with data so that a power cut leaves the old
-// file or the new one, never a mix: temp file, fsync, rename, fsync dir.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("remote: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("remote: writing %s: %w", path, err)
-	}
-	syncDir(dir)
-	return nil
 }
 
 // reply publishes v as JSON, retrying while the link is down (the uplink

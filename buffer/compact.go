@@ -7,6 +7,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/karana-energy/karana-edge/internal/durable"
 )
 
 const compactSuffix = ".compact"
@@ -100,7 +102,7 @@ func (r *Ring) compact() error {
 	if err := os.Rename(tmp, r.path); err != nil {
 		return fail(fmt.Errorf("rename: %w", err))
 	}
-	if err := syncDir(filepath.Dir(r.path)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(r.path)); err != nil {
 		r.log.Warn("buffer: fsync of the directory after compaction failed", "path", r.path, "err", err)
 	}
 	old := r.db

@@ -14,6 +14,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/karana-energy/karana-edge/internal/durable"
 )
 
 // Open opens (or creates) the buffer at path for reading and writing and
@@ -360,5 +362,5 @@ func moveAside(path string) (string, error) {
 	if err := os.Rename(path, aside); err != nil {
 		return "", err
 	}
-	return aside, syncDir(filepath.Dir(path))
+	return aside, durable.SyncDir(filepath.Dir(path))
 }

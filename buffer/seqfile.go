@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/karana-energy/karana-edge/internal/durable"
 )
 
 // The seq reservation lives beside the database in <path>.seq, a one-line
@@ -41,43 +42,8 @@ func readReservation(path string) (uint64, error) {
 }
 
 func writeReservation(path string, v uint64) error {
-	name := path + seqSuffix
-	tmp := name + ".tmp"
-	if err := writeFileSync(tmp, []byte(strconv.FormatUint(v, 10)+"\n")); err != nil {
-		return fmt.Errorf("seq reservation %s: %w", name, err)
-	}
-	if err := os.Rename(tmp, name); err != nil {
-		return fmt.Errorf("seq reservation %s: %w", name, err)
-	}
-	if err := syncDir(filepath.Dir(name)); err != nil {
-		return fmt.Errorf("seq reservation %s: %w", name, err)
+	if err := durable.WriteFile(path+seqSuffix, []byte(strconv.FormatUint(v, 10)+"\n"), 0o640); err != nil {
+		return fmt.Errorf("seq reservation: %w", err)
 	}
 	return nil
-}
-
-func writeFileSync(name string, b []byte) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/karana-energy/karana-edge/internal/durable"
 )
 
 // ServiceUser is the system user (and group) the daemon runs as; see
@@ -107,7 +109,7 @@ func WriteNewFile(path string, data []byte, perm fs.FileMode, owner Owner) error
 		}
 		return fmt.Errorf("provision: %w", err)
 	}
-	return syncDir(filepath.Dir(path))
+	return durable.SyncDir(filepath.Dir(path))
 }
 
 // replaceFile writes data to path atomically, replacing what is there; for
@@ -121,7 +123,7 @@ func replaceFile(path string, data []byte, perm fs.FileMode, owner Owner) error 
 		os.Remove(tmp)
 		return fmt.Errorf("provision: %w", err)
 	}
-	return syncDir(filepath.Dir(path))
+	return durable.SyncDir(filepath.Dir(path))
 }
 
 // writeTemp writes a synced temporary file beside path with its final
@@ -156,19 +158,6 @@ func writeTemp(path string, data []byte, perm fs.FileMode, owner Owner) (string,
 	return name, nil
 }
 
-// syncDir makes a new directory entry durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("provision: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("provision: sync %s: %w", dir, err)
-	}
-	return nil
-}
-
 // ensureDir creates dir (and its parents with 0755) with perm and owner if
 // it does not exist; an existing dir is left as it is. created reports
 // whether it was made.
@@ -199,7 +188,7 @@ func ensureDir(dir string, perm fs.FileMode, owner Owner) (created bool, err err
 	if err := owner.chownPath(dir); err != nil {
 		return true, fmt.Errorf("provision: chown %s: %w", dir, err)
 	}
-	return true, syncDir(filepath.Dir(dir))
+	return true, durable.SyncDir(filepath.Dir(dir))
 }
 
 // ConfigDirOwner returns the owners for a new config directory and file:
