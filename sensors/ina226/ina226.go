@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"sync"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/sensors/i2cbus"
+	"github.com/karana-energy/karana-edge/sensors/internal/inatiming"
 )
 
 // Name is the driver's registered name.
@@ -57,12 +57,6 @@ func DefaultOptions() Options {
 		ConversionTime: 1100,
 	}
 }
-
-// The configuration register's codes (datasheet, configuration register).
-var (
-	averagesCodes   = []int{1, 4, 16, 64, 128, 256, 512, 1024}
-	conversionCodes = []int{140, 204, 332, 588, 1100, 2116, 4156, 8244} // µs
-)
 
 // Registers and fixed values.
 const (
@@ -121,14 +115,12 @@ func New(name string, opts any) (*Sensor, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	avg := slices.Index(averagesCodes, o.Averages)
-	ct := slices.Index(conversionCodes, o.ConversionTime)
 	cal, _ := calibration(o.ShuntOhms, o.MaxCurrent)
 	lsb := calScale / (float64(cal) * o.ShuntOhms)
 	return &Sensor{
 		name:     name,
 		o:        o,
-		config:   uint16(configReserved | avg<<9 | ct<<6 | ct<<3 | modeContinuous),
+		config:   configReserved | inatiming.Bits(o.Averages, o.ConversionTime) | modeContinuous,
 		cal:      uint16(cal),
 		current:  lsb,
 		cycle:    time.Duration(o.Averages*2*o.ConversionTime) * time.Microsecond,
@@ -172,12 +164,7 @@ func (o *Options) validate() error {
 			errs.Add("max_current", "the calibration register (15 bits) would overflow with %v A and %v Ω: max_current × shunt_ohms must be at least 5.12 mV (max_current ≥ %.4g A)", o.MaxCurrent, o.ShuntOhms, 0.00512/o.ShuntOhms)
 		}
 	}
-	if !slices.Contains(averagesCodes, o.Averages) {
-		errs.Add("averages", "invalid averages %d: use 1, 4, 16, 64, 128, 256, 512 or 1024", o.Averages)
-	}
-	if !slices.Contains(conversionCodes, o.ConversionTime) {
-		errs.Add("conversion_time", "invalid conversion time %d µs: use 140, 204, 332, 588, 1100, 2116, 4156 or 8244", o.ConversionTime)
-	}
+	inatiming.Validate(&errs, o.Averages, o.ConversionTime)
 	return errs.Err()
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/sensors/i2cbus"
+	"github.com/karana-energy/karana-edge/sensors/internal/inatiming"
 )
 
 // Name is the driver's registered name.
@@ -55,12 +56,6 @@ func DefaultOptions() Options {
 		ConversionTime: 1100,
 	}
 }
-
-// The configuration register's codes (the same tables as the INA226).
-var (
-	averagesCodes   = []int{1, 4, 16, 64, 128, 256, 512, 1024}
-	conversionCodes = []int{140, 204, 332, 588, 1100, 2116, 4156, 8244} // µs
-)
 
 // Registers and fixed values.
 const (
@@ -132,9 +127,7 @@ func New(name string, opts any) (*Sensor, error) {
 		})
 		enable |= 1 << (15 - n) // CH1en is bit 14
 	}
-	avg := slices.Index(averagesCodes, o.Averages)
-	ct := slices.Index(conversionCodes, o.ConversionTime)
-	s.config = uint16(enable | avg<<9 | ct<<6 | ct<<3 | modeContinuous)
+	s.config = uint16(enable) | inatiming.Bits(o.Averages, o.ConversionTime) | modeContinuous
 	s.cycle = time.Duration(o.Averages*len(s.chans)*2*o.ConversionTime) * time.Microsecond
 	return s, nil
 }
@@ -163,12 +156,7 @@ func (o *Options) validate() error {
 			}
 		}
 	}
-	if !slices.Contains(averagesCodes, o.Averages) {
-		errs.Add("averages", "invalid averages %d: use 1, 4, 16, 64, 128, 256, 512 or 1024", o.Averages)
-	}
-	if !slices.Contains(conversionCodes, o.ConversionTime) {
-		errs.Add("conversion_time", "invalid conversion time %d µs: use 140, 204, 332, 588, 1100, 2116, 4156 or 8244", o.ConversionTime)
-	}
+	inatiming.Validate(&errs, o.Averages, o.ConversionTime)
 	return errs.Err()
 }
 
