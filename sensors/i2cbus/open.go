@@ -60,7 +60,7 @@ func Init(log *slog.Logger) error {
 	}
 	st, err := hostInit()
 	if err != nil {
-		initErr = fmt.Errorf("i2c: periph host init: %w", err)
+		initErr = fmt.Errorf("periph host init: %w", err)
 		return initErr
 	}
 	if st != nil {

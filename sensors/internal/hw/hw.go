@@ -17,33 +17,22 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
-	"sync"
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
 	"periph.io/x/conn/v3/spi"
 	"periph.io/x/conn/v3/spi/spireg"
-	"periph.io/x/host/v3"
 	"periph.io/x/host/v3/gpioioctl"
 
 	"github.com/karana-energy/karana-edge/sensors"
+	"github.com/karana-energy/karana-edge/sensors/i2cbus"
 )
 
-var (
-	initOnce sync.Once
-	initErr  error
-)
-
-// HostInit initialises periph's host drivers. Tests replace it with a no-op
-// so that only the fakes they register are seen, never the machine's buses.
-var HostInit = func() error {
-	initOnce.Do(func() {
-		if _, err := host.Init(); err != nil {
-			initErr = fmt.Errorf("periph host init: %w", err)
-		}
-	})
-	return initErr
-}
+// HostInit initialises periph's host drivers, through the one guarded init
+// that I2C uses too (i2cbus.Init), so the drivers are set up once whichever
+// bus a box opens first. Tests replace it with a no-op so that only the
+// fakes they register are seen, never the machine's buses.
+var HostInit = func() error { return i2cbus.Init(nil) }
 
 // OpenSPI opens the SPI port called name ("SPI0.0" is bus 0, chip select 0).
 func OpenSPI(name string) (spi.PortCloser, error) {
