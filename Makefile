@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) \
 	-X github.com/karana-energy/karana-edge/clock.buildDate=$(BUILD_DATE)
 PKG     := ./cmd/karana-edge
 
-.PHONY: all build demo test bench bench-footprint fleet dist deb smoke-arm vet fmt clean test-arm
+.PHONY: all build demo test bench bench-footprint fleet telegraf-check dist deb smoke-arm vet fmt clean test-arm
 
 all: build
 
@@ -57,6 +57,13 @@ bench-footprint:
 FLEET_FLAGS ?=
 fleet:
 	$(GO) run ./tools/fleet $(FLEET_FLAGS)
+
+# docs/fleet.md's Telegraf config run for real: a Telegraf built with only
+# the plugins it uses (cached outside the repo), Mosquitto, and the daemon
+# on the sim board; every metric is compared with what the box published.
+# Manual: the first Telegraf build takes a minute or more.
+telegraf-check:
+	scripts/telegraf-check.sh
 
 # Static (CGO_ENABLED=0), stripped (-s -w) release binaries with the version
 # stamped in. GOARM=6 is the 32-bit build: it runs on every 32-bit Pi (a
