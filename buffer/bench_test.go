@@ -234,3 +234,89 @@ func BenchmarkOpen(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRefSiteWrites is the reference site's commit shape at the
+// buffer: one iteration is one 10 s slot, 40 noisy readings at 0.01
+// resolution (7-9 stored bytes each, like the sim's waveforms) committed
+// together, and the 15-minute stream acknowledging every 90 slots. It
+// counts bbolt's page writes (meta page included), so it is deterministic
+// where BenchmarkDiskWrites of cmd/karana-edge, over a 60 s window of six
+// commits, is noisy. The floor is 2 pages (root + meta).
+func BenchmarkRefSiteWrites(b *testing.B) {
+	r := openManual(b, dbPath(b), 64<<20, tuning{})
+	defer r.Close()
+	r.SetStreams([]string{"raw"})
+	slot := refSlot
+	// A day's worth first, so the tree has its steady depth.
+	k := 0
+	for ; k < 8640; k++ {
+		r.Append(slot(k))
+		mustFlush(b, r)
+		if k%90 == 89 {
+			_, last := r.Bounds()
+			r.Ack("raw", last)
+		}
+	}
+	st0 := mustStats(b, r)
+	pages0 := r.pagesWritten()
+	w0, werr := procWriteBytes()
+	b.ResetTimer()
+	for range b.N {
+		r.Append(slot(k))
+		mustFlush(b, r)
+		if k%90 == 89 {
+			_, last := r.Bounds()
+			r.Ack("raw", last)
+			mustFlush(b, r) // the ack's own commit, as the daemon makes it
+		}
+		k++
+	}
+	b.StopTimer()
+	st1 := mustStats(b, r)
+	commits := float64(st1.Commits - st0.Commits)
+	pages := float64(r.pagesWritten() - pages0)
+	b.ReportMetric(pages/commits, "pages/commit")
+	b.ReportMetric(pages/commits/2, "x-floor")
+	if w1, err := procWriteBytes(); werr == nil && err == nil {
+		// What the kernel accounts (see doc.go on large folios).
+		b.ReportMetric(float64(w1-w0)/commits, "write-B/commit")
+	}
+}
+
+// BenchmarkIngestDefault is the buffer's ingest at the default commit
+// interval (1 s) with its own commit goroutine, as the daemon runs it: a
+// producer keeps the queue as full as it can without overflowing it (the
+// queue is bounded, so the sustained rate is what the commits absorb), for
+// 5 s per iteration. It fails if a reading is dropped.
+func BenchmarkIngestDefault(b *testing.B) {
+	log, _ := testLogger(b)
+	r, err := open(dbPath(b), testConfig(256<<20), log, tuning{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	batch := gen(0, 1000, 50)
+	var elapsed time.Duration
+	var committed uint64
+	for range b.N {
+		_, last0 := r.Bounds()
+		start := time.Now()
+		for time.Since(start) < 5*time.Second {
+			if st := mustStats(b, r); st.Pending > defaultMaxPending-2*len(batch) {
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			r.Append(batch)
+		}
+		_, last1 := r.Bounds()
+		elapsed += time.Since(start)
+		committed += last1 - last0
+	}
+	b.StopTimer()
+	st := mustStats(b, r)
+	if st.DroppedTotal > 0 {
+		b.Fatalf("%d readings dropped", st.DroppedTotal)
+	}
+	b.ReportMetric(float64(committed)/elapsed.Seconds(), "readings/s")
+	b.ReportMetric(float64(st.MaxCommit.Microseconds())/1000, "max-commit-ms")
+}

@@ -294,7 +294,7 @@ func (r *Ring) addReadings(data *bolt.Bucket, next *diskState, w *work, seq uint
 	lim := tailLimit(r.pageSize, next.cursors, w.stateBytes+next.clockBytes()+next.thinBytes())
 	if w.hole > 0 && next.tail.n > 0 {
 		// Seqs within a block are contiguous; the hole starts a new one.
-		if err := sealTail(data, next); err != nil {
+		if err := r.retireTail(data, next); err != nil {
 			return err
 		}
 	}
@@ -313,10 +313,22 @@ func (r *Ring) addReadings(data *bolt.Bucket, next *diskState, w *work, seq uint
 			return nil
 		}
 	}
-	if next.tail.n > 0 {
-		if err := sealTail(data, next); err != nil {
-			return err
+	if next.tail.n > 0 && blockMinLen+len(w.batch)*minEntryLen <= lim {
+		// The batch starts the next tail when it fits one on its own.
+		fresh := newBlockEncoder()
+		for _, e := range w.batch {
+			fresh.add(e)
 		}
+		if fresh.size() <= lim {
+			if err := r.retireTail(data, next); err != nil {
+				return err
+			}
+			next.tail, next.tailFirst = fresh, seq
+			return nil
+		}
+	}
+	if err := sealTail(data, next); err != nil {
+		return err
 	}
 	enc, start, capBytes := newBlockEncoder(), seq, blockCap(r.pageSize)
 	for _, e := range w.batch {
@@ -340,7 +352,14 @@ func (r *Ring) addReadings(data *bolt.Bucket, next *diskState, w *work, seq uint
 	return nil
 }
 
+// sealTail writes the holds and the tail to data, in seq order.
 func sealTail(data *bolt.Bucket, next *diskState) error {
+	if err := flushHolds(data, next); err != nil {
+		return err
+	}
+	if next.tail.n == 0 {
+		return nil
+	}
 	if err := putBlock(data, next, next.tailFirst, next.tail); err != nil {
 		return err
 	}
@@ -350,16 +369,19 @@ func sealTail(data *bolt.Bucket, next *diskState) error {
 }
 
 func putBlock(data *bolt.Bucket, next *diskState, first uint64, enc *blockEncoder) error {
-	v := enc.bytes()
+	return putRaw(data, next, first, uint64(enc.n), enc.bytes())
+}
+
+func putRaw(data *bolt.Bucket, next *diskState, first, n uint64, v []byte) error {
 	if err := data.Put(seqKey(first), v); err != nil {
 		return fmt.Errorf("block at seq %d: %w", first, err)
 	}
 	if next.dataCount == 0 {
 		next.dataFirst = first
 	}
-	next.dataCount += uint64(enc.n)
+	next.dataCount += n
 	next.dataBytes += int64(8 + len(v))
-	next.dataLast = first + uint64(enc.n) - 1
+	next.dataLast = first + n - 1
 	return nil
 }
 
@@ -399,6 +421,10 @@ func (r *Ring) prune(data *bolt.Bucket, next *diskState, w *work, tailChanged bo
 
 	if next.bytes() > r.budget {
 		target := r.budget - r.budget/32
+		// The oldest go first, wherever they are: holds join data first.
+		if err := flushHolds(data, next); err != nil {
+			return 0, tailChanged, err
+		}
 		c := data.Cursor()
 		for next.bytes() > target {
 			k, v := c.First()
@@ -450,6 +476,9 @@ func (r *Ring) prune(data *bolt.Bucket, next *diskState, w *work, tailChanged bo
 			next.dataFirst, next.dataLast, next.dataBytes = 0, 0, 0
 		} else if k, _ := data.Cursor().First(); k != nil {
 			next.dataFirst, _ = keySeq(k)
+		}
+		if err := pruneHolds(data, next, r.pageSize); err != nil {
+			return 0, tailChanged, err
 		}
 	}
 	return drops, tailChanged, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -61,6 +62,23 @@ func openManual(t testing.TB, path string, maxBytes int64, tn tuning) *Ring {
 func dbPath(t testing.TB) string { return filepath.Join(t.TempDir(), "buffer.db") }
 
 var t0 = time.Date(2026, 11, 21, 22, 0, 0, 0, time.UTC)
+
+// refSlot is the reference site's k-th 10 s slot: 40 series, noisy values
+// at 0.01 resolution (7-9 stored bytes each, like the sim's waveforms).
+func refSlot(k int) []reading.Reading {
+	rs := make([]reading.Reading, 40)
+	for i := range rs {
+		x := float64(k*40 + i)
+		v := 230 + 40*math.Sin(x/7000) + 3*math.Sin(x*1.3) + math.Cos(x*0.77)
+		rs[i] = reading.Reading{
+			Name:  fmt.Sprintf("site.r%02d", i),
+			Unit:  "W",
+			Time:  t0.Add(time.Duration(k) * 10 * time.Second),
+			Value: math.Round(v*100) / 100,
+		}
+	}
+	return rs
+}
 
 // gen makes n readings of nSeries series, sampled every 10 s per round, with
 // values that identify them: value = k (the reading's index from start).

@@ -2,10 +2,12 @@ package buffer
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -27,6 +29,8 @@ type loaded struct {
 	tailFirst uint64
 	tail      []entry
 	tailSize  int64 // key + value bytes of the tail
+	holds     []held
+	format    byte
 
 	dataFirst, dataLast, dataCount uint64
 	dataBytes                      int64
@@ -86,6 +90,9 @@ func load(db *bolt.DB, fileSize int64, checkUnclean bool) (ld *loaded, err error
 				names = append(names, string(name))
 				return nil
 			}
+			if _, ok := holdSlot(name); ok {
+				return nil
+			}
 			return corrupt("unexpected bucket %q: not a karana-edge buffer", name)
 		}); err != nil {
 			return err
@@ -137,9 +144,10 @@ func (ld *loaded) readMeta(b *bolt.Bucket) error {
 		var err error
 		switch string(k) {
 		case string(keyFormat):
-			if len(v) != 1 || v[0] != dbFormat {
-				return corrupt("meta: database format %x, this build reads %d", v, dbFormat)
+			if len(v) != 1 || v[0] < 1 || v[0] > dbFormat {
+				return corrupt("meta: database format %x, this build reads 1 to %d", v, dbFormat)
 			}
+			ld.format = v[0]
 			haveFormat = true
 		case string(keyNextSeq):
 			ld.nextSeq, err = getU64(v, "next_seq")
@@ -260,7 +268,59 @@ func (ld *loaded) walkData(b *bolt.Bucket) error {
 			return corrupt("data: last block (seq %d): %w", lastKey, err)
 		}
 	}
+	if err := ld.walkHolds(b.Tx()); err != nil {
+		return err
+	}
 	return ld.decodeTail(b.Tx().Bucket(bucketMeta).Get(keyTail))
+}
+
+// walkHolds reads the hold buckets (hold.go): each block is decoded whole
+// (a hold is under a quarter page) and must lie between data and tail.
+func (ld *loaded) walkHolds(tx *bolt.Tx) error {
+	for slot, name := range holdBuckets {
+		b := tx.Bucket(name)
+		if b == nil {
+			continue
+		}
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if v == nil {
+				return corrupt("hold %s: unexpected nested bucket %q", name, k)
+			}
+			seq, ok := keySeq(k)
+			if !ok || seq == 0 {
+				return corrupt("hold %s: bad key %x", name, k)
+			}
+			if len(ld.holds) > 0 && ld.holds[len(ld.holds)-1].slot == slot {
+				return corrupt("hold %s: more than one block", name)
+			}
+			count, err := blockHeader(v)
+			if err == nil && v[0] != blockFormat1 {
+				err = fmt.Errorf("block format %d (a hold is never thinned)", v[0])
+			}
+			if err == nil {
+				_, err = decodeBlock(v, len(ld.series), func(int, entry) bool { return true })
+			}
+			if err != nil {
+				return corrupt("hold %s: block at seq %d: %w", name, seq, err)
+			}
+			h := held{slot: slot, first: seq, n: uint64(count), size: int64(len(k) + len(v))}
+			ld.holds = append(ld.holds, h)
+			ld.seen(h.last())
+		}
+	}
+	slices.SortFunc(ld.holds, func(a, b held) int { return cmp.Compare(a.first, b.first) })
+	prev := uint64(0)
+	if ld.blocks > 0 {
+		prev = ld.dataLast
+	}
+	for _, h := range ld.holds {
+		if h.first <= prev {
+			return corrupt("hold %s at seq %d overlaps the readings before it (ending %d)", holdBuckets[h.slot], h.first, prev)
+		}
+		prev = h.last()
+	}
+	return nil
 }
 
 func (ld *loaded) decodeTail(v []byte) error {
@@ -277,6 +337,9 @@ func (ld *loaded) decodeTail(v []byte) error {
 	}
 	if ld.blocks > 0 && ld.tailFirst <= ld.dataLast {
 		return corrupt("meta tail at seq %d overlaps data ending at %d", ld.tailFirst, ld.dataLast)
+	}
+	if k := len(ld.holds); k > 0 && ld.tailFirst <= ld.holds[k-1].last() {
+		return corrupt("meta tail at seq %d overlaps hold %s ending at %d", ld.tailFirst, holdBuckets[ld.holds[k-1].slot], ld.holds[k-1].last())
 	}
 	return nil
 }

@@ -21,9 +21,11 @@ var (
 )
 
 const (
-	// dbFormat is the layout of buckets and meta keys; a file with another
-	// value was written by an incompatible build.
-	dbFormat      = 1
+	// dbFormat is the layout of buckets and meta keys; a file with a higher
+	// value was written by a later, incompatible build. Format 2 added the
+	// hold buckets (hold.go); a format 1 file is read as it is and marked 2
+	// by the commit that first parks a hold in it.
+	dbFormat      = 2
 	cursorPrefix  = "cur/"
 	pageHeaderLen = 16 // bbolt page header, for the inline-size estimate
 	leafElemLen   = 16 // bbolt leaf element header

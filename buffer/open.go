@@ -106,6 +106,7 @@ func open(path string, cfg Config, log *slog.Logger, tn tuning) (*Ring, error) {
 			return nil, fmt.Errorf("buffer %s: reopen after initialising: %w", path, classify(err, "open"))
 		}
 		ld.cursors = map[string]uint64{}
+		ld.format = dbFormat
 	} else if ld.maxSeq >= next {
 		log.Warn("buffer: next_seq is behind the stored readings; moving it past them", "path", path, "next_seq", next, "max_seq", ld.maxSeq)
 		next = ld.maxSeq + 1
@@ -297,6 +298,9 @@ func boltOpen(path string, opts bolt.Options) (db *bolt.DB, err error) {
 	opts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
 		ff, err := os.OpenFile(name, flag, perm)
 		f = ff
+		if err == nil {
+			noReadahead(ff)
+		}
 		return ff, err
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))

@@ -35,14 +35,8 @@ func (r *Ring) Read(from uint64, max int) ([]reading.Reading, error) {
 		if meta == nil || data == nil {
 			return fmt.Errorf("buckets missing")
 		}
-		var tailFirst uint64
-		tailV := meta.Get(keyTail)
-		if len(tailV) >= 8 {
-			tailFirst, _ = keySeq(tailV[:8])
-		} else {
-			tailV = nil
-		}
-		if tailV == nil || from < tailFirst {
+		recent := recentBlocks(tx, meta)
+		if len(recent) == 0 || from < recent[0].first {
 			c := data.Cursor()
 			k, v := c.Seek(seqKey(from))
 			if s, _ := keySeq(k); k == nil || s > from {
@@ -64,8 +58,11 @@ func (r *Ring) Read(from uint64, max int) ([]reading.Reading, error) {
 				out = r.appendBlock(out, s, v, from, max, names)
 			}
 		}
-		if tailV != nil && len(out) < max {
-			out = r.appendBlock(out, tailFirst, tailV[8:], from, max, names)
+		for _, b := range recent {
+			if len(out) >= max {
+				break
+			}
+			out = r.appendBlock(out, b.first, b.v, from, max, names)
 		}
 		// The evidence is read in the same transaction as the readings:
 		// a record committed with them is always seen with them.

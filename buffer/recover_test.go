@@ -89,6 +89,38 @@ func TestCorruptFileIsMovedAside(t *testing.T) {
 				return m.Put(keyTail, v)
 			})
 		}, true},
+		{"newer-database-format", func(t *testing.T, path string, _ int) {
+			editDB(t, path, func(tx *bolt.Tx) error {
+				return tx.Bucket(bucketMeta).Put(keyFormat, []byte{dbFormat + 1})
+			})
+		}, true},
+		{"hold-overlaps-data", func(t *testing.T, path string, _ int) {
+			editDB(t, path, func(tx *bolt.Tx) error {
+				b, err := tx.CreateBucket(holdBuckets[1])
+				if err != nil {
+					return err
+				}
+				enc := newBlockEncoder()
+				enc.add(entry{ts: 1, sid: 0})
+				return b.Put(seqKey(2), enc.bytes())
+			})
+		}, true},
+		{"bad-hold-checksum", func(t *testing.T, path string, _ int) {
+			editDB(t, path, func(tx *bolt.Tx) error {
+				// Park the tail as a hold, as retireTail does, then damage it.
+				m := tx.Bucket(bucketMeta)
+				v := append([]byte(nil), m.Get(keyTail)...)
+				b, err := tx.CreateBucket(holdBuckets[0])
+				if err != nil {
+					return err
+				}
+				v[len(v)-1] ^= 0xFF
+				if err := b.Put(v[:8], v[8:]); err != nil {
+					return err
+				}
+				return m.Delete(keyTail)
+			})
+		}, true},
 		{"foreign-bbolt-file", func(t *testing.T, path string, _ int) {
 			os.Remove(path)
 			editDB(t, path, func(tx *bolt.Tx) error {

@@ -149,6 +149,8 @@ type diskState struct {
 
 	tailFirst uint64
 	tail      *blockEncoder
+	holds     []held // parked full tails, by first seq (hold.go)
+	format    byte   // the file's database format (meta format)
 
 	// thinned and thinnings are the persisted thinning totals; thinFrom is
 	// where the next thinning scan starts (thin.go), in memory only.
@@ -178,13 +180,15 @@ func (s *diskState) tailSize() int64 {
 	return int64(len(keyTail) + 8 + s.tail.size())
 }
 
-func (s *diskState) bytes() int64  { return s.dataBytes + s.tailSize() }
-func (s *diskState) count() uint64 { return s.dataCount + uint64(s.tail.n) }
+func (s *diskState) bytes() int64  { return s.dataBytes + s.holdBytes() + s.tailSize() }
+func (s *diskState) count() uint64 { return s.dataCount + s.holdCount() + uint64(s.tail.n) }
 
 func (s *diskState) firstSeq() uint64 {
 	switch {
 	case s.dataCount > 0:
 		return s.dataFirst
+	case len(s.holds) > 0:
+		return s.holds[0].first
 	case s.tail.n > 0:
 		return s.tailFirst
 	}
@@ -204,6 +208,8 @@ func stateFrom(ld *loaded, nextSeq uint64) diskState {
 		dataBytes: ld.dataBytes,
 		tailFirst: ld.tailFirst,
 		tail:      newBlockEncoder(),
+		holds:     ld.holds,
+		format:    ld.format,
 		clk:       ld.clk,
 		syn:       ld.syn,
 		thinned:   ld.thinned,

@@ -110,21 +110,14 @@ func (r *Ring) Stats() (Stats, error) {
 		if meta == nil || data == nil {
 			return fmt.Errorf("buckets missing")
 		}
-		tail := meta.Get(keyTail)
-		if len(tail) > 8 {
-			tail = tail[8:]
-		} else {
-			tail = nil
-		}
 		c := data.Cursor()
-		_, firstV := c.First()
-		_, lastV := c.Last()
-		oldest, newest := firstV, tail
-		if oldest == nil {
-			oldest = tail
-		}
-		if newest == nil {
-			newest = lastV
+		_, oldest := c.First()
+		_, newest := c.Last()
+		if recent := recentBlocks(tx, meta); len(recent) > 0 {
+			if oldest == nil {
+				oldest = recent[0].v
+			}
+			newest = recent[len(recent)-1].v
 		}
 		if oldest != nil {
 			_, _ = decodeBlock(oldest, len(names), func(_ int, e entry) bool {
