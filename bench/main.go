@@ -33,6 +33,7 @@ var targets = []struct {
 	{"DaemonFootprint", "CPU-%core", target{true, 1, "< 1 %"}},
 	{"DiskWrites/ref-site", "B/commit", target{true, 1.5 * 8192, "≤ 1.5 × 8 KiB"}},
 	{"DiskWrites/ref-site/commit=1s", "MB/day", target{true, 150, "< 150 MB/day (default commit)"}},
+	{"RefSiteWrites", "x-floor", target{true, 1.5, "≤ 1.5 × floor"}},
 	{"IdleWrites", "idle-write-B", target{true, 0.5, "0"}},
 	{"IdleWrites", "idle-commits", target{true, 0.5, "0"}},
 	{"BacklogDrain", "readings/s", target{false, 100_000, "> 100,000"}},

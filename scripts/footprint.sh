@@ -14,10 +14,19 @@ OUT=${OUT:-$(mktemp -t karana-footprint.XXXXXX)}
 : > "$OUT"
 
 $go test -run '^$' -bench 'DaemonFootprint|DiskWrites|IdleWrites' -benchtime 1x -count "$count" -timeout 90m ./cmd/karana-edge/ | tee -a "$OUT"
+$go test -run '^$' -bench 'RefSiteWrites' -benchtime 3000x -count "$count" ./buffer/ | tee -a "$OUT"
+$go test -run '^$' -bench 'IngestDefault' -benchtime 1x -count "$count" ./buffer/ | tee -a "$OUT"
 $go test -run '^$' -bench 'BacklogDrain' -benchtime 1x -count "$count" -timeout 30m ./agent/ | tee -a "$OUT"
 # 3000 scheduled reads per run (40 sensors at 20 ms): -benchtime 1x would
 # take the percentiles over a handful of reads.
 $go test -run '^$' -bench 'Lateness' -benchtime 3000x -count "$count" ./sensors/ | tee -a "$OUT"
+
+# Bytes on the wire per format for the reference site's day, MQTT framing
+# included (the one metric of four kept for the table): deterministic, so
+# one run.
+$go test -run '^$' -bench 'WireBytes' -benchtime 1x -count 1 ./uplink/format/ |
+	awk '/^BenchmarkWireBytes/ { out = $1 " " $2; for (i = 3; i < NF; i += 2) if ($(i+1) == "ns/op" || $(i+1) == "B/reading+mqtt") out = out " " $i " " $(i+1); print out; next } { print }' |
+	tee -a "$OUT"
 
 # Stripped (-s -w), static release builds, as `make dist` makes them.
 bin=$(mktemp -d)
