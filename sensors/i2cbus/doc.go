@@ -6,7 +6,9 @@
 //
 // # Opening a bus
 //
-// Open initialises periph's host drivers once (host.Init; drivers that fail
+// Open initialises periph's host drivers once (driverreg.Init over the
+// drivers open.go imports: the Raspberry Pi's, sysfs and the GPIO character
+// device; drivers that fail
 // or do not apply are logged at debug level through the logger given to
 // Init) and opens the bus through i2creg. Always name the bus: on a
 // Raspberry Pi the header bus is "1"; "" lets periph pick the first bus it
