@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,9 @@ import (
 //
 //   - one goroutine per sensor: sensors block on their buses independently,
 //     so a hung I2C read never holds up the others;
+//   - but one timer for all of them (waker.go): sensors sharing a slot are
+//     woken together by a single timerfd, tens of microseconds after the
+//     slot, where a Go timer each was about a millisecond late;
 //   - reads happen on wall-clock slots, multiples of the interval since the
 //     Unix epoch, and each reading is stamped with its slot time, not the
 //     instant the read ran: readings of every box line up (a fleet can be
@@ -110,9 +114,11 @@ type Sampler struct {
 	plaus    func(t, now time.Time, synced bool) bool
 	progress atomic.Uint64
 	started  atomic.Bool
-	// newTimer makes the sleep timers; tests that run the wall clock fast
-	// shorten them to match.
-	newTimer func(time.Duration) *time.Timer
+	// wake times every sensor's sleep (waker.go); made by Run.
+	wake *waker
+	// realTime maps a sleep on the wall clock (s.now) to real time; nil is
+	// the identity. Tests that run the wall clock fast shorten it to match.
+	realTime func(time.Duration) time.Duration
 }
 
 // runner is one sensor's schedule and counters.
@@ -151,7 +157,7 @@ func (discardSink) Append([]reading.Reading) {}
 // NewSampler prepares the sampler for list; disabled sensors are left out.
 // A nil sink discards readings.
 func NewSampler(list []Configured, sink Sink, opts SamplerOptions) *Sampler {
-	s := &Sampler{sink: sink, log: opts.Log, synced: opts.Synced, now: opts.Now, plaus: opts.Plausible, newTimer: time.NewTimer}
+	s := &Sampler{sink: sink, log: opts.Log, synced: opts.Synced, now: opts.Now, plaus: opts.Plausible}
 	if s.sink == nil {
 		s.sink = discardSink{}
 	}
@@ -206,6 +212,9 @@ func (s *Sampler) Run(ctx context.Context) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("sensors: sampler: Run called twice")
 	}
+	s.wake = newWaker(newAlarm(), s.realTime)
+	go s.wake.run()
+	defer s.wake.stop()
 	var longest time.Duration
 	for _, r := range s.runners {
 		if r.invalid != "" {
@@ -286,7 +295,9 @@ func (s *Sampler) loop(ctx context.Context, r *runner) {
 			continue
 		}
 		slot := slotAt(now, iv)
+		onTime := true
 		if missed := int64(slot.Sub(next) / iv); missed > 0 {
+			onTime = false
 			// Woken whole slots late: either this process was stalled
 			// (the monotonic clock saw it too) or the wall clock stepped
 			// forward (it did not). Only the first is lost data.
@@ -295,14 +306,10 @@ func (s *Sampler) loop(ctx context.Context, r *runner) {
 			if missed > stalled {
 				r.log.Info("wall clock stepped forward; not catching up", "by", (time.Duration(missed-stalled) * iv).String(), "slot", slot)
 			}
-		} else {
-			r.mu.Lock()
-			r.late.add(now.Sub(slot))
-			r.mu.Unlock()
 		}
 
 		start := time.Now()
-		s.sample(ctx, r, slot)
+		s.sample(ctx, r, slot, onTime)
 		elapsed := time.Since(start)
 		if ctx.Err() != nil {
 			return
@@ -372,26 +379,42 @@ func (s *Sampler) sleepUntil(ctx context.Context, next time.Time) (now time.Time
 		return before, 0, 0, ctx.Err() == nil
 	}
 	d = min(d, maxSleep)
-	t := s.newTimer(d)
+	sl := s.wake.after(start, d)
 	select {
 	case <-ctx.Done():
-		t.Stop()
+		s.wake.cancel(sl)
 		return time.Time{}, 0, 0, false
-	case <-t.C:
+	case <-sl.ch:
 	}
 	elapsed := time.Since(start)
 	now = s.now()
 	return now, max(0, elapsed-d), now.Sub(before) - elapsed, true
 }
 
-// sample reads the sensor once for slot and records the outcome.
-func (s *Sampler) sample(ctx context.Context, r *runner, slot time.Time) {
+// sample reads the sensor once for slot and records the outcome. onTime
+// says the read is for the slot it was planned for (not one the process was
+// stalled past or the clock jumped to): its lateness goes into the stats.
+func (s *Sampler) sample(ctx context.Context, r *runner, slot time.Time, onTime bool) {
 	r.readMu.Lock()
 	defer r.readMu.Unlock()
 	rctx, cancel := context.WithTimeout(WithSlot(ctx, slot), r.timeout)
+	// Lateness is taken here, as the read starts: it includes waiting
+	// for the waker, the goroutine being scheduled, and a ReadNow holding
+	// the bus.
+	late := s.now().Sub(slot)
 	start := time.Now()
 	vals, err := r.sensor.Read(rctx)
 	dur := time.Since(start)
+	// Sensors sharing a slot are released together; let the others start
+	// their reads before this one's bookkeeping (calibration, the sink,
+	// scheduling the next read) runs: on one slow core that bookkeeping,
+	// times forty sensors, is what makes the last read of a slot late.
+	runtime.Gosched()
+	if onTime {
+		r.mu.Lock()
+		r.late.add(late)
+		r.mu.Unlock()
+	}
 	timedOut := rctx.Err() == context.DeadlineExceeded
 	cancel()
 	if err != nil && ctx.Err() != nil {

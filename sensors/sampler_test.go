@@ -125,7 +125,7 @@ func run(t *testing.T, list []Configured, sink Sink, opts SamplerOptions) (*Samp
 func runFast(t *testing.T, list []Configured, opts SamplerOptions, speed time.Duration) (*Sampler, func() error) {
 	t.Helper()
 	s := NewSampler(list, nil, opts)
-	s.newTimer = func(d time.Duration) *time.Timer { return time.NewTimer(d / speed) }
+	s.realTime = func(d time.Duration) time.Duration { return d / speed }
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- s.Run(ctx) }()
@@ -656,6 +656,32 @@ func TestReadOnce(t *testing.T) {
 	}
 }
 
+type holdKey struct{}
+
+// Lateness is taken as the driver's Read is called, not when the sampler
+// woke: a scheduled read kept off the bus by a ReadNow counts as late.
+func TestLatenessIsTakenAtTheRead(t *testing.T) {
+	iv := 20 * time.Millisecond
+	f := &fake{read: func(ctx context.Context, n int) ([]Value, error) {
+		if ctx.Value(holdKey{}) != nil {
+			time.Sleep(3 * iv) // the ReadNow holds the bus over the next slots
+		}
+		return []Value{{Field: "v", Value: 1}}, nil
+	}}
+	s, stop := run(t, []Configured{{cfg("s", iv, time.Second), f}}, nil, SamplerOptions{})
+	waitUntil(t, "2 reads", func() bool { return f.n.Load() >= 2 })
+	if _, err := s.ReadNow(context.WithValue(context.Background(), holdKey{}, true), "s"); err != nil {
+		t.Fatal(err)
+	}
+	n := f.n.Load()
+	waitUntil(t, "2 more reads", func() bool { return f.n.Load() >= n+2 })
+	stop()
+	// Under 100 samples the nearest-rank p99 is the largest.
+	if st := statsOf(s, "s"); st.LatenessP99 < iv || st.Reads >= 100 {
+		t.Errorf("p99 lateness %s over %d reads, want at least %s: the read after the ReadNow waited for it", st.LatenessP99, st.Reads, iv)
+	}
+}
+
 // BenchmarkLateness runs 40 sensors at 20 ms (the reference site's count,
 // 500× its rate) and reports how late after their slot reads start.
 func BenchmarkLateness(b *testing.B) {
@@ -667,11 +693,17 @@ func BenchmarkLateness(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.Run(ctx) }()
+	for s.Progress() == 0 { // then Run has made s.wake
+		time.Sleep(time.Millisecond)
+	}
 	b.ResetTimer()
+	start, wakes0 := time.Now(), s.wake.wakes.Load()
 	for s.Progress() < uint64(b.N) {
 		time.Sleep(time.Millisecond)
 	}
 	b.StopTimer()
+	slots := float64(time.Since(start) / (20 * time.Millisecond))
+	wakes := float64(s.wake.wakes.Load() - wakes0)
 	cancel()
 	<-done
 	var p50s []time.Duration
@@ -683,6 +715,8 @@ func BenchmarkLateness(b *testing.B) {
 	slices.Sort(p50s)
 	b.ReportMetric(float64(p50s[len(p50s)/2].Microseconds()), "p50-late-µs")
 	b.ReportMetric(float64(p99.Microseconds()), "p99-late-µs")
+	// One timer wake-up per slot, not one per sensor.
+	b.ReportMetric(wakes/slots, "wakes/slot")
 }
 
 func TestImplausibleTimeFlagged(t *testing.T) {

@@ -69,10 +69,7 @@ func (s *Sampler) cronLoop(ctx context.Context, r *runner) {
 			last = next
 			continue
 		}
-		r.mu.Lock()
-		r.late.add(now.Sub(next))
-		r.mu.Unlock()
-		s.sample(ctx, r, next.UTC())
+		s.sample(ctx, r, next.UTC(), true)
 		if ctx.Err() != nil {
 			return
 		}

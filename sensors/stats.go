@@ -36,7 +36,9 @@ type SensorStats struct {
 	LastDuration  time.Duration `json:"last_duration"`      // how long the last read took
 
 	// LatenessP50 and LatenessP99 are how long after its slot time recent
-	// reads started (the last 512 scheduled reads).
+	// reads started (the last 512 scheduled reads), taken as the driver's
+	// Read is called: waking up, being scheduled and waiting for a ReadNow
+	// to free the bus all count.
 	LatenessP50 time.Duration `json:"lateness_p50"`
 	LatenessP99 time.Duration `json:"lateness_p99"`
 }
