@@ -12,15 +12,13 @@ import (
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2creg"
 	// The host drivers karana-edge's boards use, not host.Init's all:
-	// bcm283x and rpi for every Raspberry Pi's memory-mapped GPIO and
-	// header names, sysfs for /dev/i2c-N, /dev/spidevB.C and the LEDs, and
-	// gpioioctl for /dev/gpiochipN (a Pi 5's RP1, generic-arm boards).
-	// Allwinner, AM335x, CHIP, ODROID and Pine64 drivers, and netlink
-	// 1-Wire (ds18b20 reads w1 sysfs), cost ~170 KiB of a Zero's 12 MiB
-	// binary budget for boards no profile describes.
-	_ "periph.io/x/host/v3/bcm283x"
+	// sysfs for /dev/i2c-N, /dev/spidevB.C and the LEDs, gpioioctl for
+	// /dev/gpiochipN (a Pi 5's RP1, generic-arm boards), and on ARM the
+	// Raspberry Pi's (pi_drivers.go). Allwinner, AM335x, CHIP, ODROID and
+	// Pine64 drivers, and netlink 1-Wire (ds18b20 reads w1 sysfs), cost
+	// ~320 KB of a Zero's 12 MiB binary budget for boards no profile
+	// describes.
 	_ "periph.io/x/host/v3/gpioioctl"
-	_ "periph.io/x/host/v3/rpi"
 	_ "periph.io/x/host/v3/sysfs"
 
 	"github.com/karana-energy/karana-edge/sensors"
