@@ -170,7 +170,8 @@ func BenchmarkDiskWrites(b *testing.B) {
 }
 
 // BenchmarkIdleWrites proves "no commit, and no write, when nothing new was
-// sampled": one sensor at 1 h sampled once at start, then 30 s
+// sampled": one sensor and the self-telemetry at 1 h (telemetry's default
+// 1 m would sample inside the window half the time), then 30 s
 // (KARANA_IDLE_SECONDS) in which write_bytes and the commit count must stay
 // flat. It fails, rather than reports, when they move.
 func BenchmarkIdleWrites(b *testing.B) {
@@ -186,6 +187,7 @@ func BenchmarkIdleWrites(b *testing.B) {
 		path := filepath.Join(dir, "config.toml")
 		cfg := fmt.Sprintf("[device]\nid = \"idle\"\ndata_dir = %q\n[mqtt]\nbroker = \"tcp://%s\"\n"+
 			"[[stream]]\nname = \"raw\"\nperiod = \"10s\"\n"+
+			"[telemetry]\ninterval = \"1h\"\n"+
 			"[[sensor]]\nname = \"slow\"\ndriver = \"sim\"\ninterval = \"1h\"\n", dir, broker.Addr())
 		os.WriteFile(path, []byte(cfg), 0o644)
 		cmd := exec.Command(bin, "run", "-config", path)
