@@ -12,6 +12,7 @@
 #   scripts/smoke-arm.sh [DIST]     (make smoke-arm builds DIST first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 dist=${1:-dist}
 run_secs=5
 
@@ -50,17 +51,6 @@ else
 	log "broker: mosquitto not installed, using the embedded test broker"
 fi
 
-free_port() {
-	local p
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 30000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
 
 wait_for() { # SECONDS COMMAND...: poll until COMMAND succeeds
 	local deadline=$((SECONDS + $1))

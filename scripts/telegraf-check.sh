@@ -29,6 +29,7 @@
 # (keep the work dir and print its path).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 repo=$(pwd)
 
 TELEGRAF_VERSION=${TELEGRAF_VERSION:-v1.37.2}
@@ -100,17 +101,6 @@ if [ -z "$mosquitto" ]; then
 		fail "mosquitto not found (apt-get install mosquitto)"
 	fi
 fi
-free_port() {
-	local p
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 30000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
 port=$(free_port) || fail "no free port"
 broker="tcp://127.0.0.1:$port"
 cat >"$work/mosquitto.conf" <<EOF
