@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/karana-energy/karana-edge/buffer"
+	"github.com/karana-energy/karana-edge/clock"
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/uplink"
 )
@@ -47,6 +48,9 @@ type Agent struct {
 	board   string
 
 	ring *buffer.Ring
+	// sampleSynced is clock sync as the sampler flags readings with it,
+	// asked at most once a second (clock.CachedSynced).
+	sampleSynced func() bool
 
 	// mu guards cfg, sampler and up, which Apply swaps (reload.go).
 	mu      sync.Mutex
@@ -103,6 +107,7 @@ func New(cfg *Config, info Info, log *slog.Logger) (*Agent, error) {
 		return nil, fmt.Errorf("data_dir %s: %w", cfg.Device.DataDir, err)
 	}
 	a := &Agent{cfg: cfg, info: info, log: log, started: time.Now().UTC(), board: cfg.Board.Name}
+	a.sampleSynced = clock.CachedSynced(func() bool { return clockSynced() }, time.Second)
 
 	ring, err := buffer.Open(filepath.Join(cfg.Device.DataDir, BufferFile), cfg.Buffer, log.With("component", "buffer"))
 	if err != nil {

@@ -57,7 +57,7 @@ func (a *Agent) Config() *Config {
 func (a *Agent) newSampler(list []sensors.Configured) *sensors.Sampler {
 	return sensors.NewSampler(list, a.ring, sensors.SamplerOptions{
 		Log:       a.log.With("component", "sampler"),
-		Synced:    clockSynced,
+		Synced:    a.sampleSynced,
 		Plausible: clock.Plausible,
 	})
 }
