@@ -86,6 +86,9 @@ func defaultPeriod(waveform string) time.Duration {
 	}
 }
 
+// pow10 are the powers of ten a float64 holds exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
 // Sensor is a simulated sensor. It is safe for concurrent use.
 type Sensor struct {
 	name     string
@@ -93,6 +96,9 @@ type Sensor struct {
 	period   time.Duration
 	seed     uint64
 	decimals int // of Resolution, to print rounded values cleanly
+	// unit is Resolution as units·10^-decimals, when that is an integer:
+	// quantize then needs no strconv (see there).
+	unit float64
 
 	mu      sync.Mutex
 	reads   uint64  // reads attempted, for FailEvery
@@ -140,6 +146,11 @@ func New(name string, opts any) (*Sensor, error) {
 		r := strconv.FormatFloat(o.Resolution, 'f', -1, 64)
 		if i := strings.IndexByte(r, '.'); i >= 0 {
 			s.decimals = len(r) - i - 1
+		}
+		if s.decimals < len(pow10) {
+			if m := math.Round(o.Resolution * pow10[s.decimals]); m > 0 && m/pow10[s.decimals] == o.Resolution && m < 1<<20 {
+				s.unit = m
+			}
 		}
 	}
 	return s, nil
@@ -264,14 +275,28 @@ func (s *Sensor) noise(t time.Time) float64 {
 // nearest the decimal it stands for: math.Round(v/0.1)*0.1 can give
 // 0.30000000000000004, which would cost bytes on the wire in every format
 // that prints numbers, and look broken.
+//
+// With the resolution m·10^-d for an integer m (0.01, 0.25, 5), the value
+// is the integer n·m divided by 10^d: both exact, and IEEE division rounds
+// correctly, so that is the float64 nearest the decimal, as the strconv
+// round trip gives, without it. The round trip is also the deepest call on
+// a sensor's goroutine (strconv's float parser has a large frame): it grew
+// fifty sim sensors' stacks from 4 to 8 KiB, 0.2 MiB of the footprint
+// benchmark's RSS.
 func (s *Sensor) quantize(v float64) float64 {
 	res := s.o.Resolution
 	if res <= 0 {
 		return v
 	}
-	q := math.Round(v/res) * res
-	if c, err := strconv.ParseFloat(strconv.FormatFloat(q, 'f', s.decimals, 64), 64); err == nil {
-		q = c
+	n := math.Round(v / res)
+	var q float64
+	if p := n * s.unit; s.unit > 0 && math.Abs(p) < 1<<53 {
+		q = p / pow10[s.decimals]
+	} else {
+		q = n * res
+		if c, err := strconv.ParseFloat(strconv.FormatFloat(q, 'f', s.decimals, 64), 64); err == nil {
+			q = c
+		}
 	}
 	if q == 0 {
 		q = 0 // not -0, which prints as "-0"

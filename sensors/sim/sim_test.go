@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -471,6 +472,32 @@ func TestWithSampler(t *testing.T) {
 		want := 1000 * phase(r.Time, time.Minute)
 		if r.Name != "tank_level.value" || r.Unit != "L" || math.Abs(r.Value-want) > 1e-9 {
 			t.Errorf("reading %+v, want tank_level.value = %v L", r, want)
+		}
+	}
+}
+
+// TestQuantizeMatchesDecimalRoundTrip: the integer-division path gives
+// exactly the float64 the decimal round trip (FormatFloat, ParseFloat)
+// gives, for every resolution shape and a wide range of values.
+func TestQuantizeMatchesDecimalRoundTrip(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for _, res := range []float64{0.1, 0.01, 0.001, 0.0001, 0.2, 0.5, 0.25, 0.05, 1, 5, 10, 0.125, 1e-6} {
+		o := opts(Sine)
+		o.Resolution = res
+		s := newSim(t, "q", o)
+		if s.unit == 0 {
+			t.Fatalf("resolution %v: no integer unit; the fast path is off", res)
+		}
+		for range 20000 {
+			v := (rnd.Float64()*2 - 1) * math.Pow(10, float64(rnd.IntN(9)-3))
+			got := s.quantize(v)
+			want, _ := strconv.ParseFloat(strconv.FormatFloat(math.Round(v/res)*res, 'f', s.decimals, 64), 64)
+			if want == 0 {
+				want = 0
+			}
+			if got != want || math.Signbit(got) != math.Signbit(want) {
+				t.Fatalf("resolution %v, value %v: quantize %v, round trip %v", res, v, got, want)
+			}
 		}
 	}
 }
