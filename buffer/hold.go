@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -212,15 +213,7 @@ func recentBlocks(tx *bolt.Tx, meta *bolt.Bucket) []recentBlock {
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b recentBlock) int {
-		switch {
-		case a.first < b.first:
-			return -1
-		case a.first > b.first:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b recentBlock) int { return cmp.Compare(a.first, b.first) })
 	if v := meta.Get(keyTail); len(v) >= 8 {
 		s, _ := keySeq(v[:8])
 		out = append(out, recentBlock{s, v[8:]})
