@@ -102,10 +102,34 @@ type boardInfo struct {
 	Used []string
 }
 
-// renderBoard writes the board report.
+// renderBoard writes the board report: the board itself, its buses, the
+// header map, and what to enable.
 func renderBoard(w io.Writer, info boardInfo, pr boards.Present) {
 	p := info.Profile
+	renderBoardSummary(w, info, pr)
+	fmt.Fprintln(w, "\nbuses")
+	renderBuses(w, p, pr)
+	renderHeaderSection(w, p)
+	if lines := missingEnables(p, pr, info.Used); len(lines) > 0 {
+		fmt.Fprintf(w, "\nto enable what is missing, add to %s and reboot:\n", p.ConfigFile)
+		for _, l := range lines {
+			fmt.Fprintf(w, "  %s\n", l)
+		}
+	}
+	if len(p.Notes) > 0 {
+		fmt.Fprintln(w, "\nnotes")
+		for _, n := range p.Notes {
+			fmt.Fprintf(w, "  - %s\n", n)
+		}
+	}
+}
+
+// renderBoardSummary writes the board, SoC, serial, boot config file,
+// groups and GPIO chips as one aligned block.
+func renderBoardSummary(w io.Writer, info boardInfo, pr boards.Present) {
+	p := info.Profile
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	defer tw.Flush()
 	if info.Source != "" {
 		fmt.Fprintf(tw, "board\t%s: %s (%s)\n", p.Name, p.Model, info.Source)
 	} else {
@@ -128,34 +152,28 @@ func renderBoard(w io.Writer, info boardInfo, pr boards.Present) {
 		chips = strings.Join(pr.GPIOChips, ", ")
 	}
 	fmt.Fprintf(tw, "gpio\t%s\n", chips)
-	tw.Flush()
+}
 
-	fmt.Fprintln(w, "\nbuses")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+// renderBuses lists the profile's buses with their state and wiring, then
+// the buses present that the profile does not know, then the buses whose
+// pins an overlay chooses (summarised on one line, since they have no
+// fixed pins to show).
+func renderBuses(w io.Writer, p boards.Profile, pr boards.Present) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	known := map[string]bool{}
 	overlay := map[boards.BusKind][]string{}
 	for _, b := range p.Buses {
 		known[string(b.Kind)+" "+b.Name] = true
 		here := pr.Has(b.Name)
 		if !here && len(b.Pins) == 0 && b.Kind != boards.OneWire {
-			overlay[b.Kind] = append(overlay[b.Kind], b.Name) // pins chosen by overlay: summarised below
+			overlay[b.Kind] = append(overlay[b.Kind], b.Name)
 			continue
 		}
 		state := "absent"
 		if here {
 			state = "present"
 		}
-		detail := pinList(p, wiringPins(b))
-		if b.Kind == boards.OneWire {
-			detail = "data on GPIO4 (pin 7) unless the overlay's gpiopin= says otherwise; 4.7kΩ pull-up to 3V3"
-		}
-		switch {
-		case b.Reserved != "":
-			detail = "reserved: " + b.Reserved
-		case !here:
-			detail += "; enable: " + b.Enable
-		}
-		fmt.Fprintf(tw, "  %s\t%q\t%s\t%s\t%s\n", b.Kind, b.Name, b.Dev, state, strings.TrimPrefix(detail, "; "))
+		fmt.Fprintf(tw, "  %s\t%q\t%s\t%s\t%s\n", b.Kind, b.Name, b.Dev, state, busDetail(p, b, here))
 	}
 	for _, n := range pr.I2C {
 		if !known["I2C "+n] {
@@ -174,17 +192,36 @@ func renderBoard(w io.Writer, info boardInfo, pr boards.Present) {
 	if len(p.Buses) == 0 && len(pr.I2C)+len(pr.SPI) == 0 && !pr.OneWire {
 		fmt.Fprintln(w, "  none")
 	}
-	if len(overlay[boards.I2C])+len(overlay[boards.SPI]) > 0 {
-		var parts []string
-		if l := overlay[boards.I2C]; len(l) > 0 {
-			parts = append(parts, "I2C "+strings.Join(l, ", "))
-		}
-		if l := overlay[boards.SPI]; len(l) > 0 {
-			parts = append(parts, strings.Join(l, ", "))
-		}
+	var parts []string
+	if l := overlay[boards.I2C]; len(l) > 0 {
+		parts = append(parts, "I2C "+strings.Join(l, ", "))
+	}
+	if l := overlay[boards.SPI]; len(l) > 0 {
+		parts = append(parts, strings.Join(l, ", "))
+	}
+	if len(parts) > 0 {
 		fmt.Fprintf(w, "  also by overlay (absent): %s\n", strings.Join(parts, "; "))
 	}
+}
 
+// busDetail is the last column of a bus row: its pins, or why it cannot be
+// used, or how to enable it.
+func busDetail(p boards.Profile, b boards.Bus, here bool) string {
+	detail := pinList(p, wiringPins(b))
+	if b.Kind == boards.OneWire {
+		detail = "data on GPIO4 (pin 7) unless the overlay's gpiopin= says otherwise; 4.7kΩ pull-up to 3V3"
+	}
+	switch {
+	case b.Reserved != "":
+		detail = "reserved: " + b.Reserved
+	case !here:
+		detail += "; enable: " + b.Enable
+	}
+	return strings.TrimPrefix(detail, "; ")
+}
+
+// renderHeaderSection writes the header map, or says why there is none.
+func renderHeaderSection(w io.Writer, p boards.Profile) {
 	fmt.Fprintln(w)
 	switch {
 	case len(p.Header) > 0:
@@ -194,19 +231,6 @@ func renderBoard(w io.Writer, info boardInfo, pr boards.Present) {
 		fmt.Fprintln(w, "header: none (simulated board)")
 	default:
 		fmt.Fprintln(w, "header: not known for this board: see its pinout; gpioinfo lists the gpiochip lines")
-	}
-
-	if lines := missingEnables(p, pr, info.Used); len(lines) > 0 {
-		fmt.Fprintf(w, "\nto enable what is missing, add to %s and reboot:\n", p.ConfigFile)
-		for _, l := range lines {
-			fmt.Fprintf(w, "  %s\n", l)
-		}
-	}
-	if len(p.Notes) > 0 {
-		fmt.Fprintln(w, "\nnotes")
-		for _, n := range p.Notes {
-			fmt.Fprintf(w, "  - %s\n", n)
-		}
 	}
 }
 
