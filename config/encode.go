@@ -81,17 +81,9 @@ var (
 // interface, slice or map, which is left out: absent, the key decodes back
 // to the same nil, where "[]" or "{}" would decode to an empty non-nil value.
 func FormatValue(v reflect.Value) (s string, ok bool, err error) {
-	if (v.Kind() == reflect.Slice || v.Kind() == reflect.Map) && v.IsNil() {
+	v, ok = deref(v)
+	if !ok {
 		return "", false, nil
-	}
-	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
-		if v.IsNil() {
-			return "", false, nil
-		}
-		if v.Kind() == reflect.Pointer && v.Type().Implements(textMarshaler) {
-			break
-		}
-		v = v.Elem()
 	}
 	if v.Type().Implements(tomlMarshaler) {
 		b, err := v.Interface().(toml.Marshaler).MarshalTOML()
@@ -101,6 +93,37 @@ func FormatValue(v reflect.Value) (s string, ok bool, err error) {
 		b, err := v.Interface().(encoding.TextMarshaler).MarshalText()
 		return Quote(string(b)), err == nil, err
 	}
+	switch v.Kind() {
+	case reflect.Slice, reflect.Array:
+		return formatArray(v)
+	case reflect.Map:
+		return formatMap(v)
+	case reflect.Struct:
+		return formatStruct(v)
+	}
+	return formatScalar(v)
+}
+
+// deref follows pointers and interfaces down to the value to write, but
+// stops at a pointer whose type marshals itself (its methods may have
+// pointer receivers). ok is false for nil.
+func deref(v reflect.Value) (reflect.Value, bool) {
+	if (v.Kind() == reflect.Slice || v.Kind() == reflect.Map) && v.IsNil() {
+		return v, false
+	}
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return v, false
+		}
+		if v.Kind() == reflect.Pointer && v.Type().Implements(textMarshaler) {
+			break
+		}
+		v = v.Elem()
+	}
+	return v, true
+}
+
+func formatScalar(v reflect.Value) (string, bool, error) {
 	switch v.Kind() {
 	case reflect.String:
 		return Quote(v.String()), true, nil
@@ -115,53 +138,61 @@ func FormatValue(v reflect.Value) (s string, ok bool, err error) {
 		return strconv.FormatUint(v.Uint(), 10), true, nil
 	case reflect.Float32, reflect.Float64:
 		return formatFloat(v.Float(), v.Type().Bits()), true, nil
-	case reflect.Slice, reflect.Array:
-		parts := make([]string, 0, v.Len())
-		for i := 0; i < v.Len(); i++ {
-			s, ok, err := FormatValue(v.Index(i))
-			if err != nil {
-				return "", false, err
-			}
-			if ok {
-				parts = append(parts, s)
-			}
-		}
-		return "[" + strings.Join(parts, ", ") + "]", true, nil
-	case reflect.Map:
-		if v.Type().Key().Kind() != reflect.String {
-			return "", false, fmt.Errorf("map key type %s has no TOML form", v.Type().Key())
-		}
-		keys := v.MapKeys()
-		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
-		parts := make([]string, 0, len(keys))
-		for _, k := range keys {
-			s, ok, err := FormatValue(v.MapIndex(k))
-			if err != nil {
-				return "", false, err
-			}
-			if ok {
-				parts = append(parts, JoinKey("", k.String())+" = "+s)
-			}
-		}
-		return inlineTable(parts), true, nil
-	case reflect.Struct:
-		var parts []string
-		for _, f := range fieldsOf(v.Type()) {
-			fv, ok := lookupField(v, f.index)
-			if !ok {
-				continue
-			}
-			s, ok, err := FormatValue(fv)
-			if err != nil {
-				return "", false, err
-			}
-			if ok {
-				parts = append(parts, JoinKey("", f.name)+" = "+s)
-			}
-		}
-		return inlineTable(parts), true, nil
 	}
 	return "", false, fmt.Errorf("type %s has no TOML form", v.Type())
+}
+
+func formatArray(v reflect.Value) (string, bool, error) {
+	parts := make([]string, 0, v.Len())
+	for i := 0; i < v.Len(); i++ {
+		s, ok, err := FormatValue(v.Index(i))
+		if err != nil {
+			return "", false, err
+		}
+		if ok {
+			parts = append(parts, s)
+		}
+	}
+	return "[" + strings.Join(parts, ", ") + "]", true, nil
+}
+
+// formatMap writes an inline table with its keys sorted, so the same
+// config always prints the same way.
+func formatMap(v reflect.Value) (string, bool, error) {
+	if v.Type().Key().Kind() != reflect.String {
+		return "", false, fmt.Errorf("map key type %s has no TOML form", v.Type().Key())
+	}
+	keys := v.MapKeys()
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		s, ok, err := FormatValue(v.MapIndex(k))
+		if err != nil {
+			return "", false, err
+		}
+		if ok {
+			parts = append(parts, JoinKey("", k.String())+" = "+s)
+		}
+	}
+	return inlineTable(parts), true, nil
+}
+
+func formatStruct(v reflect.Value) (string, bool, error) {
+	var parts []string
+	for _, f := range fieldsOf(v.Type()) {
+		fv, ok := lookupField(v, f.index)
+		if !ok {
+			continue
+		}
+		s, ok, err := FormatValue(fv)
+		if err != nil {
+			return "", false, err
+		}
+		if ok {
+			parts = append(parts, JoinKey("", f.name)+" = "+s)
+		}
+	}
+	return inlineTable(parts), true, nil
 }
 
 func inlineTable(parts []string) string {
