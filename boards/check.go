@@ -34,29 +34,50 @@ func (p Profile) Check(uses []Use) []Finding {
 	if p.Name == Sim.Name {
 		return p.checkSim(uses)
 	}
-	var out []Finding
-	add := func(u int, key string, item int, warn bool, format string, args ...any) {
-		msg := fmt.Sprintf(format, args...)
-		if uses[u].Disabled && !warn {
-			msg += " (the sensor is disabled, so it is a warning)"
-			warn = true
-		}
-		out = append(out, Finding{Use: u, Key: key, Item: item, Msg: msg, Warning: warn})
-	}
+	c := &checker{p: p, uses: uses, taken: map[string]claim{}}
+	c.buses()
+	c.pins()
+	return c.out
+}
 
-	// A bus's pins are taken from plain GPIO use once a sensor uses it.
-	type claim struct {
-		use  int
-		what string // `SDA of I2C bus "1"`, or "" for a plain pin
+// claim says who holds a GPIO: a bus's pins are taken from plain GPIO use
+// once a sensor uses the bus.
+type claim struct {
+	use  int
+	what string // `SDA of I2C bus "1"`, or "" for a plain pin
+}
+
+// checker holds one Check's findings and the pins claimed so far, so that
+// a pin is reported against the first sensor that took it.
+type checker struct {
+	p     Profile
+	uses  []Use
+	taken map[string]claim
+	out   []Finding
+}
+
+// add records a finding; on a disabled sensor an error becomes a warning,
+// since it does not stop the box.
+func (c *checker) add(u int, key string, item int, warn bool, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if c.uses[u].Disabled && !warn {
+		msg += " (the sensor is disabled, so it is a warning)"
+		warn = true
 	}
-	taken := map[string]claim{}
-	for i, u := range uses {
+	c.out = append(c.out, Finding{Use: u, Key: key, Item: item, Msg: msg, Warning: warn})
+}
+
+// buses checks each sensor's bus name against the board and claims the
+// pins of the buses in use.
+func (c *checker) buses() {
+	p := c.p
+	for i, u := range c.uses {
 		if u.Bus == "" {
 			continue
 		}
 		kind, canon, ok := ParseBus(u.Bus)
 		if !ok {
-			add(i, "bus", 0, false, "%q is not a bus name: use an I2C bus number (\"1\"), an SPI port (\"SPI0.0\", \"SPI0.1\") or \"w1\" for 1-Wire", u.Bus)
+			c.add(i, "bus", 0, false, "%q is not a bus name: use an I2C bus number (\"1\"), an SPI port (\"SPI0.0\", \"SPI0.1\") or \"w1\" for 1-Wire", u.Bus)
 			continue
 		}
 		if p.AnyBus {
@@ -64,57 +85,68 @@ func (p Profile) Check(uses []Use) []Finding {
 		}
 		b, ok := p.Bus(canon)
 		if !ok {
-			add(i, "bus", 0, false, "board %s has no %s %q (%s)", p.Name, busNoun(kind), canon, p.busList(kind))
+			c.add(i, "bus", 0, false, "board %s has no %s %q (%s)", p.Name, busNoun(kind), canon, p.busList(kind))
 			continue
 		}
 		if b.Reserved != "" {
-			add(i, "bus", 0, true, "%s %q is reserved: %s", busNoun(kind), canon, b.Reserved)
+			c.add(i, "bus", 0, true, "%s %q is reserved: %s", busNoun(kind), canon, b.Reserved)
 		}
 		if u.Disabled {
 			continue
 		}
 		for _, bp := range b.Pins {
-			if _, dup := taken[bp.GPIO]; !dup {
-				taken[bp.GPIO] = claim{i, fmt.Sprintf("%s of %s %q", bp.Role, busNoun(kind), canon)}
+			if _, dup := c.taken[bp.GPIO]; !dup {
+				c.taken[bp.GPIO] = claim{i, fmt.Sprintf("%s of %s %q", bp.Role, busNoun(kind), canon)}
 			}
 		}
 	}
+}
 
-	// 1-Wire takes whichever GPIO its overlay names; GPIO4 by default.
-	w1 := -1
-	for i, u := range uses {
-		if kind, _, _ := ParseBus(u.Bus); kind == OneWire && !u.Disabled && !p.AnyPin && w1 < 0 {
-			w1 = i
+// firstW1 is the first enabled sensor on 1-Wire, which takes whichever
+// GPIO its overlay names (GPIO4 by default), or -1.
+func (c *checker) firstW1() int {
+	for i, u := range c.uses {
+		if kind, _, _ := ParseBus(u.Bus); kind == OneWire && !u.Disabled && !c.p.AnyPin {
+			return i
 		}
 	}
+	return -1
+}
 
-	for i, u := range uses {
+// pins checks each sensor's pins against the header and against the pins
+// already claimed by buses and by earlier sensors.
+func (c *checker) pins() {
+	w1 := c.firstW1()
+	for i, u := range c.uses {
 		for j, pin := range u.Pins {
-			name, ok := p.checkPin(pin, func(warn bool, format string, args ...any) {
-				add(i, "pin", j, warn, format, args...)
+			name, ok := c.p.checkPin(pin, func(warn bool, format string, args ...any) {
+				c.add(i, "pin", j, warn, format, args...)
 			})
 			if !ok || u.Disabled {
 				continue
 			}
-			if c, dup := taken[name]; dup {
-				who := fmt.Sprintf("sensor %q", uses[c.use].Sensor)
-				if c.use == i {
-					who = "this sensor"
-				}
-				if c.what != "" {
-					add(i, "pin", j, false, "%s is %s, which %s uses: pick another GPIO", name, c.what, who)
-				} else {
-					add(i, "pin", j, false, "%s is also used by %s: one pin, one sensor", name, who)
-				}
+			if cl, dup := c.taken[name]; dup {
+				c.conflict(i, j, name, cl)
 				continue
 			}
 			if name == w1DefaultGPIO && w1 >= 0 {
-				add(i, "pin", j, true, "%s is the 1-Wire data pin by default, and sensor %q uses 1-Wire: fine only if dtoverlay=w1-gpio,gpiopin= names another GPIO", name, uses[w1].Sensor)
+				c.add(i, "pin", j, true, "%s is the 1-Wire data pin by default, and sensor %q uses 1-Wire: fine only if dtoverlay=w1-gpio,gpiopin= names another GPIO", name, c.uses[w1].Sensor)
 			}
-			taken[name] = claim{use: i}
+			c.taken[name] = claim{use: i}
 		}
 	}
-	return out
+}
+
+func (c *checker) conflict(i, j int, name string, cl claim) {
+	who := fmt.Sprintf("sensor %q", c.uses[cl.use].Sensor)
+	if cl.use == i {
+		who = "this sensor"
+	}
+	if cl.what != "" {
+		c.add(i, "pin", j, false, "%s is %s, which %s uses: pick another GPIO", name, cl.what, who)
+	} else {
+		c.add(i, "pin", j, false, "%s is also used by %s: one pin, one sensor", name, who)
+	}
 }
 
 // w1DefaultGPIO is the w1-gpio overlay's default data pin.
