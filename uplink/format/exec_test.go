@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -172,5 +173,29 @@ func TestExecConfigure(t *testing.T) {
 	}
 	if _, err := (Exec{}).Format(goldenBatch()); err == nil {
 		t.Error("the unconfigured registry instance runs something")
+	}
+}
+
+// TestExecOutputBoundMemory: a command that writes without end (yes(1),
+// cat /dev/zero) costs about the cap in memory, not the doublings of one
+// growing buffer (a 64 MiB cap drove a box to ~205 MB), and is refused with
+// an error naming the cap.
+func TestExecOutputBoundMemory(t *testing.T) {
+	sh := needSh(t)
+	const limit = 4 << 20
+	f := configureExec(t, Options{Command: []string{sh, "-c", "cat /dev/zero"}, Timeout: 30 * time.Second})
+	f.maxOut = limit
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	out, err := f.Format(goldenBatch())
+	runtime.ReadMemStats(&after)
+	if err == nil || out != nil || !strings.Contains(err.Error(), "stdout exceeds 4194304 bytes") {
+		t.Fatalf("got %d bytes, %v; want no payload and the error naming the 4194304-byte cap", len(out), err)
+	}
+	// the cap, plus slack for the batch's JSON, exec's own bookkeeping and
+	// the 32 KiB copy buffer
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > limit+512<<10 {
+		t.Errorf("formatting allocated %d bytes under a %d-byte cap, want at most the cap plus 512 KiB", alloc, limit)
 	}
 }
