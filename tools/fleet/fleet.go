@@ -122,14 +122,8 @@ func Run(ctx context.Context, o Options, progress func(string)) (*Report, error)
 	if progress == nil {
 		progress = func(string) {}
 	}
-	if o.Boxes < 1 || o.Sensors < 1 {
-		return nil, fmt.Errorf("fleet: need at least one box and one sensor (boxes %d, sensors %d)", o.Boxes, o.Sensors)
-	}
-	if o.DataDir == "" {
-		return nil, errors.New("fleet: DataDir must be set")
-	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
+	if err := o.check(); err != nil {
+		return nil, err
 	}
 	if _, err := raiseNoFile(uint64(o.Boxes)*6 + 256); err != nil {
 		return nil, err
@@ -137,37 +131,11 @@ func Run(ctx context.Context, o Options, progress func(string)) (*Report, error)
 	obs := newObserver()
 	rep := &Report{Boxes: o.Boxes, Sensors: o.Sensors, Outage: o.Outage}
 
-	var boxBroker string
-	var out outage
-	if o.Broker == "" {
-		b, err := testbroker.Start(nil, o.Addr)
-		if err != nil {
-			return nil, err
-		}
-		defer b.Stop()
-		for _, f := range []string{"karana/+/data/#", "karana/+/status"} {
-			if err := b.Subscribe(f, obs.onMessage); err != nil {
-				return nil, fmt.Errorf("fleet: observe %s: %w", f, err)
-			}
-		}
-		boxBroker, out, rep.Broker = b.URL(), embeddedOutage{b}, "embedded (mochi-mqtt)"
-	} else {
-		u, err := url.Parse(o.Broker)
-		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("fleet: -broker %q: want tcp://host:port", o.Broker)
-		}
-		stop, err := observeExternal(o.Broker, obs)
-		if err != nil {
-			return nil, err
-		}
-		defer stop()
-		p, err := startProxy(u.Host)
-		if err != nil {
-			return nil, err
-		}
-		defer p.Close()
-		boxBroker, out, rep.Broker = "tcp://"+p.Addr(), proxyOutage{p}, o.Broker+" (outage staged by a proxy)"
+	boxBroker, out, stopBroker, err := setUpBroker(o, obs, rep)
+	if err != nil {
+		return nil, err
 	}
+	defer stopBroker()
 
 	boxCtx, stopBoxes := context.WithCancel(ctx)
 	var boxes []*box
@@ -180,19 +148,14 @@ func Run(ctx context.Context, o Options, progress func(string)) (*Report, error)
 			}
 		}
 	}()
-	ids := make([]string, 0, o.Boxes)
 	t0 := time.Now()
-	step := o.StartSpread / time.Duration(o.Boxes)
-	for i := 0; i < o.Boxes; i++ {
-		b, err := startBox(boxCtx, o, i, boxBroker, o.Log)
-		if err != nil {
-			return nil, err
-		}
-		boxes = append(boxes, b)
+	boxes, err = startBoxes(ctx, boxCtx, o, boxBroker)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(boxes))
+	for _, b := range boxes {
 		ids = append(ids, b.id)
-		if step > 0 {
-			sleep(ctx, step)
-		}
 	}
 	progress(fmt.Sprintf("%d boxes started in %s", o.Boxes, time.Since(t0).Round(time.Millisecond)))
 
@@ -201,31 +164,119 @@ func Run(ctx context.Context, o Options, progress func(string)) (*Report, error)
 	rep.StartedIn = time.Since(t0)
 	progress(fmt.Sprintf("fleet up after %s (%d/%d boxes delivering)", rep.StartedIn.Round(time.Millisecond), obs.caughtUp(ids, t0), len(ids)))
 
+	measureSteady(ctx, o, obs, rep, progress)
+	if o.Outage > 0 {
+		if err := measureOutage(ctx, o, obs, ids, out, rep, progress); err != nil {
+			return nil, err
+		}
+	}
+	finishReport(obs, ids, boxes, rep, progress)
+	return rep, nil
+}
+
+// check rejects options no fleet can run with and fills the logger.
+func (o *Options) check() error {
+	if o.Boxes < 1 || o.Sensors < 1 {
+		return fmt.Errorf("fleet: need at least one box and one sensor (boxes %d, sensors %d)", o.Boxes, o.Sensors)
+	}
+	if o.DataDir == "" {
+		return errors.New("fleet: DataDir must be set")
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// setUpBroker starts the embedded broker, or puts a proxy in front of the
+// external one so that the outage can be staged without owning it. It
+// returns the URL the boxes use, the outage switch and a stop function.
+func setUpBroker(o Options, obs *observer, rep *Report) (string, outage, func(), error) {
+	if o.Broker == "" {
+		b, err := testbroker.Start(nil, o.Addr)
+		if err != nil {
+			return "", nil, nil, err
+		}
+		for _, f := range []string{"karana/+/data/#", "karana/+/status"} {
+			if err := b.Subscribe(f, obs.onMessage); err != nil {
+				b.Stop()
+				return "", nil, nil, fmt.Errorf("fleet: observe %s: %w", f, err)
+			}
+		}
+		rep.Broker = "embedded (mochi-mqtt)"
+		return b.URL(), embeddedOutage{b}, b.Stop, nil
+	}
+	u, err := url.Parse(o.Broker)
+	if err != nil || u.Host == "" {
+		return "", nil, nil, fmt.Errorf("fleet: -broker %q: want tcp://host:port", o.Broker)
+	}
+	stopObs, err := observeExternal(o.Broker, obs)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	p, err := startProxy(u.Host)
+	if err != nil {
+		stopObs()
+		return "", nil, nil, err
+	}
+	rep.Broker = o.Broker + " (outage staged by a proxy)"
+	stop := func() { p.Close(); stopObs() }
+	return "tcp://" + p.Addr(), proxyOutage{p}, stop, nil
+}
+
+// startBoxes starts the boxes spread over o.StartSpread, as a fleet
+// powering up after a site-wide outage would not all connect at once.
+// On an error the boxes started so far are returned with it.
+func startBoxes(ctx, boxCtx context.Context, o Options, broker string) ([]*box, error) {
+	boxes := make([]*box, 0, o.Boxes)
+	step := o.StartSpread / time.Duration(o.Boxes)
+	for i := 0; i < o.Boxes; i++ {
+		b, err := startBox(boxCtx, o, i, broker, o.Log)
+		if err != nil {
+			return boxes, err
+		}
+		boxes = append(boxes, b)
+		if step > 0 {
+			sleep(ctx, step)
+		}
+	}
+	return boxes, nil
+}
+
+func measureSteady(ctx context.Context, o Options, obs *observer, rep *Report, progress func(string)) {
 	m0, r0, s0 := obs.messages.Load(), obs.readings.Load(), time.Now()
 	sleep(ctx, o.Steady)
 	el := time.Since(s0)
 	rep.SteadyMsgsPerSec = float64(obs.messages.Load()-m0) / el.Seconds()
 	rep.SteadyReadingsPerSec = float64(obs.readings.Load()-r0) / el.Seconds()
 	progress(fmt.Sprintf("steady: %.0f msgs/s, %.0f readings/s at the broker", rep.SteadyMsgsPerSec, rep.SteadyReadingsPerSec))
+}
 
-	if o.Outage > 0 {
-		progress(fmt.Sprintf("broker down for %s", o.Outage))
-		out.down()
-		sleep(ctx, o.Outage)
-		restart := time.Now()
-		obs.watchOnline(restart)
-		if err := out.up(); err != nil {
-			return nil, err
-		}
-		m0, r0 = obs.messages.Load(), obs.readings.Load()
-		rep.DrainTimedOut = !waitAll(ctx, obs, ids, restart, o.DrainTimeout)
-		rep.DrainTime = time.Since(restart)
-		rep.Drained = obs.caughtUp(ids, restart)
-		rep.DrainMsgsPerSec = float64(obs.messages.Load()-m0) / rep.DrainTime.Seconds()
-		rep.DrainReadingsPerSec = float64(obs.readings.Load()-r0) / rep.DrainTime.Seconds()
-		rep.Reconnects = obs.onlineTimes()
-		progress(fmt.Sprintf("drained %d/%d boxes in %s", rep.Drained, len(ids), rep.DrainTime.Round(time.Millisecond)))
+// measureOutage takes the broker away for o.Outage and times the drain
+// once it is back.
+func measureOutage(ctx context.Context, o Options, obs *observer, ids []string, out outage, rep *Report, progress func(string)) error {
+	progress(fmt.Sprintf("broker down for %s", o.Outage))
+	out.down()
+	sleep(ctx, o.Outage)
+	restart := time.Now()
+	obs.watchOnline(restart)
+	if err := out.up(); err != nil {
+		return err
 	}
+	m0, r0 := obs.messages.Load(), obs.readings.Load()
+	rep.DrainTimedOut = !waitAll(ctx, obs, ids, restart, o.DrainTimeout)
+	rep.DrainTime = time.Since(restart)
+	rep.Drained = obs.caughtUp(ids, restart)
+	rep.DrainMsgsPerSec = float64(obs.messages.Load()-m0) / rep.DrainTime.Seconds()
+	rep.DrainReadingsPerSec = float64(obs.readings.Load()-r0) / rep.DrainTime.Seconds()
+	rep.Reconnects = obs.onlineTimes()
+	progress(fmt.Sprintf("drained %d/%d boxes in %s", rep.Drained, len(ids), rep.DrainTime.Round(time.Millisecond)))
+	return nil
+}
+
+// finishReport adds the totals, this process's own cost, and the boxes
+// that stopped early.
+func finishReport(obs *observer, ids []string, boxes []*box, rep *Report, progress func(string)) {
 	rep.Complete = obs.completeness(ids)
 	rep.TotalMessages, rep.TotalReadings, rep.BadBatches = obs.messages.Load(), obs.readings.Load(), obs.badJSON.Load()
 	rep.PeakRSSMiB = float64(selfStatusKiB("VmHWM:")) / 1024
@@ -243,7 +294,6 @@ func Run(ctx context.Context, o Options, progress func(string)) (*Report, error)
 		default:
 		}
 	}
-	return rep, nil
 }
 
 // waitAll polls until every box has caught up with t; false on timeout.
