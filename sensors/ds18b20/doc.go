@@ -22,19 +22,25 @@
 // up to 750 ms at 12-bit resolution, so a bus of n probes takes n × 0.75 s
 // per read: give the sensor a timeout to match (the context is checked
 // between probes; a file read in progress cannot be interrupted). The
-// newer "temperature" file holds just the milli-degrees and is used when
-// present; otherwise w1_slave, two lines:
+// driver reads w1_slave, two lines:
 //
 //	72 01 4b 46 7f ff 0e 10 57 : crc=57 YES
 //	72 01 4b 46 7f ff 0e 10 57 t=23125
 //
-// Line 1 ends in YES when the scratchpad's CRC is good; NO is a "crc error"
-// (noise on a long cable, a weak pull-up: use 4.7 kΩ, less on long runs).
-// Line 2's t= is milli-°C. 85000 (85 °C) is the scratchpad's power-on
-// value: the probe was reset (a brown-out, a parasite-power probe without
-// strong pull-up) and never converted; it is an error, not a reading. An
-// all-zero scratchpad with a "good" CRC (zero's CRC is zero) means the data
-// line is held low: also an error.
+// Line 1 is the scratchpad (nine bytes, the last its CRC) and YES when the
+// CRC is good; line 2's t= is milli-°C. The newer "temperature" file is
+// not read: it holds only the kernel's conversion, and the scratchpad is
+// what tells a real value from a failed read:
+//
+//   - An empty file (current kernels: the CRC failed on every retry) or NO
+//     (older kernels) is a CRC error: noise on a long cable, a weak
+//     pull-up (use 4.7 kΩ, less on long runs).
+//   - An all-zero scratchpad passes the CRC (zero's CRC is zero), and the
+//     kernel prints t=0: the data line is held low or the probe is gone.
+//     An error, not 0 °C.
+//   - 85000 (85 °C) is the scratchpad's power-on value: the probe was reset
+//     (a brown-out, a parasite-power probe without strong pull-up) and
+//     never converted; it is an error, not a reading.
 //
 // With several probes, one failing probe does not take the others down: its
 // field is returned as NaN, which the sampler drops and counts as a bad

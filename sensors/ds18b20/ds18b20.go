@@ -189,17 +189,14 @@ func (s *Sensor) probes() ([]string, error) {
 	return nil, fmt.Errorf("probe %s is not on the 1-Wire bus (present: %s): check its wiring, or the id: %w", s.o.ID, present, sensors.ErrNotFitted)
 }
 
-// readProbe returns a probe's temperature in milli-°C, from its
-// temperature file when the kernel has one, else from w1_slave.
+// readProbe returns a probe's temperature in milli-°C from w1_slave, which
+// holds the scratchpad the kernel read. The newer temperature file is not
+// used: it holds only the kernel's conversion, which cannot tell an
+// all-zero scratchpad (data line held low; its CRC is zero too) from 0 °C,
+// and is left empty on a CRC failure. Both files start a conversion, so
+// reading both would double the read time.
 func readProbe(dir string) (int, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "temperature"))
-	if err == nil {
-		return ParseTemperature(string(b))
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return 0, err
-	}
-	b, err = os.ReadFile(filepath.Join(dir, "w1_slave"))
+	b, err := os.ReadFile(filepath.Join(dir, "w1_slave"))
 	if err != nil {
 		return 0, err
 	}

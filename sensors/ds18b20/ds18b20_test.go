@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,7 +35,9 @@ func read(t *testing.T, o Options) ([]sensors.Value, error) {
 func TestParseW1Slave(t *testing.T) {
 	for text, want := range map[string]any{
 		"72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n": 23125,
-		"5e fe 4b 46 7f ff 02 10 0f : crc=0f YES\n5e fe 4b 46 7f ff 02 10 0f t=-26125":  -26125,
+		"5e fe 4b 46 7f ff 02 10 8b : crc=8b YES\n5e fe 4b 46 7f ff 02 10 8b t=-26125":  -26125,
+		"":   "failed its CRC on every retry",
+		"\n": "failed its CRC on every retry",
 		"72 01 4b 46 7f ff 0e 10 57 : crc=c9 NO\n72 01 4b 46 7f ff 0e 10 57 t=23125\n":  "crc error (72 01 4b 46 7f ff 0e 10 57 : crc=c9 NO)",
 		"50 05 4b 46 7f ff 0c 10 1c : crc=1c YES\n50 05 4b 46 7f ff 0c 10 1c t=85000\n": "85 °C is the power-on reset value",
 		"00 00 00 00 00 00 00 00 00 : crc=00 YES\n00 00 00 00 00 00 00 00 00 t=0\n":     "probe returned all zeros",
@@ -54,12 +57,6 @@ func TestParseW1Slave(t *testing.T) {
 			}
 		}
 	}
-	if m, err := ParseTemperature("-26125\n"); err != nil || m != -26125 {
-		t.Errorf("ParseTemperature = %d, %v", m, err)
-	}
-	if _, err := ParseTemperature("85000\n"); err == nil {
-		t.Error("85000 in the temperature file was accepted")
-	}
 }
 
 func TestAllProbes(t *testing.T) {
@@ -70,7 +67,7 @@ func TestAllProbes(t *testing.T) {
 	want := []sensors.Value{
 		{Field: "10-000802bd1234", Value: 22.5, Unit: "°C"},
 		{Field: "28-00000abcdef1", Value: 23.125, Unit: "°C"},
-		{Field: "bottom", Value: -26.125, Unit: "°C"}, // from the temperature file
+		{Field: "bottom", Value: -26.125, Unit: "°C"}, // w1_slave, not the temperature file
 	}
 	if len(vals) != len(want) {
 		t.Fatalf("got %+v, want %+v", vals, want)
@@ -158,5 +155,67 @@ func TestValidate(t *testing.T) {
 	o := DefaultOptions()
 	if _, err := New("t", &o); err != nil || o.BusName() != "w1" {
 		t.Errorf("defaults: %v", err)
+	}
+}
+
+// probeTree lays out a w1 devices directory: probe id → file → contents.
+func probeTree(t *testing.T, probes map[string]map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for id, files := range probes {
+		if err := os.Mkdir(filepath.Join(dir, id), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, text := range files {
+			if err := os.WriteFile(filepath.Join(dir, id, name), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir
+}
+
+// Current kernels (w1_therm.c: read_scratchpad accepts a scratchpad whose
+// byte 8 equals the CRC of bytes 0-7, and the CRC of eight zero bytes is
+// 0) print 0 in the temperature file when the data line is held low. The
+// scratchpad in w1_slave shows it for what it is.
+func TestZeroInTemperatureFileIsCheckedAgainstTheScratchpad(t *testing.T) {
+	dir := probeTree(t, map[string]map[string]string{
+		"28-000000000000": {
+			"temperature": "0\n",
+			"w1_slave":    "00 00 00 00 00 00 00 00 00 : crc=00 YES\n00 00 00 00 00 00 00 00 00 t=0\n",
+		},
+	})
+	vals, err := read(t, Options{Root: dir, ID: "*"})
+	if err == nil || !strings.Contains(err.Error(), "all zeros") {
+		t.Errorf("all-zero scratchpad read as %+v, %v; want an all-zeros error", vals, err)
+	}
+}
+
+// A real 0 °C: DS18B20 temperature 0x0000, byte 6 = 0x10 - (LSB & 0x0F) =
+// 0x10 after a conversion, CRC 0x69 (Maxim's CRC-8 of bytes 0-7).
+func TestRealZeroDegreesIsAReading(t *testing.T) {
+	dir := probeTree(t, map[string]map[string]string{
+		"28-00000abcdef1": {
+			"temperature": "0\n",
+			"w1_slave":    "00 00 4b 46 7f ff 10 10 69 : crc=69 YES\n00 00 4b 46 7f ff 10 10 69 t=0\n",
+		},
+	})
+	vals, err := read(t, Options{Root: dir, ID: "*"})
+	if err != nil || len(vals) != 1 || vals[0].Value != 0 {
+		t.Errorf("0 °C: %+v, %v", vals, err)
+	}
+}
+
+// On a CRC failure current kernels retry, then return nothing from both
+// files (w1_slave_show and temperature_show return 0 bytes when
+// convert_t fails): the error must point at the CRC, not at the text.
+func TestEmptyFilesAreACRCFailure(t *testing.T) {
+	dir := probeTree(t, map[string]map[string]string{
+		"28-0000000bad0c": {"temperature": "", "w1_slave": ""},
+	})
+	_, err := read(t, Options{Root: dir, ID: "*"})
+	if err == nil || !strings.Contains(err.Error(), "CRC") || strings.Contains(err.Error(), "not an integer") {
+		t.Errorf("empty files: %v; want the CRC hint", err)
 	}
 }

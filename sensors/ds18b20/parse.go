@@ -1,6 +1,7 @@
 package ds18b20
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,6 +13,10 @@ const resetMilliC = 85000
 // ParseW1Slave parses the kernel's w1_slave text and returns the
 // temperature in milli-°C.
 func ParseW1Slave(text string) (int, error) {
+	if strings.TrimSpace(text) == "" {
+		// Current kernels retry a read whose CRC fails, then print nothing.
+		return 0, errors.New("the kernel returned no reading: the scratchpad failed its CRC on every retry (noise on the cable or a weak pull-up: use 4.7 kΩ, less on long runs) or the probe stopped answering")
+	}
 	lines := strings.Split(strings.TrimSpace(text), "\n")
 	if len(lines) < 2 {
 		return 0, fmt.Errorf("w1_slave: want two lines, got %q", text)
@@ -30,9 +35,6 @@ func ParseW1Slave(text string) (int, error) {
 	}
 	return parseMilli(lines[1][i+2:])
 }
-
-// ParseTemperature parses the kernel's temperature file: milli-°C.
-func ParseTemperature(text string) (int, error) { return parseMilli(text) }
 
 func parseMilli(s string) (int, error) {
 	m, err := strconv.Atoi(strings.TrimSpace(s))
