@@ -383,79 +383,22 @@ func check(args []string) error {
 	if *capFile == "" || *device == "" || fs.NArg() == 0 {
 		return errors.New("check: -capture, -device and at least one Telegraf output file are required")
 	}
-	raw, err := os.ReadFile(*capFile)
+	msgs, err := readCapture(*capFile)
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
-	}
-	var msgs []message
-	for _, l := range bytes.Split(raw, []byte("\n")) {
-		if len(bytes.TrimSpace(l)) == 0 {
-			continue
-		}
-		var m message
-		if err := json.Unmarshal(l, &m); err != nil {
-			return fmt.Errorf("check: %s: %w", *capFile, err)
-		}
-		msgs = append(msgs, m)
 	}
 	e, err := expect(msgs, *device)
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
 	}
-
-	var problems []string
-	// Guards against a pass that proves nothing.
-	if e.influxLines < 3 {
-		problems = append(problems, fmt.Sprintf("only %d influx lines captured: the run was too short", e.influxLines))
+	problems := e.tooThin()
+	allData, sample, more, err := compareOutputs(e, fs.Args())
+	if err != nil {
+		return fmt.Errorf("check: %w", err)
 	}
-	if e.jsonReadings < 3 {
-		problems = append(problems, fmt.Sprintf("only %d json readings captured: the run was too short", e.jsonReadings))
-	}
-	if e.msReadings == 0 {
-		problems = append(problems, "no captured reading has a non-zero millisecond ts: timestamp_format not exercised")
-	}
-	if e.states["online"] == 0 || e.states["offline"] == 0 {
-		problems = append(problems, fmt.Sprintf("status documents captured %v: want online and offline", e.states))
-	}
-
-	var allData []metric
-	var sample []string
-	for _, f := range fs.Args() {
-		data, status, err := observed(f)
-		if err != nil {
-			return fmt.Errorf("check: %w", err)
-		}
-		if fs.NArg() > 1 {
-			var nJSON int
-			for _, m := range data {
-				if strings.HasPrefix(m.line, "karana,") {
-					nJSON++
-				}
-			}
-			if nJSON == 0 || nJSON == len(data) {
-				problems = append(problems, fmt.Sprintf("%s: %d influx and %d json data metrics: the $share groups did not split both streams",
-					f, len(data)-nJSON, nJSON))
-			}
-		}
-		allData = append(allData, data...)
-		problems = append(problems, diff(f+": status", e.status, status)...)
-		if len(status) > 0 {
-			sample = append(sample, status[0].line, status[len(status)-1].line)
-		}
-		fmt.Printf("telegraf-verify: %s: %d data metrics, %d status metrics\n", f, len(data), len(status))
-	}
+	problems = append(problems, more...)
 	problems = append(problems, diff("data", e.data, allData)...)
-	// Two lines of each data input for the report.
-	var nInflux, nJSON int
-	for _, m := range allData {
-		if strings.HasPrefix(m.line, "karana,") {
-			if nJSON++; nJSON <= 2 {
-				sample = append(sample, m.line)
-			}
-		} else if nInflux++; nInflux <= 2 {
-			sample = append(sample, m.line)
-		}
-	}
+	sample = append(sample, dataSample(allData)...)
 
 	fmt.Printf("telegraf-verify: captured %d influx batches (%d lines), %d json batches (%d readings, %d with ms), status %v\n",
 		e.influxBatches, e.influxLines, e.jsonBatches, e.jsonReadings, e.msReadings, e.states)
@@ -470,4 +413,97 @@ func check(args []string) error {
 		fmt.Println("    " + s)
 	}
 	return nil
+}
+
+// readCapture reads the JSON lines capture wrote.
+func readCapture(path string) ([]message, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var msgs []message
+	for _, l := range bytes.Split(raw, []byte("\n")) {
+		if len(bytes.TrimSpace(l)) == 0 {
+			continue
+		}
+		var m message
+		if err := json.Unmarshal(l, &m); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
+// tooThin guards against a pass that proves nothing: a capture too short
+// to hold every kind of message the check is about.
+func (e *expectation) tooThin() []string {
+	var problems []string
+	if e.influxLines < 3 {
+		problems = append(problems, fmt.Sprintf("only %d influx lines captured: the run was too short", e.influxLines))
+	}
+	if e.jsonReadings < 3 {
+		problems = append(problems, fmt.Sprintf("only %d json readings captured: the run was too short", e.jsonReadings))
+	}
+	if e.msReadings == 0 {
+		problems = append(problems, "no captured reading has a non-zero millisecond ts: timestamp_format not exercised")
+	}
+	if e.states["online"] == 0 || e.states["offline"] == 0 {
+		problems = append(problems, fmt.Sprintf("status documents captured %v: want online and offline", e.states))
+	}
+	return problems
+}
+
+// compareOutputs reads each Telegraf output file, checks its status
+// metrics against e and that a $share group split the data between the
+// instances, and returns the data metrics of all files together.
+func compareOutputs(e *expectation, files []string) (allData []metric, sample, problems []string, err error) {
+	for _, f := range files {
+		data, status, err := observed(f)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if len(files) > 1 {
+			nJSON := countJSON(data)
+			if nJSON == 0 || nJSON == len(data) {
+				problems = append(problems, fmt.Sprintf("%s: %d influx and %d json data metrics: the $share groups did not split both streams",
+					f, len(data)-nJSON, nJSON))
+			}
+		}
+		allData = append(allData, data...)
+		problems = append(problems, diff(f+": status", e.status, status)...)
+		if len(status) > 0 {
+			sample = append(sample, status[0].line, status[len(status)-1].line)
+		}
+		fmt.Printf("telegraf-verify: %s: %d data metrics, %d status metrics\n", f, len(data), len(status))
+	}
+	return allData, sample, problems, nil
+}
+
+// countJSON counts the metrics that came from the json stream (the
+// measurement the Telegraf config gives it is "karana").
+func countJSON(data []metric) int {
+	n := 0
+	for _, m := range data {
+		if strings.HasPrefix(m.line, "karana,") {
+			n++
+		}
+	}
+	return n
+}
+
+// dataSample is two lines of each data input for the report.
+func dataSample(data []metric) []string {
+	var sample []string
+	var nInflux, nJSON int
+	for _, m := range data {
+		if strings.HasPrefix(m.line, "karana,") {
+			if nJSON++; nJSON <= 2 {
+				sample = append(sample, m.line)
+			}
+		} else if nInflux++; nInflux <= 2 {
+			sample = append(sample, m.line)
+		}
+	}
+	return sample
 }
