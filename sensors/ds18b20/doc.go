@@ -38,9 +38,14 @@
 //   - An all-zero scratchpad passes the CRC (zero's CRC is zero), and the
 //     kernel prints t=0: the data line is held low or the probe is gone.
 //     An error, not 0 °C.
-//   - 85000 (85 °C) is the scratchpad's power-on value: the probe was reset
-//     (a brown-out, a parasite-power probe without strong pull-up) and
-//     never converted; it is an error, not a reading.
+//   - 85 °C is the scratchpad's power-on value: a probe that was reset (a
+//     brown-out, a parasite-power probe without strong pull-up) and never
+//     converted. The kernel's test tells it from a real 85 °C (solar hot
+//     water, collectors): reserved byte 6 still at its reset value 0x0C
+//     (a DS18B20 sets it to 0x10 − (LSB & 0x0F) when it converts). That is
+//     an error; a real 85.000 °C is a reading. On a DS18S20 (family 10) a
+//     real 85.000 °C leaves the same bytes as power-on, so there exactly
+//     85.000 °C is always an error.
 //
 // With several probes, one failing probe does not take the others down: its
 // field is returned as NaN, which the sampler drops and counts as a bad

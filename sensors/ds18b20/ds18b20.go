@@ -200,7 +200,8 @@ func readProbe(dir string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return ParseW1Slave(string(b))
+	family, _, _ := strings.Cut(filepath.Base(dir), "-")
+	return ParseW1Slave(family, string(b))
 }
 
 // Close does nothing: every read opens the files it needs.

@@ -44,8 +44,10 @@ func TestParseW1Slave(t *testing.T) {
 		"72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n":                                     "want two lines",
 		"72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57\n":         "no t=",
 		"72 01 4b 46 7f ff 0e 10 57 : crc=57 YES\n72 01 t=2x\n":                         `temperature "2x" is not an integer`,
+		"72 01 4b 46 7f ff 0e 10 : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n":    "is not nine bytes",
+		"72 01 4b 46 7f ff 0e 10 5g : crc=57 YES\n72 01 4b 46 7f ff 0e 10 57 t=23125\n": "byte 8 is not hex",
 	} {
-		got, err := ParseW1Slave(text)
+		got, err := ParseW1Slave("28", text)
 		switch w := want.(type) {
 		case int:
 			if err != nil || got != w {
@@ -217,5 +219,31 @@ func TestEmptyFilesAreACRCFailure(t *testing.T) {
 	_, err := read(t, Options{Root: dir, ID: "*"})
 	if err == nil || !strings.Contains(err.Error(), "CRC") || strings.Contains(err.Error(), "not an integer") {
 		t.Errorf("empty files: %v; want the CRC hint", err)
+	}
+}
+
+// The kernel tells the power-on value from a conversion by the
+// scratchpad's reserved byte 6 (w1_therm.c, W1_THERM_CHECK_RESULT: byte 6
+// = 0x0C with temperature 0x0550 or 0x07FF is a reset scratchpad). After
+// a conversion a DS18B20 sets byte 6 to 0x10 - (LSB & 0x0F): 0x10 for a
+// real 85.000 °C (0x0550), which is a reading (solar hot water).
+func TestPowerOnValueAndReal85(t *testing.T) {
+	dir := probeTree(t, map[string]map[string]string{
+		"28-0000000a0085": {"w1_slave": "50 05 4b 46 7f ff 10 10 bd : crc=bd YES\n50 05 4b 46 7f ff 10 10 bd t=85000\n"},
+		"28-000000085c00": {"w1_slave": "50 05 4b 46 7f ff 0c 10 1c : crc=1c YES\n50 05 4b 46 7f ff 0c 10 1c t=85000\n"},
+		"28-0000007ff0c0": {"w1_slave": "ff 07 4b 46 7f ff 0c 10 a6 : crc=a6 YES\nff 07 4b 46 7f ff 0c 10 a6 t=127937\n"},
+		// DS18S20 power-on: temperature 0x00AA, COUNT_REMAIN 0x0C,
+		// COUNT_PER_C 0x10 (its datasheet's memory map).
+		"10-000000085c00": {"w1_slave": "aa 00 4b 46 ff ff 0c 10 87 : crc=87 YES\naa 00 4b 46 ff ff 0c 10 87 t=85000\n"},
+	})
+	vals, err := read(t, Options{Root: dir, ID: "28-0000000a0085"})
+	if err != nil || len(vals) != 1 || vals[0].Value != 85 {
+		t.Errorf("a real 85.000 °C: %+v, %v", vals, err)
+	}
+	for _, id := range []string{"28-000000085c00", "28-0000007ff0c0", "10-000000085c00"} {
+		_, err := read(t, Options{Root: dir, ID: id})
+		if err == nil || !strings.Contains(err.Error(), "power-on") {
+			t.Errorf("%s: %v, want the power-on error", id, err)
+		}
 	}
 }

@@ -7,12 +7,20 @@ import (
 	"strings"
 )
 
-// resetMilliC is the DS18B20 scratchpad's power-on value, 85 °C.
-const resetMilliC = 85000
+// Scratchpad bytes, as w1_slave prints them.
+const (
+	spTempLSB = 0
+	spTempMSB = 1
+	// spReserved6 is byte 6: 0x0C at power-on; a DS18B20 sets it to
+	// 0x10 - (LSB & 0x0F) when it converts (COUNT_REMAIN on a DS18S20).
+	spReserved6 = 6
+	resetByte6  = 0x0C
+)
 
-// ParseW1Slave parses the kernel's w1_slave text and returns the
-// temperature in milli-°C.
-func ParseW1Slave(text string) (int, error) {
+// ParseW1Slave parses the kernel's w1_slave text for a probe of family
+// ("28", "10", … the id's prefix) and returns the temperature in milli-°C.
+// It decides from the scratchpad whether the value is a reading.
+func ParseW1Slave(family, text string) (int, error) {
 	if strings.TrimSpace(text) == "" {
 		// Current kernels retry a read whose CRC fails, then print nothing.
 		return 0, errors.New("the kernel returned no reading: the scratchpad failed its CRC on every retry (noise on the cable or a weak pull-up: use 4.7 kΩ, less on long runs) or the probe stopped answering")
@@ -26,23 +34,68 @@ func ParseW1Slave(text string) (int, error) {
 		return 0, fmt.Errorf("crc error (%s): noise on the cable or a weak pull-up", first)
 	}
 	data, _, _ := strings.Cut(first, ":")
-	if zero := strings.Trim(strings.ReplaceAll(data, " ", ""), "0"); zero == "" && data != "" {
-		return 0, fmt.Errorf("probe returned all zeros (%s): the data line is held low or the probe is missing", strings.TrimSpace(data))
+	data = strings.TrimSpace(data)
+	sp, err := scratchpad(data)
+	if err != nil {
+		return 0, err
+	}
+	if err := check(family, sp, data); err != nil {
+		return 0, err
 	}
 	i := strings.LastIndex(lines[1], "t=")
 	if i < 0 {
 		return 0, fmt.Errorf("w1_slave: no t= in %q", lines[1])
 	}
-	return parseMilli(lines[1][i+2:])
-}
-
-func parseMilli(s string) (int, error) {
-	m, err := strconv.Atoi(strings.TrimSpace(s))
+	s := strings.TrimSpace(lines[1][i+2:])
+	m, err := strconv.Atoi(s)
 	if err != nil {
-		return 0, fmt.Errorf("temperature %q is not an integer of milli-°C", strings.TrimSpace(s))
-	}
-	if m == resetMilliC {
-		return 0, fmt.Errorf("85 °C is the power-on reset value: the probe lost power or did not convert (check its supply; parasite power needs a strong pull-up)")
+		return 0, fmt.Errorf("temperature %q is not an integer of milli-°C", s)
 	}
 	return m, nil
+}
+
+// scratchpad parses the nine hex bytes of w1_slave's first line.
+func scratchpad(data string) ([9]byte, error) {
+	var sp [9]byte
+	f := strings.Fields(data)
+	if len(f) != len(sp) {
+		return sp, fmt.Errorf("w1_slave: scratchpad %q is not nine bytes", data)
+	}
+	for i, h := range f {
+		v, err := strconv.ParseUint(h, 16, 8)
+		if err != nil {
+			return sp, fmt.Errorf("w1_slave: scratchpad %q: byte %d is not hex", data, i)
+		}
+		sp[i] = byte(v)
+	}
+	return sp, nil
+}
+
+// check returns an error when the scratchpad the CRC passed is not a
+// conversion.
+func check(family string, sp [9]byte, data string) error {
+	if sp == [9]byte{} {
+		return fmt.Errorf("probe returned all zeros (%s): the data line is held low or the probe is missing", data)
+	}
+	if powerOn(family, sp) {
+		return fmt.Errorf("85 °C is the power-on reset value (scratchpad %s): the probe lost power or did not convert (check its supply; parasite power needs a strong pull-up)", data)
+	}
+	return nil
+}
+
+// powerOn reports a scratchpad still holding its power-on value. For the
+// DS18B20 format the kernel's own test (w1_therm.c, W1_THERM_CHECK_RESULT):
+// byte 6 at its reset value 0x0C with temperature 0x0550 (85 °C) or 0x07FF.
+// A DS18S20 resets to 0x00AA with COUNT_REMAIN 0x0C, which is also what a
+// real 85.000 °C gives (85 − 0.25 + (16 − 12)/16): there the two cannot be
+// told apart, and the power-on value wins.
+func powerOn(family string, sp [9]byte) bool {
+	t := uint16(sp[spTempMSB])<<8 | uint16(sp[spTempLSB])
+	if sp[spReserved6] != resetByte6 {
+		return false
+	}
+	if family == "10" {
+		return t == 0x00AA
+	}
+	return t == 0x0550 || t == 0x07FF
 }
