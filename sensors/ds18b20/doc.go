@@ -46,6 +46,10 @@
 //     an error; a real 85.000 °C is a reading. On a DS18S20 (family 10) a
 //     real 85.000 °C leaves the same bytes as power-on, so there exactly
 //     85.000 °C is always an error.
+//   - A MAX31850 (family 3b) with its fault flag set (open or shorted
+//     thermocouple) is an error naming the fault; so are thermocouple and
+//     cold junction both exactly 0, its reset value. A DS18S20 whose
+//     COUNT_PER_C reads 0, which the kernel prints as t=0, is an error.
 //
 // With several probes, one failing probe does not take the others down: its
 // field is returned as NaN, which the sampler drops and counts as a bad

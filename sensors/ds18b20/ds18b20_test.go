@@ -247,3 +247,34 @@ func TestPowerOnValueAndReal85(t *testing.T) {
 		}
 	}
 }
+
+// Scratchpads on which the kernel prints a number that is not a reading.
+// MAX31850 (family 3b, its datasheet's memory map): bytes 0-1 the
+// thermocouple, bit 0 the fault flag; bytes 2-3 the cold junction, bits
+// 0-2 open circuit, short to GND, short to VDD; byte 4's upper nibble
+// reads 1. The kernel converts bytes 0-1 as a DS18B20's (t = s16 / 16 in
+// milli-°C) whatever the flags. A DS18S20 (family 10) whose COUNT_PER_C
+// (byte 7, 0x10 on the chip) reads 0 is printed as t=0 (w1_therm.c,
+// w1_DS18S20_convert_temp).
+func TestScratchpadsTheKernelPrintsAsNumbers(t *testing.T) {
+	dir := probeTree(t, map[string]map[string]string{
+		"3b-0000000c0000": {"w1_slave": "90 01 00 17 f0 ff ff ff c1 : crc=c1 YES\n90 01 00 17 f0 ff ff ff c1 t=25000\n"},
+		"3b-00000000f0c0": {"w1_slave": "01 00 01 17 f0 ff ff ff 4e : crc=4e YES\n01 00 01 17 f0 ff ff ff 4e t=62\n"},
+		"3b-000000000000": {"w1_slave": "00 00 00 00 f0 ff ff ff 17 : crc=17 YES\n00 00 00 00 f0 ff ff ff 17 t=0\n"},
+		"10-0000000c0000": {"w1_slave": "32 00 4b 46 ff ff 0c 00 f6 : crc=f6 YES\n32 00 4b 46 ff ff 0c 00 f6 t=0\n"},
+	})
+	vals, err := read(t, Options{Root: dir, ID: "3b-0000000c0000"})
+	if err != nil || len(vals) != 1 || vals[0].Value != 25 {
+		t.Errorf("MAX31850 at 25 °C: %+v, %v", vals, err)
+	}
+	for id, want := range map[string]string{
+		"3b-00000000f0c0": "thermocouple open circuit",
+		"3b-000000000000": "never converted",
+		"10-0000000c0000": "COUNT_PER_C",
+	} {
+		vals, err := read(t, Options{Root: dir, ID: id})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %+v, %v; want an error with %q", id, vals, err, want)
+		}
+	}
+}

@@ -80,6 +80,36 @@ func check(family string, sp [9]byte, data string) error {
 	if powerOn(family, sp) {
 		return fmt.Errorf("85 °C is the power-on reset value (scratchpad %s): the probe lost power or did not convert (check its supply; parasite power needs a strong pull-up)", data)
 	}
+	switch family {
+	case "10":
+		if sp[7] == 0 {
+			// The kernel prints t=0 for it (w1_DS18S20_convert_temp).
+			return fmt.Errorf("COUNT_PER_C (byte 7) reads 0, not the DS18S20's 0x10 (scratchpad %s): not a conversion", data)
+		}
+	case "3b":
+		return checkMAX31850(sp, data)
+	}
+	return nil
+}
+
+// checkMAX31850 checks a MAX31850's fault flags (byte 0 bit 0; byte 2 bits
+// 0-2) and its reset value: thermocouple and cold junction both 0.
+func checkMAX31850(sp [9]byte, data string) error {
+	if sp[0]&1 != 0 || sp[2]&7 != 0 {
+		var causes []string
+		for bit, what := range []string{"thermocouple open circuit", "thermocouple shorted to GND", "thermocouple shorted to VDD"} {
+			if sp[2]&(1<<bit) != 0 {
+				causes = append(causes, what)
+			}
+		}
+		if len(causes) == 0 {
+			causes = append(causes, "fault bit set without a cause")
+		}
+		return fmt.Errorf("%s (scratchpad %s)", strings.Join(causes, ", "), data)
+	}
+	if sp[0]|sp[1]|sp[2]|sp[3] == 0 {
+		return fmt.Errorf("thermocouple and cold junction both read exactly 0 (scratchpad %s): the reset value, the chip never converted", data)
+	}
 	return nil
 }
 
