@@ -15,10 +15,18 @@ import (
 	"github.com/karana-energy/karana-edge/uplink/format"
 )
 
-// retryDelay is the wait after a buffer read or format error before the
-// stream tries again; such errors are not the link's fault, so the session
-// stays up.
-const retryDelay = time.Second
+// After a buffer read or format error the stream tries the same range
+// again after retryDelay, doubling per failure up to retryMax, and from
+// retryDelay again once a batch is built: such errors are not the link's
+// fault, so the session stays up, but a formatter that keeps failing (an
+// exec command printing past its cap) must not cost a core retrying every
+// second. The failure is logged when it starts and then every
+// failLogEvery at most.
+const (
+	retryDelay   = time.Second
+	retryMax     = 5 * time.Minute
+	failLogEvery = 10 * time.Minute
+)
 
 // budgetRecheck bounds the wait of a stream held by the data budget: the
 // clock may be set (NTP) while it waits.
@@ -71,6 +79,13 @@ type stream struct {
 
 	spans []*pending // ranges sent ahead of the cursor; the run goroutine's alone
 
+	// after waits before a batch that failed to build is tried again;
+	// time.After, replaced in tests. buildFails and failLogged are the run
+	// goroutine's alone.
+	after      func(time.Duration) <-chan time.Time
+	buildFails int
+	failLogged time.Time
+
 	mu          sync.Mutex
 	lastPublish time.Time
 	lastErr     string
@@ -90,6 +105,7 @@ func newStream(u *Uplink, cfg StreamConfig) (*stream, error) {
 		all:   slices.Contains(cfg.Match, "*"),
 		cache: map[string]bool{},
 		flush: make(chan struct{}, 1),
+		after: time.After,
 	}
 	s.app, _ = f.(appender)
 	s.ctxf, _ = f.(contextFormatter)
@@ -267,13 +283,12 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 			if err != nil {
 				// a read or format error leaves next, rangeStart and the
 				// cursor where they are: the same range is read and
-				// formatted again after retryDelay (an exec command that
+				// formatted again after a backoff (an exec command that
 				// failed is run again)
-				s.setErr(err)
-				s.u.log.Warn("uplink: batch not built; retrying", "stream", s.name, "from", next, "error", err)
-				retry = time.After(retryDelay)
+				retry = s.buildFailed(next, err)
 				break
 			}
+			s.buildOK()
 			from := rangeStart
 			if isTail {
 				from = tail
@@ -518,4 +533,27 @@ func (s *stream) backlog() uint64 {
 		return last - c
 	}
 	return 0
+}
+
+// buildFailed records a batch that could not be read or formatted and
+// returns when to try again.
+func (s *stream) buildFailed(from uint64, err error) <-chan time.Time {
+	s.setErr(err)
+	s.buildFails++
+	d := retryDelay << min(s.buildFails-1, 16) // 16: no overflow, far past retryMax
+	d = min(d, retryMax)
+	if now := s.u.now(); s.buildFails == 1 || now.Sub(s.failLogged) >= failLogEvery {
+		s.failLogged = now
+		s.u.log.Warn("uplink: batch not built; retrying", "stream", s.name, "from", from,
+			"failures", s.buildFails, "retry_in", d, "error", err)
+	}
+	return s.after(d)
+}
+
+// buildOK records a batch built, ending a run of failures.
+func (s *stream) buildOK() {
+	if s.buildFails > 0 {
+		s.u.log.Info("uplink: batch built again", "stream", s.name, "after_failures", s.buildFails)
+		s.buildFails = 0
+	}
 }

@@ -29,11 +29,13 @@ import (
 //   - A run that exits non-zero, is killed, or outlasts exec_timeout
 //     (default 10s; the command's whole process group is killed then) fails
 //     the batch: nothing is published, the stream's cursor stays, and the
-//     batch is formatted again from the cursor a second later, so a broken
-//     script delays data but never loses it. The error carries the exit
-//     status and the end of the command's stderr.
+//     batch is formatted again from the cursor after a second, doubling per
+//     failure up to 5 minutes (the stream's backoff), so a broken script
+//     delays data but never loses it. The error carries the exit status and
+//     the end of the command's stderr.
 //   - stdout may be empty (an empty payload is published) and is bounded by
-//     MaxExecOutput.
+//     MaxExecOutput: past it the command is killed and the batch fails, and
+//     no more than MaxExecOutput bytes are held.
 //   - Local config only: Exec implements LocalOnly, and the remote config
 //     must refuse to set format = "exec" or change command. Whoever can
 //     publish a config to the broker must not be able to run programs on
