@@ -39,6 +39,13 @@
 //     BRNG = 0, a 16 V bus range, which clips a 24 V system's reading at
 //     16 V. This driver writes the configuration again with the bus_range
 //     chosen (0x3FFF for 32 V).
+//   - Current and power read 0 until the first conversion after
+//     calibration has ended, and with 128-sample averaging of shunt and
+//     bus that takes up to 2 × 128 × 586 µs = 150 ms (electrical
+//     characteristics, 12-bit conversion time maximum). After setting the
+//     chip up the driver waits that long, then polls CNVR (conversion
+//     ready, bus voltage register bit 1) before the first read: the first
+//     read after the bus opens takes about 150 ms.
 //   - max_current × shunt_ohms must stay within the ±320 mV shunt range;
 //     New refuses options beyond it, and options for which the calibration
 //     register (16 bits) would overflow.

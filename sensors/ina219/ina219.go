@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"time"
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
@@ -65,6 +66,18 @@ const (
 	brng32V    = 1 << 13
 	// shuntRange is the shunt input's full scale at PGA /8, in V.
 	shuntRange = 0.32
+
+	regBus   = 0x02
+	flagCNVR = 1 << 1 // bus voltage register: a conversion has ended
+	// firstConversion is the longest the first conversion after the
+	// configuration write can take: shunt, then bus, each 128 samples of
+	// 12 bits at 586 µs (electrical characteristics, maximum; 532 µs
+	// typical). Until it ends current and power read 0.
+	firstConversion = 2 * 128 * 586 * time.Microsecond
+	// cnvrPolls more reads of CNVR, cnvrGap apart, allow for a chip
+	// slower than its datasheet before the set-up counts as failed.
+	cnvrPolls = 5
+	cnvrGap   = 15 * time.Millisecond
 )
 
 // calibration returns the calibration register value periph computes for
@@ -89,6 +102,8 @@ type Sensor struct {
 	mu   sync.Mutex
 	dev  i2cbus.Device
 	chip *ina219.Dev
+	// sleep waits; tests replace it to see when the driver waits.
+	sleep func(context.Context, time.Duration) error
 }
 
 // New validates opts (*Options, nil for the defaults) and returns the
@@ -114,10 +129,11 @@ func New(name string, opts any) (*Sensor, error) {
 		cfg |= brng32V
 	}
 	return &Sensor{
-		name: name,
-		o:    o,
-		cfg:  cfg,
-		dev:  i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)},
+		name:  name,
+		o:     o,
+		cfg:   cfg,
+		dev:   i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)},
+		sleep: i2cbus.Sleep,
 	}, nil
 }
 
@@ -168,7 +184,7 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 		return nil, err
 	}
 	if fresh || s.chip == nil {
-		if err := s.setup(bus); err != nil {
+		if err := s.setup(ctx, bus); err != nil {
 			return nil, err
 		}
 	} else {
@@ -179,7 +195,7 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 			return nil, s.dev.Err("read", err)
 		}
 		if binary.BigEndian.Uint16(b[:]) == 0 {
-			if err := s.setup(bus); err != nil {
+			if err := s.setup(ctx, bus); err != nil {
 				return nil, err
 			}
 			return nil, s.dev.Err("read", errors.New("the chip had reset (calibration register read 0: a brown-out?); it is set up again and the next read will be valid"))
@@ -203,8 +219,9 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 }
 
 // setup constructs periph's device (which writes calibration and its
-// configuration) and writes the configuration again with the bus range.
-func (s *Sensor) setup(bus i2c.Bus) error {
+// configuration), writes the configuration again with the bus range, and
+// waits for the first conversion: before it ends, current and power read 0.
+func (s *Sensor) setup(ctx context.Context, bus i2c.Bus) error {
 	s.chip = nil
 	chip, err := ina219.New(bus, &ina219.Opts{
 		Address:       int(s.o.Address),
@@ -219,8 +236,35 @@ func (s *Sensor) setup(bus i2c.Bus) error {
 	if err := s.dev.Dev().Tx(w, nil); err != nil {
 		return s.dev.Err("init", err)
 	}
+	if err := s.waitFirstConversion(ctx); err != nil {
+		return err
+	}
 	s.chip = chip
 	return nil
+}
+
+// waitFirstConversion waits the first conversion's maximum time after the
+// configuration write (which clears CNVR), then until CNVR is set.
+func (s *Sensor) waitFirstConversion(ctx context.Context) error {
+	const op = "init: waiting for the first conversion"
+	if err := s.sleep(ctx, firstConversion); err != nil {
+		return s.dev.Err(op, err)
+	}
+	var b [2]byte
+	for i := 0; ; i++ {
+		if err := s.dev.Dev().Tx([]byte{regBus}, b[:]); err != nil {
+			return s.dev.Err(op, err)
+		}
+		if binary.BigEndian.Uint16(b[:])&flagCNVR != 0 {
+			return nil
+		}
+		if i == cnvrPolls {
+			return s.dev.Err(op, fmt.Errorf("CNVR (conversion ready) still 0 %s after the configuration was written (bus voltage register 0x%02x%02x)", firstConversion+cnvrPolls*cnvrGap, b[0], b[1]))
+		}
+		if err := s.sleep(ctx, cnvrGap); err != nil {
+			return s.dev.Err(op, err)
+		}
+	}
 }
 
 // Close releases the bus; the next Read opens it and sets the chip up again.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
@@ -32,11 +33,44 @@ import (
 const addr = 0x40
 
 func initOps(cfg byte) []i2ctest.IO {
+	return append(setupWrites(cfg), cnvr(true))
+}
+
+func setupWrites(cfg byte) []i2ctest.IO {
 	return []i2ctest.IO{
 		{Addr: addr, W: []byte{0x05, 0x10, 0x62}}, // calibration (periph)
 		{Addr: addr, W: []byte{0x00, 0x1F, 0xFF}}, // configuration (periph: 16 V)
 		{Addr: addr, W: []byte{0x00, cfg, 0xFF}},  // configuration again: 0x3F = 32 V
 	}
+}
+
+// cnvr is a read of the bus voltage register (12 V) polling CNVR (bit 1),
+// set once the first conversion after the configuration write is done.
+func cnvr(ready bool) i2ctest.IO {
+	if ready {
+		return i2ctest.IO{Addr: addr, W: []byte{0x02}, R: []byte{0x5D, 0xC2}}
+	}
+	return i2ctest.IO{Addr: addr, W: []byte{0x02}, R: []byte{0x5D, 0xC0}}
+}
+
+// wait is one call of the sensor's sleep: how long, and after how many
+// bus transactions.
+type wait struct {
+	d     time.Duration
+	after int
+}
+
+// recordWaits makes s record its waits instead of sleeping.
+func recordWaits(s *Sensor, pb *i2ctest.Playback) *[]wait {
+	var waits []wait
+	s.sleep = func(ctx context.Context, d time.Duration) error {
+		pb.Lock()
+		n := pb.Count
+		pb.Unlock()
+		waits = append(waits, wait{d, n})
+		return ctx.Err()
+	}
+	return &waits
 }
 
 // senseOps is periph's Sense: shunt, bus, current, power.
@@ -69,6 +103,7 @@ func newSensor(t *testing.T, opts *Options, buses ...i2c.BusCloser) (*Sensor, *i
 	}
 	op := &i2cbustest.Opener{Buses: buses}
 	s.dev.Opener = op.Open
+	s.sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 	return s, op
 }
 
@@ -106,6 +141,44 @@ func TestCalibrationExample(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("Close: %v", err)
+	}
+}
+
+// The datasheet: current and power read 0 until a conversion has ended
+// after calibration, and CNVR (bus voltage register bit 1) is set when it
+// has. periph's configuration, 12 bits with 128 samples for shunt and bus,
+// takes 2 × 128 × 586 µs = 150.016 ms at most (electrical
+// characteristics: 12-bit conversion 532 µs typical, 586 µs maximum).
+// The driver must wait that long after the last configuration write and
+// see CNVR set before it reads current.
+func TestWaitsForTheFirstConversionBeforeReadingCurrent(t *testing.T) {
+	pb := &i2ctest.Playback{Ops: ops(setupWrites(0x3F), []i2ctest.IO{cnvr(false), cnvr(true)}, oneAmp), DontPanic: true}
+	s, _ := newSensor(t, nil, pb)
+	waits := recordWaits(s, pb)
+	vs, err := s.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, vs, oneAmpWant)
+	if len(*waits) != 2 || (*waits)[0] != (wait{150016 * time.Microsecond, 3}) || (*waits)[1].after != 4 {
+		t.Errorf("waits %+v; want 150.016ms after the 3 set-up writes, then one after the poll that saw CNVR clear", *waits)
+	}
+	if err := s.Close(); err != nil {
+		t.Error(err)
+	}
+}
+
+// A first conversion that never ends is an error, not a read of zeros.
+func TestCNVRNeverSetIsAnError(t *testing.T) {
+	polls := []i2ctest.IO{cnvr(false), cnvr(false), cnvr(false), cnvr(false), cnvr(false), cnvr(false)}
+	pb := &i2ctest.Playback{Ops: ops(setupWrites(0x3F), polls), DontPanic: true}
+	s, _ := newSensor(t, nil, pb)
+	_, err := s.Read(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "CNVR") {
+		t.Errorf("error = %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -186,11 +259,12 @@ func TestNoAnswerKeepsTheKernelError(t *testing.T) {
 }
 
 func TestNoAnswerMidReadRestoresTheCausePeriphDropped(t *testing.T) {
-	// Set up, then the chip goes away at the shunt read (op 3 after the
-	// three set-up writes), where periph returns "failed to read shunt
-	// voltage" without the cause. Then the sampler closes; re-open.
+	// Set up, then the chip goes away at the shunt read (op 4 after the
+	// three set-up writes and the CNVR poll), where periph returns "failed
+	// to read shunt voltage" without the cause. Then the sampler closes;
+	// re-open.
 	pb1 := &i2ctest.Playback{Ops: initOps(0x3F), DontPanic: true}
-	bus1 := &i2cbustest.Fail{BusCloser: pb1, At: 3, Err: i2cbustest.NACK}
+	bus1 := &i2cbustest.Fail{BusCloser: pb1, At: 4, Err: i2cbustest.NACK}
 	pb2 := &i2ctest.Playback{Ops: ops(initOps(0x3F), oneAmp), DontPanic: true}
 	s, op := newSensor(t, nil, bus1, pb2)
 	_, err := s.Read(context.Background())
