@@ -42,8 +42,10 @@
 // Continuous conversion, averaged: each Read returns the chip's latest
 // average (averages × 2 × conversion_time: 35 ms by default). On the first
 // read after the bus opens, the driver checks the ids, writes configuration
-// and calibration, and waits one full averaging period, because the current
-// and power registers only hold calibrated values after a conversion. Each
+// and calibration, and waits one full averaging period at the datasheet's
+// maximum conversion time (typical + 10 %: 1.21 ms for 1.1 ms, 38.7 ms by
+// default), because the current and power registers only hold calibrated
+// values after a conversion. Each
 // later Read reads the calibration register first: 0 means the chip was
 // reset by a brown-out (current and power would read 0 while the voltage
 // looks right), so the chip is set up again and the read reported as
@@ -56,6 +58,6 @@
 //   - The bus input (VBUS pin) is measured against GND, not across the
 //     shunt: wire VBUS to the battery side for battery voltage.
 //   - A long averaging period delays the first read: 1024 averages at
-//     8.244 ms take 16.9 s, longer than the default read timeout, so the
+//     8.244 ms take up to 18.6 s, longer than the default read timeout, so the
 //     first read after (re)opening then fails and the next succeeds.
 package ina226

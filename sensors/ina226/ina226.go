@@ -90,13 +90,17 @@ type Sensor struct {
 	config   uint16
 	cal      uint16
 	current  float64       // A per bit of the current register: 0.00512 / (CAL × R)
-	cycle    time.Duration // one averaged conversion of bus and shunt
+	cycle    time.Duration // one averaged conversion of bus and shunt, at most
 	decimals [2]int        // current, power: enough for their LSB
 
 	mu      sync.Mutex
 	dev     i2cbus.Device
 	ready   bool      // configured since the bus opened
 	validAt time.Time // the first conversion after set-up ends
+	// now and sleep are the clock; tests replace them to see when the
+	// driver waits.
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
 }
 
 // New validates opts (*Options, nil for the defaults) and returns the
@@ -123,9 +127,11 @@ func New(name string, opts any) (*Sensor, error) {
 		config:   configReserved | inatiming.Bits(o.Averages, o.ConversionTime) | modeContinuous,
 		cal:      uint16(cal),
 		current:  lsb,
-		cycle:    time.Duration(o.Averages*2*o.ConversionTime) * time.Microsecond,
+		cycle:    inatiming.Cycle(o.Averages, o.ConversionTime, 2), // bus and shunt
 		decimals: [2]int{decimalsFor(lsb), decimalsFor(25 * lsb)},
 		dev:      i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)},
+		now:      time.Now,
+		sleep:    i2cbus.Sleep,
 	}, nil
 }
 
@@ -199,8 +205,8 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 			return nil, s.dev.Err("read", errors.New("the chip had reset (calibration register read 0: a brown-out?); it is set up again and the next read will be valid"))
 		}
 	}
-	if wait := time.Until(s.validAt); wait > 0 {
-		if err := i2cbus.Sleep(ctx, wait); err != nil {
+	if wait := s.validAt.Sub(s.now()); wait > 0 {
+		if err := s.sleep(ctx, wait); err != nil {
 			return nil, s.dev.Err("waiting for the first conversion", err)
 		}
 	}
@@ -247,7 +253,7 @@ func (s *Sensor) setup(m mmr.Dev8) error {
 		return s.dev.Err("init", err)
 	}
 	s.ready = true
-	s.validAt = time.Now().Add(s.cycle)
+	s.validAt = s.now().Add(s.cycle)
 	return nil
 }
 

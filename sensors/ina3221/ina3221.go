@@ -91,6 +91,10 @@ type Sensor struct {
 	dev     i2cbus.Device
 	ready   bool
 	validAt time.Time
+	// now and sleep are the clock; tests replace them to see when the
+	// driver waits.
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
 }
 
 // New validates opts (*Options, nil for the defaults) and returns the
@@ -109,7 +113,7 @@ func New(name string, opts any) (*Sensor, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	s := &Sensor{name: name, o: o, dev: i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)}}
+	s := &Sensor{name: name, o: o, dev: i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)}, now: time.Now, sleep: i2cbus.Sleep}
 	enable := 0
 	for n := 1; n <= 3; n++ {
 		if !slices.Contains(o.Channels, n) {
@@ -128,7 +132,7 @@ func New(name string, opts any) (*Sensor, error) {
 		enable |= 1 << (15 - n) // CH1en is bit 14
 	}
 	s.config = uint16(enable) | inatiming.Bits(o.Averages, o.ConversionTime) | modeContinuous
-	s.cycle = time.Duration(o.Averages*len(s.chans)*2*o.ConversionTime) * time.Microsecond
+	s.cycle = inatiming.Cycle(o.Averages, o.ConversionTime, 2*len(s.chans)) // bus and shunt of each
 	return s, nil
 }
 
@@ -191,8 +195,8 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 			return nil, s.dev.Err("read", fmt.Errorf("the chip had reset (configuration read 0x%04x, written 0x%04x: a brown-out?); it is set up again and the next read will be valid", cfg, s.config))
 		}
 	}
-	if wait := time.Until(s.validAt); wait > 0 {
-		if err := i2cbus.Sleep(ctx, wait); err != nil {
+	if wait := s.validAt.Sub(s.now()); wait > 0 {
+		if err := s.sleep(ctx, wait); err != nil {
 			return nil, s.dev.Err("waiting for the first conversion", err)
 		}
 	}
@@ -246,7 +250,7 @@ func (s *Sensor) setup(m mmr.Dev8) error {
 		return s.dev.Err("init", err)
 	}
 	s.ready = true
-	s.validAt = time.Now().Add(s.cycle)
+	s.validAt = s.now().Add(s.cycle)
 	return nil
 }
 

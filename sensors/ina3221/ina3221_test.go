@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
@@ -76,7 +77,31 @@ func newSensor(t *testing.T, o *Options, buses ...i2c.BusCloser) (*Sensor, *i2cb
 	}
 	op := &i2cbustest.Opener{Buses: buses}
 	s.dev.Opener = op.Open
+	s.sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 	return s, op
+}
+
+// wait is one call of the sensor's sleep: how long, and after how many
+// bus transactions.
+type wait struct {
+	d     time.Duration
+	after int
+}
+
+// recordWaits makes s record its waits instead of sleeping, on a clock
+// that stands still.
+func recordWaits(s *Sensor, pb *i2ctest.Playback) *[]wait {
+	var waits []wait
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return t0 }
+	s.sleep = func(ctx context.Context, d time.Duration) error {
+		pb.Lock()
+		n := pb.Count
+		pb.Unlock()
+		waits = append(waits, wait{d, n})
+		return ctx.Err()
+	}
+	return &waits
 }
 
 func check(t *testing.T, got, want []sensors.Value) {
@@ -115,8 +140,30 @@ func TestDefaultsConfiguration(t *testing.T) {
 	if s.config != 0x7527 {
 		t.Errorf("configuration 0x%04x, want 0x7527", s.config)
 	}
-	if want := 16 * 3 * 2 * 1100; s.cycle.Microseconds() != int64(want) {
-		t.Errorf("cycle %s, want %d µs", s.cycle, want)
+}
+
+// The first read after set-up waits one averaging period of every enabled
+// channel's bus and shunt conversions at the datasheet's maximum
+// conversion time (electrical characteristics, t_CONVERT: CT = 000 140 µs
+// typical, 154 µs maximum; CT = 100 1.1 ms, 1.21 ms): after the three
+// set-up transactions, before the first register read.
+func TestFirstReadWaitsTheMaximumConversionTime(t *testing.T) {
+	pb := &i2ctest.Playback{Ops: ops(initOps(0x5007), exampleRead), DontPanic: true}
+	s, _ := newSensor(t, exampleOptions(), pb)
+	waits := recordWaits(s, pb)
+	vs, err := s.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, vs, exampleWant)
+	// 1 average × 2 channels × (bus + shunt) × 154 µs.
+	if len(*waits) != 1 || (*waits)[0] != (wait{616 * time.Microsecond, 3}) {
+		t.Errorf("waits %+v; want one of 616µs after the 3 set-up transactions", *waits)
+	}
+	// Defaults: 16 averages × 3 channels × 2 × 1.21 ms = 116.16 ms.
+	d, _ := newSensor(t, nil)
+	if d.cycle != 116160*time.Microsecond {
+		t.Errorf("default cycle %s, want 116.16ms", d.cycle)
 	}
 }
 

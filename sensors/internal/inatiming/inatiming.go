@@ -6,6 +6,7 @@ package inatiming
 
 import (
 	"slices"
+	"time"
 
 	"github.com/karana-energy/karana-edge/config"
 )
@@ -13,8 +14,19 @@ import (
 // The datasheets' code tables: index = register code.
 var (
 	Averages        = []int{1, 4, 16, 64, 128, 256, 512, 1024}
-	ConversionTimes = []int{140, 204, 332, 588, 1100, 2116, 4156, 8244} // µs
+	ConversionTimes = []int{140, 204, 332, 588, 1100, 2116, 4156, 8244} // µs, typical
+	// MaxConversionTimes are the electrical characteristics' maximum for
+	// each code (typical + 10 %), the same in both datasheets.
+	MaxConversionTimes = []int{154, 224, 365, 646, 1210, 2328, 4572, 9068} // µs
 )
+
+// Cycle returns the longest one averaged result can take: averages ×
+// conversions, each at the maximum time of the typical conversionUS
+// chosen. The values must have passed Validate.
+func Cycle(averages, conversionUS, conversions int) time.Duration {
+	maxUS := MaxConversionTimes[slices.Index(ConversionTimes, conversionUS)]
+	return time.Duration(averages*conversions*maxUS) * time.Microsecond
+}
 
 // Validate adds errors for values the chips cannot be set to, keyed by the
 // option names "averages" and "conversion_time".

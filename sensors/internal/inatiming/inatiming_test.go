@@ -2,6 +2,7 @@ package inatiming
 
 import (
 	"testing"
+	"time"
 
 	"github.com/karana-energy/karana-edge/config"
 )
@@ -23,5 +24,19 @@ func TestBitsAndValidate(t *testing.T) {
 	Validate(&errs, 3, 1000)
 	if len(errs) != 2 || errs[0].Key != "averages" || errs[1].Key != "conversion_time" {
 		t.Errorf("errors %v", errs)
+	}
+}
+
+// The electrical characteristics (INA226 and INA3221 alike): CT = 100 is
+// 1.1 ms typical, 1.21 ms maximum; CT = 111 8.244 ms, 9.068 ms.
+func TestCycleUsesTheMaximumConversionTime(t *testing.T) {
+	if got := Cycle(16, 1100, 2); got != 38720*time.Microsecond {
+		t.Errorf("Cycle(16, 1100, 2) = %s, want 38.72ms", got)
+	}
+	if got := Cycle(1024, 8244, 6); got != 1024*6*9068*time.Microsecond {
+		t.Errorf("Cycle(1024, 8244, 6) = %s", got)
+	}
+	if len(MaxConversionTimes) != len(ConversionTimes) {
+		t.Error("a maximum for every code")
 	}
 }
