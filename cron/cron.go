@@ -61,7 +61,33 @@ func Parse(spec string) (Schedule, error) {
 		s.dow |= 1 // 7 is Sunday
 	}
 	s.domAny, s.dowAny = strings.HasPrefix(f[2], "*"), strings.HasPrefix(f[4], "*")
+	if !s.fires() {
+		return Schedule{}, fmt.Errorf("cron %q: never fires: no month it names has a day of month it names (February has 29 days at most; April, June, September and November 30)", spec)
+	}
 	return s, nil
+}
+
+// daysIn is the longest each month gets (February in a leap year).
+var daysIn = [13]int{0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
+
+// fires reports whether some minute matches. Minute, hour and weekday are
+// never empty once parsed, and over the 400-year Gregorian cycle every date
+// (29 February too) falls on every weekday. So when the two day fields
+// combine by OR, something matches; by AND, exactly when a month named has
+// a day named.
+func (s Schedule) fires() bool {
+	if !s.domAny && !s.dowAny {
+		return true
+	}
+	for m := 1; m <= 12; m++ {
+		if s.month&(1<<m) == 0 {
+			continue
+		}
+		if s.dom&(1<<(daysIn[m]+1)-1) != 0 { // bits 1..daysIn[m]
+			return true
+		}
+	}
+	return false
 }
 
 // MustParse is Parse for expressions known valid; it panics otherwise.
@@ -146,15 +172,16 @@ func (s Schedule) dayMatch(t time.Time) bool {
 }
 
 // Next returns the first matching minute strictly after t, in t's
-// location; the zero time when nothing matches within 5 years (such as
-// "0 0 31 2 *").
+// location; the zero time only for the zero Schedule. It searches a whole
+// Gregorian cycle: the rarest schedule Parse accepts, 29 February on a given
+// weekday, comes round 40 years apart across 2100, which is no leap year.
 func (s Schedule) Next(t time.Time) time.Time {
 	if s.minute == 0 {
 		return time.Time{} // the zero Schedule
 	}
 	loc := t.Location()
 	t = t.Truncate(time.Minute).Add(time.Minute)
-	limit := t.AddDate(5, 0, 0)
+	limit := t.AddDate(400, 0, 0)
 	for t.Before(limit) {
 		switch {
 		case s.month&(1<<int(t.Month())) == 0:
