@@ -47,7 +47,7 @@ func TestWindowsParse(t *testing.T) {
 		`W = ["0 6 * * *"]`:         "a duration",
 		`W = ["0 6 * * * 10s"]`:     "from 1m",
 		`W = ["0 25 * * * 1h"]`:     "hour",
-		`W = ["0 0 31 2 * 1h"]`:     "never matches",
+		`W = ["0 0 31 2 * 1h"]`:     "never fires",
 		`W = [6]`:                   "windows[0]",
 		`W = ["0 6 * * * 1h; 0 7"]`: "one window per string",
 		`W = ["0 6 * * * 1h", "x"]`: "windows[1]",
