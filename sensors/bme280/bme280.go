@@ -2,12 +2,11 @@ package bme280
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
-
-	"periph.io/x/conn/v3/physic"
-	"periph.io/x/devices/v3/bmxx80"
+	"time"
 
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/sensors"
@@ -73,22 +72,51 @@ func DefaultOptions() Options {
 	return Options{BMP280Options: DefaultBMP280Options(), HumidityOversampling: 1}
 }
 
-// oversampling maps the option's value to periph's setting.
-var oversampling = map[int]bmxx80.Oversampling{
-	0: bmxx80.Off, 1: bmxx80.O1x, 2: bmxx80.O2x, 4: bmxx80.O4x, 8: bmxx80.O8x, 16: bmxx80.O16x,
-}
+// oversampling maps the option's value to the register code
+// (osrs_t, osrs_p, osrs_h: 0 skipped, 1 ×1 … 5 ×16).
+var oversampling = map[int]byte{0: 0, 1: 1, 2: 2, 4: 3, 8: 4, 16: 5}
+
+// Registers and values (datasheet section 5.3).
+const (
+	regCalibTP  = 0x88 // 26 bytes: T1-T3, P1-P9, reserved, H1
+	regChipID   = 0xD0
+	regCalibH   = 0xE1 // 7 bytes: H2-H6
+	regCtrlHum  = 0xF2
+	regStatus   = 0xF3
+	regCtrlMeas = 0xF4
+	regConfig   = 0xF5
+	regData     = 0xF7 // press, temp (20 bits each), hum (16 bits)
+
+	idBME280      = 0x60
+	idBMP280      = 0x58 // 0x56 and 0x57 are BMP280 samples (the kernel takes them)
+	idBMP180      = 0x55
+	modeForced    = 1
+	statusMeasure = 1 << 3
+	// configStandby1s: standby 1 s, filter off (forced mode ignores the
+	// standby time; periph wrote the same).
+	configStandby1s = 5 << 5
+	// statusPolls more reads of status, statusGap apart, allow for a chip
+	// slower than its datasheet's maximum.
+	statusPolls = 20
+	statusGap   = time.Millisecond
+)
 
 // Sensor is one BME280 or BMP280.
 type Sensor struct {
-	name  string
-	model string // BME280 or BMP280: the driver it was configured as
-	o     Options
-	opts  bmxx80.Opts
+	name     string
+	model    string // BME280 or BMP280: the driver it was configured as
+	o        Options
+	ctrlMeas byte          // osrs_t, osrs_p, mode sleep
+	ctrlHum  byte          // osrs_h
+	meas     time.Duration // the longest one forced measurement takes
 
 	mu    sync.Mutex
 	dev   i2cbus.Device
-	chip  *bmxx80.Dev
+	ready bool // set up since the bus opened
 	isBME bool // the chip found has humidity
+	cal   calibration
+	// sleep waits; tests replace it to see when the driver waits.
+	sleep func(context.Context, time.Duration) error
 }
 
 // New validates opts for driver model (BME280 or BMP280) and returns the
@@ -125,15 +153,14 @@ func New(name, model string, opts any) (*Sensor, error) {
 		return nil, err
 	}
 	s := &Sensor{
-		name:  name,
-		model: model,
-		o:     o,
-		opts: bmxx80.Opts{
-			Temperature: oversampling[o.TemperatureOversampling],
-			Pressure:    oversampling[o.PressureOversampling],
-			Humidity:    oversampling[o.HumidityOversampling],
-		},
-		dev: i2cbus.Device{Driver: model, Bus: o.Bus, Addr: uint16(o.Address)},
+		name:     name,
+		model:    model,
+		o:        o,
+		ctrlMeas: oversampling[o.TemperatureOversampling]<<5 | oversampling[o.PressureOversampling]<<2,
+		ctrlHum:  oversampling[o.HumidityOversampling],
+		meas:     measureTime(o.TemperatureOversampling, o.PressureOversampling, o.HumidityOversampling),
+		dev:      i2cbus.Device{Driver: model, Bus: o.Bus, Addr: uint16(o.Address)},
+		sleep:    i2cbus.Sleep,
 	}
 	return s, nil
 }
@@ -161,70 +188,139 @@ func (o *Options) validate(model string) error {
 // Options returns the sensor's effective options.
 func (s *Sensor) Options() Options { return s.o }
 
-// Read measures once (forced mode), constructing periph's device on the
-// first read after the bus was opened.
+// Read measures once (forced mode), setting the chip up on the first read
+// after the bus was opened.
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return nil, s.dev.Err("read", err)
 	}
-	bus, fresh, err := s.dev.Open()
+	_, fresh, err := s.dev.Open()
 	if err != nil {
 		return nil, err
 	}
-	if fresh {
-		s.chip = nil
-	}
-	if s.chip == nil {
-		chip, err := bmxx80.NewI2C(bus, s.dev.Addr, &s.opts)
-		if err != nil {
-			return nil, s.dev.Err("init", err)
+	if fresh || !s.ready {
+		if err := s.setup(); err != nil {
+			return nil, err
 		}
-		s.dev.OK()
-		kind, _, _ := strings.Cut(chip.String(), "{")
-		switch {
-		case kind == "BME280":
-			s.isBME = true
-		case kind == "BMP280" && s.model == BMP280:
-			s.isBME = false
-		case kind == "BMP280":
-			return nil, s.dev.Err("init", fmt.Errorf("the chip is a BMP280 (chip id 0x58), which has no humidity sensor: use driver = %q", BMP280))
-		default:
-			return nil, s.dev.Err("init", fmt.Errorf("the chip is a %s, which this driver does not read", kind))
-		}
-		s.chip = chip
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, s.dev.Err("read", err)
 	}
-	var e physic.Env
-	if err := s.chip.Sense(&e); err != nil {
+	raw, err := s.measure(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.dev.OK()
+	return s.compensate(raw)
+}
+
+// setup checks the chip id, reads the calibration and writes the
+// configuration, in the order periph's bmxx80 did.
+func (s *Sensor) setup() error {
+	s.ready = false
+	d := s.dev.Dev()
+	var id [1]byte
+	if err := d.Tx([]byte{regChipID}, id[:]); err != nil {
+		return s.dev.Err("init", err)
+	}
+	s.dev.OK()
+	switch id[0] {
+	case idBME280:
+		s.isBME = true
+	case idBMP280, 0x56, 0x57:
+		if s.model == BME280 {
+			return s.dev.Err("init", fmt.Errorf("the chip is a BMP280 (chip id 0x%02x), which has no humidity sensor: use driver = %q", id[0], BMP280))
+		}
+		s.isBME = false
+	case idBMP180:
+		return s.dev.Err("init", errors.New("the chip is a BMP180 (chip id 0x55), which this driver does not read"))
+	default:
+		return s.dev.Err("init", fmt.Errorf("unexpected chip id 0x%02x (want 0x60 BME280 or 0x58 BMP280): is the address right?", id[0]))
+	}
+	tp := make([]byte, 26)
+	if err := d.Tx([]byte{regCalibTP}, tp); err != nil {
+		return s.dev.Err("init", err)
+	}
+	var h []byte
+	if s.isBME {
+		h = make([]byte, 7)
+		if err := d.Tx([]byte{regCalibH}, h); err != nil {
+			return s.dev.Err("init", err)
+		}
+	}
+	cal := parseCalibration(tp, h)
+	// ctrl_meas first in sleep mode (a chip left in normal mode ignores
+	// config), and again last: ctrl_hum takes effect on that write.
+	w := []byte{regCtrlMeas, s.ctrlMeas, regCtrlHum, s.ctrlHum, regConfig, configStandby1s, regCtrlMeas, s.ctrlMeas}
+	if !s.isBME {
+		w = append(w[:2], w[4:]...)
+	}
+	if err := d.Tx(w, nil); err != nil {
+		return s.dev.Err("init", err)
+	}
+	s.cal, s.ready = cal, true
+	return nil
+}
+
+// measure starts one forced measurement, waits its maximum time and until
+// status says it is done, and reads all results in one burst so they
+// belong to the same measurement (datasheet section 4).
+func (s *Sensor) measure(ctx context.Context) ([]byte, error) {
+	d := s.dev.Dev()
+	if err := d.Tx([]byte{regCtrlMeas, s.ctrlMeas | modeForced}, nil); err != nil {
 		return nil, s.dev.Err("read", err)
 	}
 	s.dev.OK()
-
-	// physic units: temperature in nK, pressure in nPa, humidity in
-	// 1e-5 %RH. The integers are exact; one division gives the float64
-	// nearest the decimal.
-	vals := []sensors.Value{{
-		Field: "temperature",
-		Value: float64(e.Temperature-physic.ZeroCelsius) / float64(physic.Celsius),
-		Unit:  "°C",
-	}}
-	if s.opts.Pressure != bmxx80.Off {
-		vals = append(vals, sensors.Value{
-			Field: "pressure",
-			Value: i2cbus.Round(float64(e.Pressure)/float64(100*physic.Pascal), 4),
-			Unit:  "hPa",
-		})
+	if err := s.sleep(ctx, s.meas); err != nil {
+		return nil, s.dev.Err("read", err)
 	}
-	if s.isBME && s.opts.Humidity != bmxx80.Off {
-		vals = append(vals, sensors.Value{
-			Field: "humidity",
-			Value: i2cbus.Round(float64(e.Humidity)/float64(physic.PercentRH), 3),
-			Unit:  "%RH",
-		})
+	var st [1]byte
+	for i := 0; ; i++ {
+		if err := d.Tx([]byte{regStatus}, st[:]); err != nil {
+			return nil, s.dev.Err("read", err)
+		}
+		if st[0]&statusMeasure == 0 {
+			break
+		}
+		if i == statusPolls {
+			return nil, s.dev.Err("read", fmt.Errorf("still measuring (status 0x%02x) %s after the start", st[0], s.meas+statusPolls*statusGap))
+		}
+		if err := s.sleep(ctx, statusGap); err != nil {
+			return nil, s.dev.Err("read", err)
+		}
+	}
+	raw := make([]byte, 8)
+	if !s.isBME {
+		raw = raw[:6]
+	}
+	if err := d.Tx([]byte{regData}, raw); err != nil {
+		return nil, s.dev.Err("read", err)
+	}
+	return raw, nil
+}
+
+// compensate turns one burst into values.
+func (s *Sensor) compensate(raw []byte) ([]sensors.Value, error) {
+	adcP := int32(raw[0])<<12 | int32(raw[1])<<4 | int32(raw[2])>>4
+	adcT := int32(raw[3])<<12 | int32(raw[4])<<4 | int32(raw[5])>>4
+	t, tFine := s.cal.temperature(adcT)
+	// 0.01 °C: one division gives the float64 nearest the decimal.
+	vals := []sensors.Value{{Field: "temperature", Value: float64(t) / 100, Unit: "°C"}}
+	if s.o.PressureOversampling != 0 {
+		p, err := s.cal.pressure(adcP, tFine)
+		if err != nil {
+			return nil, s.dev.Err("read", err)
+		}
+		// Q24.8 Pa to hPa, rounded to 0.01 Pa.
+		vals = append(vals, sensors.Value{Field: "pressure", Value: i2cbus.Round(float64(p)/25600, 4), Unit: "hPa"})
+	}
+	if s.isBME && s.o.HumidityOversampling != 0 {
+		adcH := int32(raw[6])<<8 | int32(raw[7])
+		h := s.cal.humidity(adcH, tFine)
+		// Q22.10 %RH, rounded to 0.001 %RH.
+		vals = append(vals, sensors.Value{Field: "humidity", Value: i2cbus.Round(float64(h)/1024, 3), Unit: "%RH"})
 	}
 	return vals, nil
 }
@@ -233,6 +329,6 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 func (s *Sensor) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.chip = nil
+	s.ready = false
 	return s.dev.Close()
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
@@ -42,11 +43,13 @@ var calTP = []byte{
 var calH = []byte{0x5C, 0x01, 0x00, 0x15, 0x0F, 0x00, 0x1E}
 
 // Raw data burst from 0xF7: press 0x65 0x5A 0xC0 (415148), temp 0x7E 0xED
-// 0x00 (519888), hum 0x80 0x00 (32768). The datasheet's double-precision
-// humidity formula (BME280 section 8.1) gives, with t_fine 128422.287 and
-// the words above, 55.5292 %RH; the integer formula's 1/1024 %RH steps may
+// 0x00 (519888), hum 0x7A 0x10 (31248; not 0x8000, which is the value of a
+// skipped measurement). The expected humidity is Bosch's double-precision
+// formula (boschHumidity); the integer formula's 1/1024 %RH steps may
 // differ by one step.
-var burst = []byte{0x65, 0x5A, 0xC0, 0x7E, 0xED, 0x00, 0x80, 0x00}
+var burst = []byte{0x65, 0x5A, 0xC0, 0x7E, 0xED, 0x00, 0x7A, 0x10}
+
+const adcH = 31248
 
 const addr = 0x76
 
@@ -95,6 +98,7 @@ func newSensor(t *testing.T, model string, opts any, buses ...i2c.BusCloser) (*S
 	}
 	op := &i2cbustest.Opener{Buses: buses}
 	s.dev.Opener = op.Open
+	s.sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 	return s, op
 }
 
@@ -132,8 +136,9 @@ func TestBME280DatasheetExample(t *testing.T) {
 		if v := m["pressure"]; math.Abs(v.Value-1006.5327) > 0.0003 {
 			t.Errorf("pressure %v hPa differs from the datasheet's 100653.27 Pa", v.Value)
 		}
-		if v := m["humidity"]; math.Abs(v.Value-55.5292) > 1.0/1024 || v.Unit != "%RH" {
-			t.Errorf("humidity %+v, want 55.5292 %%RH within 1/1024", v)
+		want := boschHumidity(519888, adcH, 27504, 26435, -1000, 75, 348, 0, 351, 0, 30)
+		if v := m["humidity"]; math.Abs(v.Value-want) > humidityTolerance || v.Unit != "%RH" {
+			t.Errorf("humidity %+v, want %.4f %%RH within %v", v, want, humidityTolerance)
 		}
 	}
 	if err := s.Close(); err != nil {
@@ -158,7 +163,7 @@ func TestBMP280ReadsNoHumidity(t *testing.T) {
 }
 
 func TestBME280DriverOnABMP280SaysUseBMP280(t *testing.T) {
-	pb := &i2ctest.Playback{Ops: initOps(0x58), DontPanic: true}
+	pb := &i2ctest.Playback{Ops: initOps(0x58)[:1], DontPanic: true}
 	s, _ := newSensor(t, BME280, nil, pb)
 	_, err := s.Read(context.Background())
 	if err == nil || !strings.Contains(err.Error(), `use driver = "bmp280"`) || !strings.HasPrefix(err.Error(), "bme280 on i2c bus 1 addr 0x76: init: ") {
@@ -260,7 +265,7 @@ func TestUnknownChipID(t *testing.T) {
 	pb := &i2ctest.Playback{Ops: []i2ctest.IO{{Addr: addr, W: []byte{0xD0}, R: []byte{0x61}}}, DontPanic: true}
 	s, _ := newSensor(t, BME280, nil, pb)
 	_, err := s.Read(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "unexpected chip id 61") {
+	if err == nil || !strings.Contains(err.Error(), "unexpected chip id 0x61") {
 		t.Errorf("error = %v", err)
 	}
 	if err := s.Close(); err != nil {
@@ -349,4 +354,97 @@ func mustLookup(t *testing.T, name string) sensors.Driver {
 		t.Fatalf("%s not registered", name)
 	}
 	return d
+}
+
+// humidityTolerance is how far the datasheet's integer formula may be
+// from its double one: its first factor is rounded to an integer (>> 15)
+// before it is multiplied by about 45000 and scaled by 2^-22 (>> 12, then
+// 1/1024 %RH), so half a step of it is about 0.0055 %RH.
+const humidityTolerance = 0.01
+
+// boschHumidity is the double-precision humidity compensation of Bosch's
+// reference driver (BME280_SensorAPI bme280.c, compensate_humidity with
+// BME280_DOUBLE_ENABLE, and the datasheet's section 8.1), with t_fine from
+// its double temperature compensation: the expected value, computed
+// independently of the driver.
+func boschHumidity(adcT, adcH, t1, t2, t3 float64, h1, h2, h3, h4, h5, h6 float64) float64 {
+	v1 := (adcT/16384 - t1/1024) * t2
+	v2 := (adcT/131072 - t1/8192) * (adcT/131072 - t1/8192) * t3
+	tFine := v1 + v2
+	x := tFine - 76800
+	v3 := adcH - (h4*64 + h5/16384*x)
+	v4 := h2 / 65536
+	v5 := 1 + h3/67108864*x
+	v6 := 1 + h6/67108864*x*v5
+	h := v3 * v4 * (v5 * v6)
+	h *= 1 - h1*h/524288
+	return min(max(h, 0), 100)
+}
+
+// dig_H4 and dig_H5 are 12-bit signed: Bosch's reference driver builds
+// them as (int16)(int8)msb × 16 | nibble (parse_humidity_calib_data), the
+// kernel with sign_extend32(…, 11) (bmp280-core.c). From 0xE4 0x15, 0xE5
+// 0x6F, 0xE6 0xFF: H4 = 0x15 × 16 | 0xF = 351, H5 = (int8)0xFF × 16 | 0x6
+// = -10. Read unsigned, H5 is 0xFF6 = 4086 and the humidity 0 %RH.
+func TestNegativeH5IsSignExtended(t *testing.T) {
+	calNegH5 := []byte{0x5C, 0x01, 0x00, 0x15, 0x6F, 0xFF, 0x1E}
+	init := append(initOps(0x60)[:2:2], i2ctest.IO{Addr: addr, W: []byte{0xE1}, R: calNegH5}, initOps(0x60)[3])
+	pb := &i2ctest.Playback{Ops: ops(init, readOps(8)), DontPanic: true}
+	s, _ := newSensor(t, BME280, nil, pb)
+	vs, err := s.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// adc_T 519888 and dig_T1-3 of the datasheet example; H1 75, H2 348,
+	// H3 0, H6 30.
+	want := boschHumidity(519888, adcH, 27504, 26435, -1000, 75, 348, 0, 351, -10, 30)
+	if h := values(vs)["humidity"]; math.Abs(h.Value-want) > humidityTolerance {
+		t.Errorf("humidity %v %%RH, want %.4f (Bosch's double formula, within %v)", h.Value, want, humidityTolerance)
+	}
+	if err := s.Close(); err != nil {
+		t.Error(err)
+	}
+}
+
+// The reference formula itself, against the figure worked out for the
+// earlier fixture (adc_H 32768, t_fine 128422.287, H5 0): 55.5292 %RH.
+func TestBoschHumidityReference(t *testing.T) {
+	if h := boschHumidity(519888, 32768, 27504, 26435, -1000, 75, 348, 0, 351, 0, 30); math.Abs(h-55.5292) > 0.0001 {
+		t.Errorf("boschHumidity = %.4f, want 55.5292", h)
+	}
+}
+
+// Forced mode at 1x everywhere: the datasheet's t_measure,max = 1.25 +
+// 2.3 × 1 + (2.3 × 1 + 0.575) + (2.3 × 1 + 0.575) = 9.3 ms, waited after
+// the ctrl_meas write (transaction 5, after the 4 of set-up) and before
+// the status poll.
+func TestWaitsTheMaximumMeasurementTime(t *testing.T) {
+	pb := &i2ctest.Playback{Ops: ops(initOps(0x60), readOps(8)), DontPanic: true}
+	s, _ := newSensor(t, BME280, nil, pb)
+	type wait struct {
+		d     time.Duration
+		after int
+	}
+	var waits []wait
+	s.sleep = func(ctx context.Context, d time.Duration) error {
+		pb.Lock()
+		waits = append(waits, wait{d, pb.Count})
+		pb.Unlock()
+		return nil
+	}
+	if _, err := s.Read(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(waits) != 1 || waits[0] != (wait{9300 * time.Microsecond, 5}) {
+		t.Errorf("waits %+v, want 9.3ms after transaction 5", waits)
+	}
+}
+
+// H4 negative: 0xE4 0xF0, 0xE5 low nibble 0x8 → (int8)0xF0 × 16 | 8 =
+// -256 + 8 = -248 (Bosch's parse_humidity_calib_data).
+func TestCalibrationSigns(t *testing.T) {
+	c := parseCalibration(calTP, []byte{0x5C, 0x01, 0x00, 0xF0, 0x68, 0x02, 0xE2})
+	if c.h2 != 348 || c.h4 != -248 || c.h5 != 0x02<<4|6 || c.h6 != -30 || c.h1 != 75 || c.t3 != -1000 || c.p1 != 36477 {
+		t.Errorf("calibration %+v", c)
+	}
 }

@@ -1,6 +1,7 @@
 // Package bme280 reads Bosch BME280 (temperature, pressure, humidity) and
-// BMP280 (temperature, pressure) sensors over I2C through periph's bmxx80
-// driver. It registers two drivers: "bme280" and "bmp280".
+// BMP280 (temperature, pressure) sensors over I2C, written on periph's
+// i2c.Dev with the datasheet's compensation formulas. It registers two
+// drivers: "bme280" and "bmp280".
 //
 //	[[sensor]]
 //	name = "enclosure"
@@ -31,15 +32,23 @@
 //
 // # How it reads
 //
-// Forced mode: each Read writes ctrl_meas with mode 1, waits the datasheet's
-// typical measurement time for the oversampling chosen (1 ms, plus 2 ms
-// per oversampling step of each measurement, plus 0.5 ms each for pressure
-// and humidity: 8 ms at 1x), polls status until the chip is idle, then
-// reads all results in one burst so they belong to the same measurement. Between reads the chip
-// sleeps, drawing under 1 µA, and does not warm itself: the datasheet's
-// "weather monitoring" setting (1x everywhere, filter off) is the default.
-// The IIR filter is not offered: in forced mode at a 10 s interval it would
-// only smear readings over minutes.
+// Forced mode: each Read writes ctrl_meas with mode 1, waits the
+// datasheet's maximum measurement time for the oversampling chosen
+// (t_measure,max: 1.25 ms, plus 2.3 ms per oversampling step of each
+// measurement, plus 0.575 ms each for pressure and humidity: 9.3 ms at 1x),
+// polls status until the chip is idle, then reads all results in one burst
+// so they belong to the same measurement. Between reads the chip sleeps,
+// drawing under 1 µA, and does not warm itself: the datasheet's "weather
+// monitoring" setting (1x everywhere, filter off) is the default. The IIR
+// filter is not offered: in forced mode at a 10 s interval it would only
+// smear readings over minutes.
+//
+// The compensation is the datasheet's integer code (section 4.2.3, as in
+// Bosch's reference driver). dig_H4 and dig_H5 are 12-bit signed values,
+// sign-extended as Bosch's driver and the kernel's bmp280-core.c do;
+// periph's bmxx80, which this package used before, reads them unsigned
+// (still so upstream in 2026), and a chip with a negative dig_H5 then
+// reads 0 %RH.
 //
 // # Caveats
 //
@@ -47,14 +56,9 @@
 //     id tells them apart: driver "bme280" on a BMP280 fails with a message
 //     saying to use "bmp280"; driver "bmp280" on a BME280 reads temperature
 //     and pressure only.
-//   - periph's bmxx80 does its I/O in its constructor (chip id, calibration,
-//     configuration), so the chip is constructed on the first Read, and
-//     again after the sampler closes a failing sensor: a chip that lost
-//     power is reconfigured.
-//   - bmxx80 formats bus errors with %v and waits with time.Sleep (at most
-//     about 100 ms at 16x everywhere), not the read's context; its status
-//     poll has no limit of its own, so the read timeout is what bounds a
-//     chip that never reports idle.
+//   - The chip is set up (chip id, calibration, configuration) on the
+//     first Read, and again after the sampler closes a failing sensor: a
+//     chip that lost power is reconfigured.
 //   - Temperature is the die's: it reads high when the board sits next to a
 //     warm Pi. Calibrate with the sampler's scale/offset, not here.
 package bme280
