@@ -251,6 +251,9 @@ func (s *Sensor) setup() error {
 		}
 	}
 	cal := parseCalibration(tp, h)
+	if err := cal.check(); err != nil {
+		return s.dev.Err("init", err)
+	}
 	// ctrl_meas first in sleep mode (a chip left in normal mode ignores
 	// config), and again last: ctrl_hum takes effect on that write.
 	w := []byte{regCtrlMeas, s.ctrlMeas, regCtrlHum, s.ctrlHum, regConfig, configStandby1s, regCtrlMeas, s.ctrlMeas}
@@ -303,12 +306,21 @@ func (s *Sensor) measure(ctx context.Context) ([]byte, error) {
 
 // compensate turns one burst into values.
 func (s *Sensor) compensate(raw []byte) ([]sensors.Value, error) {
+	if stuck(raw) {
+		return nil, s.dev.Err("read", fmt.Errorf("burst reads % x: the bus is stuck (SDA held low reads zeros, a chip that let go of it reads 0xff), not a measurement", raw))
+	}
 	adcP := int32(raw[0])<<12 | int32(raw[1])<<4 | int32(raw[2])>>4
 	adcT := int32(raw[3])<<12 | int32(raw[4])<<4 | int32(raw[5])>>4
+	if adcT == skipped20 {
+		return nil, s.dev.Err("read", fmt.Errorf("temperature skipped (raw 0x80000): the chip did not measure (burst % x)", raw))
+	}
 	t, tFine := s.cal.temperature(adcT)
 	// 0.01 °C: one division gives the float64 nearest the decimal.
 	vals := []sensors.Value{{Field: "temperature", Value: float64(t) / 100, Unit: "°C"}}
 	if s.o.PressureOversampling != 0 {
+		if adcP == skipped20 {
+			return nil, s.dev.Err("read", fmt.Errorf("pressure skipped (raw 0x80000) though pressure_oversampling is %d (burst % x)", s.o.PressureOversampling, raw))
+		}
 		p, err := s.cal.pressure(adcP, tFine)
 		if err != nil {
 			return nil, s.dev.Err("read", err)
@@ -318,11 +330,28 @@ func (s *Sensor) compensate(raw []byte) ([]sensors.Value, error) {
 	}
 	if s.isBME && s.o.HumidityOversampling != 0 {
 		adcH := int32(raw[6])<<8 | int32(raw[7])
+		if adcH == skipped16 {
+			// ctrl_hum is lost when the chip resets; set it up again.
+			s.ready = false
+			return nil, s.dev.Err("read", fmt.Errorf("humidity skipped (raw 0x8000) though humidity_oversampling is %d: the chip was reset (a brown-out?) and is set up again on the next read", s.o.HumidityOversampling))
+		}
 		h := s.cal.humidity(adcH, tFine)
 		// Q22.10 %RH, rounded to 0.001 %RH.
 		vals = append(vals, sensors.Value{Field: "humidity", Value: i2cbus.Round(float64(h)/1024, 3), Unit: "%RH"})
 	}
 	return vals, nil
+}
+
+// stuck reports a burst of one repeated 0x00 or 0xFF: raw temperature 0
+// or 0xFFFFF is far outside the chip's -40…85 °C (−140.88 °C and
+// 187.55 °C with the datasheet example's trimming).
+func stuck(raw []byte) bool {
+	for _, b := range raw {
+		if b != raw[0] {
+			return false
+		}
+	}
+	return raw[0] == 0x00 || raw[0] == 0xFF
 }
 
 // Close releases the bus; the next Read opens it and sets the chip up again.

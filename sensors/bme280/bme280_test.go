@@ -448,3 +448,71 @@ func TestCalibrationSigns(t *testing.T) {
 		t.Errorf("calibration %+v", c)
 	}
 }
+
+// readBurst is one forced measurement returning b.
+func readBurst(b []byte) []i2ctest.IO {
+	return []i2ctest.IO{
+		{Addr: addr, W: []byte{0xF4, 0x25}},
+		{Addr: addr, W: []byte{0xF3}, R: []byte{0x00}},
+		{Addr: addr, W: []byte{0xF7}, R: b},
+	}
+}
+
+// A measurement the chip skipped reads 0x80000 (temperature, pressure) or
+// 0x8000 (humidity): the kernel's bmp280-core.c refuses them (…_SKIPPED).
+// Humidity is skipped after a reset clears ctrl_hum: the driver sets the
+// chip up again on the next read.
+func TestSkippedMeasurementsAreErrors(t *testing.T) {
+	humSkipped := append(append([]byte{}, burst[:6]...), 0x80, 0x00)
+	tempSkipped := append([]byte{0x65, 0x5A, 0xC0, 0x80, 0x00, 0x00}, burst[6:]...)
+	pb := &i2ctest.Playback{Ops: ops(initOps(0x60), readBurst(humSkipped), initOps(0x60), readBurst(tempSkipped), readOps(8)), DontPanic: true}
+	s, _ := newSensor(t, BME280, nil, pb)
+	for _, want := range []string{"humidity skipped", "temperature skipped"} {
+		vs, err := s.Read(context.Background())
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("read %+v, %v; want an error with %q", vs, err, want)
+		}
+	}
+	if vs, err := s.Read(context.Background()); err != nil || len(vs) != 3 {
+		t.Errorf("read after the errors: %+v, %v", vs, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// A burst of all 0x00 (SDA held low: the Pi's controller reads zeros) or
+// all 0xFF (the chip let go of SDA) is no measurement. Raw temperature
+// 0xFFFFF or 0 is far outside the chip's -40…85 °C for any trimming.
+func TestStuckBusBurstIsAnError(t *testing.T) {
+	zeros, ones := make([]byte, 8), []byte{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}
+	pb := &i2ctest.Playback{Ops: ops(initOps(0x60), readBurst(zeros), readBurst(ones)), DontPanic: true}
+	s, _ := newSensor(t, BME280, nil, pb)
+	for range 2 {
+		vs, err := s.Read(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "stuck") {
+			t.Errorf("read %+v, %v; want a stuck-bus error", vs, err)
+		}
+	}
+}
+
+// dig_T1 and dig_P1 are unsigned and never 0 or 0xFFFF on a chip; the
+// pressure formula divides by dig_P1, and Bosch's code returns 0 Pa then.
+func TestCalibrationFromAStuckBusIsRefused(t *testing.T) {
+	for _, fill := range []byte{0x00, 0xFF} {
+		cal := make([]byte, 26)
+		for i := range cal {
+			cal[i] = fill
+		}
+		pb := &i2ctest.Playback{Ops: []i2ctest.IO{
+			{Addr: addr, W: []byte{0xD0}, R: []byte{0x60}},
+			{Addr: addr, W: []byte{0x88}, R: cal},
+			{Addr: addr, W: []byte{0xE1}, R: calH},
+		}, DontPanic: true}
+		s, _ := newSensor(t, BME280, nil, pb)
+		_, err := s.Read(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "dig_T1") {
+			t.Errorf("calibration all 0x%02x: %v", fill, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package bme280
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -45,6 +46,21 @@ func parseCalibration(tp, h []byte) calibration {
 		c.h6 = int8(h[6])
 	}
 	return c
+}
+
+// check refuses calibration that no chip carries: dig_T1 and dig_P1 are
+// unsigned, never 0 (pressure compensation divides by dig_P1) and never
+// 0xFFFF, what a bus held low or high returns.
+func (c *calibration) check() error {
+	for _, v := range []struct {
+		name string
+		v    uint16
+	}{{"dig_T1", c.t1}, {"dig_P1", c.p1}} {
+		if v.v == 0 || v.v == 0xFFFF {
+			return fmt.Errorf("calibration %s reads 0x%04x: not a chip's trimming (a bus held low or high?)", v.name, v.v)
+		}
+	}
+	return nil
 }
 
 // The datasheet's fixed-point compensation (section 4.2.3, "Compensation
@@ -90,6 +106,13 @@ func (c *calibration) humidity(adc, tFine int32) uint32 {
 	x = min(max(x, 0), 419430400)
 	return uint32(x >> 12)
 }
+
+// Raw values the chip writes for a measurement it skipped (oversampling
+// 0), as the kernel's bmp280-core.c checks them.
+const (
+	skipped20 = 0x80000
+	skipped16 = 0x8000
+)
 
 // measureTime is the datasheet's maximum measurement time (section 9.1,
 // t_measure,max) for the oversampling counts (0 = off).

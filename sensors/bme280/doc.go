@@ -50,6 +50,12 @@
 // (still so upstream in 2026), and a chip with a negative dig_H5 then
 // reads 0 %RH.
 //
+// What cannot be a measurement is an error, not a value: a burst of all
+// 0x00 or all 0xFF (a stuck bus), a skipped measurement's raw value
+// (0x80000, or 0x8000 for humidity, as the kernel checks; humidity is
+// skipped after a reset cleared ctrl_hum, so the chip is then set up
+// again), and calibration whose dig_T1 or dig_P1 reads 0 or 0xFFFF.
+//
 // # Caveats
 //
 //   - Many boards sold as "BME280" carry a BMP280 (no humidity). The chip
