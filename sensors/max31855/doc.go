@@ -29,10 +29,12 @@
 // A fault is returned as an error that names it ("thermocouple open
 // circuit (OC)"): during a fault the temperature bits are not a
 // measurement. A frame with a reserved bit set (0xFFFFFFFF when MISO is
-// pulled up and no chip drives it) is reported as no chip answering; an
-// all-zero frame (MISO floating low) reads as 0 °C with no fault and cannot
-// be told from a real reading: a validity range on internal (the board is
-// never at exactly 0.0000 °C for long) catches a missing chip.
+// pulled up and no chip drives it) is reported as no chip answering. An
+// all-zero frame (MISO held low: no chip, no power, a broken wire) would
+// read 0 °C and 0 °C with no fault; it is an error too. The cost: a real
+// frame with the thermocouple within 0.25 °C and the cold junction within
+// 0.0625 °C of 0 °C at the same time is dropped as well, and the next
+// reading in which either has moved by one step is kept.
 //
 // The chip converts continuously (about 100 ms per conversion); reading
 // faster than 10 Hz returns the same value again.

@@ -144,6 +144,10 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	}
 	f := Decode(b)
 	switch {
+	case b == [4]byte{}:
+		// MISO held low. The chip sends it only with both junctions
+		// within one step of 0 °C at once: taken for a stuck line.
+		return nil, fmt.Errorf("%s: all-zero frame: MISO held low (no chip, no power, or a broken wire): check the wiring, the chip select (%s) and power", s.where(), s.o.Bus)
 	case f.Reserved:
 		return nil, fmt.Errorf("%s: no chip answering (read % x, reserved bits set): check the wiring, the chip select (%s) and power", s.where(), b, s.o.Bus)
 	case f.Fault || f.OC || f.SCG || f.SCV:

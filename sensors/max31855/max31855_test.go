@@ -156,3 +156,21 @@ func TestValidate(t *testing.T) {
 		t.Errorf("defaults: %v %q", err, o.BusName())
 	}
 }
+
+// MISO held low (no chip, no power, a broken wire with a pull-down or a
+// driver stuck low) clocks in 32 zero bits: thermocouple 0.00 °C, cold
+// junction 0.0000 °C, no fault (datasheet tables 2 and 3 read that way).
+// The chip itself sends it only when both junctions sit within one step
+// of 0 °C at once; the driver takes it for a stuck line.
+func TestAllZeroFrameIsAnError(t *testing.T) {
+	real := frame(t, "0000 0000 0000 00", "0000 0000 0001", false, false, false, false) // 0 °C, 0.0625 °C
+	fakeBus(t, "SPIM.3", []byte{0, 0, 0, 0}, real)
+	s, _ := New("tc", &Options{Bus: "SPIM.3", SpeedHz: 1_000_000})
+	defer s.Close()
+	if vals, err := s.Read(context.Background()); err == nil || !strings.Contains(err.Error(), "all-zero frame") {
+		t.Errorf("all-zero frame: %+v, %v; want an error", vals, err)
+	}
+	if vals, err := s.Read(context.Background()); err != nil || len(vals) != 2 || vals[0].Value != 0 || vals[1].Value != 0.0625 {
+		t.Errorf("0 °C with a cold junction at 0.0625 °C: %+v, %v", vals, err)
+	}
+}
