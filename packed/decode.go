@@ -28,10 +28,33 @@ func Sniff(payload []byte) bool {
 	return len(payload) >= len(Magic) && string(payload[:len(Magic)]) == Magic
 }
 
+// decoder reads one payload front to back, a step per section of the
+// layout (doc.go). The first error sticks and every read after it returns
+// zeros, so a step may run to its end on garbage; decode checks err between
+// steps, before anything is sized or indexed by what a failed step read.
 type decoder struct {
 	b   []byte
 	off int
 	err error
+
+	// what the steps up to the series table hand on
+	hflags    byte
+	nReadings int // the header's count: it bounds every count after it
+	orderMode byte
+	seqs      intSeq       // the seqs' descriptor
+	series    []seriesDesc // the series table, in table order
+}
+
+// columns are the per-reading arrays the steps after the series table fill.
+// They are body's locals, passed down, not decoder fields: a small batch's
+// then stay on the stack (Go keeps a make there only while it cannot escape).
+type columns struct {
+	span  []int   // series s is at span[s]..span[s+1] in ts and vals
+	ts    []int64 // per series, in batch order within a series
+	vals  []float64
+	seqv  []int64         // per reading, in batch order
+	flat  []int32         // reading i's index into ts and vals
+	flags []reading.Flags // per reading; nil when the payload has none
 }
 
 func (d *decoder) truncated(what string) {
@@ -43,6 +66,14 @@ func (d *decoder) truncated(what string) {
 func (d *decoder) corrupt(format string, args ...any) {
 	if d.err == nil {
 		d.err = fmt.Errorf("%w: "+format+" (near byte %d)", append([]any{ErrCorrupt}, append(args, d.off)...)...)
+	}
+}
+
+// bitsTruncated is truncated for the bit stream, whose reader knows only
+// that it ran out, not at which byte: what names the section.
+func (d *decoder) bitsTruncated(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: the %d-byte payload ends inside the %s", ErrTruncated, len(d.b), what)
 	}
 }
 
@@ -126,24 +157,111 @@ type seriesDesc struct {
 	first      uint64 // valueXOR: the first value's bits
 }
 
+// tableContext is what an entry of the series table is coded against, the
+// same on both sides: the previous entry's name and timestamp descriptor.
+// The units seen so far are too, but stay a local of the table's loop: an
+// append through a pointer would put them on the heap.
+type tableContext struct {
+	prevName string
+	prevTs   intSeq
+}
+
+// decode runs the steps in the order of the layout.
 func (d *decoder) decode() *Batch {
+	if !d.magicAndVersion() {
+		return nil
+	}
+	b := d.header()
+	d.tags(b)
+	if d.err != nil {
+		return nil
+	}
+	if d.nReadings == 0 {
+		d.emptyEnd()
+		if d.err != nil {
+			return nil
+		}
+		return b
+	}
+	nser := d.tableHead(b.FirstSeq)
+	if d.err != nil {
+		return nil
+	}
+	d.seriesTable(nser)
+	if d.err != nil {
+		return nil
+	}
+	b.Readings = d.body()
+	if d.err != nil {
+		return nil
+	}
+	return b
+}
+
+// body reads what follows the series table, the reading flags and the bit
+// stream, and puts the readings together. Each step's arrays are sized by
+// the header's count and the table, both checked by now.
+func (d *decoder) body() []reading.Reading {
+	var c columns
+	if d.hflags&flagReadingFlags != 0 {
+		c.flags = d.readingFlags(make([]reading.Flags, 0, d.nReadings))
+		if d.err != nil {
+			return nil
+		}
+	}
+	r := bitReader{buf: d.b[d.off:]}
+	c.span = make([]int, len(d.series)+1)
+	c.ts = make([]int64, d.nReadings)
+	c.vals = make([]float64, d.nReadings)
+	d.seriesBits(&r, &c)
+	if d.err != nil {
+		return nil
+	}
+	c.seqv = make([]int64, d.nReadings)
+	d.seqBits(&r, c.seqv)
+	if d.err != nil {
+		return nil
+	}
+	c.flat = make([]int32, d.nReadings)
+	d.order(&r, &c)
+	if d.err != nil {
+		return nil
+	}
+	d.bitsEnd(&r)
+	if d.err != nil {
+		return nil
+	}
+	return d.readings(&c)
+}
+
+// magicAndVersion refuses what is not packed, and a version other than
+// this one before reading any of it as this version's layout.
+func (d *decoder) magicAndVersion() bool {
 	if !Sniff(d.b) {
 		n := min(len(d.b), 4)
 		d.err = fmt.Errorf("%w (magic %q, want %q)", ErrNotPacked, d.b[:n], Magic)
-		return nil
+		return false
 	}
 	d.off = len(Magic)
 	v := d.byte1("version")
 	if d.err != nil {
-		return nil
+		return false
 	}
 	if v != Version {
 		d.err = fmt.Errorf("%w %d (this decoder reads version %d; update karana-edge)", ErrVersion, v, Version)
-		return nil
+		return false
 	}
-	hflags := d.byte1("header flags")
-	if hflags&^knownFlags != 0 {
-		d.corrupt("unknown header flags %#02x", hflags)
+	return true
+}
+
+// header reads the batch's own fields. The reading count is capped at
+// MaxReadings here: every later count and allocation is bounded by it.
+// Unknown header flags are an error, not ignored: a flag is a section
+// this decoder would misread.
+func (d *decoder) header() *Batch {
+	d.hflags = d.byte1("header flags")
+	if d.hflags&^knownFlags != 0 {
+		d.corrupt("unknown header flags %#02x", d.hflags)
 	}
 	b := &Batch{}
 	b.Device = d.str("device")
@@ -151,237 +269,320 @@ func (d *decoder) decode() *Batch {
 	b.FirstSeq = d.uvarint("first_seq")
 	b.LastSeq = d.uvarint("last_seq")
 	b.Dropped = d.uvarint("dropped")
-	count := d.count("count", MaxReadings)
-	if hflags&flagTags != 0 {
-		ntags := d.count("tag count", uint64(len(d.b)))
-		if ntags == 0 && d.err == nil {
-			d.corrupt("tags flag set with no tags")
-		}
-		b.Tags = make(map[string]string, min(ntags, 64))
-		for range ntags {
-			if d.err != nil {
-				break
-			}
-			k := d.str("tag key")
-			b.Tags[k] = d.str("tag value")
-		}
-	}
-	if d.err != nil {
-		return nil
-	}
-	if count == 0 {
-		if hflags&flagReadingFlags != 0 {
-			d.corrupt("reading flags on an empty batch")
-		} else if d.off != len(d.b) {
-			d.corrupt("%d trailing bytes", len(d.b)-d.off)
-		}
-		if d.err != nil {
-			return nil
-		}
-		return b
-	}
-	nser := d.count("series count", uint64(count))
-	if nser == 0 && d.err == nil {
-		d.corrupt("%d readings in no series", count)
-	}
-	orderMode := d.byte1("order mode")
-	if d.err == nil && orderMode != orderSuccessor && orderMode != orderByTime {
-		d.corrupt("unknown order mode %d", orderMode)
-	}
-	seqs := d.readIntSeqDesc(count, int64(b.FirstSeq), "seqs")
-	if d.err != nil {
-		return nil
-	}
+	d.nReadings = d.count("count", MaxReadings)
+	return b
+}
 
-	series := make([]seriesDesc, 0, min(nser, len(d.b)))
-	var prevName string
+// tags reads the stream's tags when the flag says they are there, and
+// then at least one. Their number is bounded by the payload's length and
+// the map's first size by 64, so a forged count allocates nothing big.
+func (d *decoder) tags(b *Batch) {
+	if d.hflags&flagTags == 0 {
+		return
+	}
+	ntags := d.count("tag count", uint64(len(d.b)))
+	if ntags == 0 && d.err == nil {
+		d.corrupt("tags flag set with no tags")
+	}
+	b.Tags = make(map[string]string, min(ntags, 64))
+	for range ntags {
+		if d.err != nil {
+			break
+		}
+		k := d.str("tag key")
+		b.Tags[k] = d.str("tag value")
+	}
+}
+
+// emptyEnd checks that a batch of no readings ends with its header: it has
+// no series table, so no reading flags nor any other byte may follow.
+func (d *decoder) emptyEnd() {
+	if d.hflags&flagReadingFlags != 0 {
+		d.corrupt("reading flags on an empty batch")
+	} else if d.off != len(d.b) {
+		d.corrupt("%d trailing bytes", len(d.b)-d.off)
+	}
+}
+
+// tableHead reads what precedes the series table: the number of series (at
+// least one, at most one a reading), the order coding, and the seqs'
+// descriptor. It returns the number of series.
+func (d *decoder) tableHead(firstSeq uint64) int {
+	nser := d.count("series count", uint64(d.nReadings))
+	if nser == 0 && d.err == nil {
+		d.corrupt("%d readings in no series", d.nReadings)
+	}
+	d.orderMode = d.byte1("order mode")
+	if d.err == nil && d.orderMode != orderSuccessor && d.orderMode != orderByTime {
+		d.corrupt("unknown order mode %d", d.orderMode)
+	}
+	d.seqs = d.readIntSeqDesc(d.nReadings, int64(firstSeq), "seqs")
+	return nser
+}
+
+// seriesTable reads the nser entries of the series table, whose reading
+// counts must add up to the header's count exactly: the flat arrays the bit
+// stream fills are sized by it.
+func (d *decoder) seriesTable(nser int) {
+	d.series = make([]seriesDesc, 0, min(nser, len(d.b)))
+	var c tableContext
 	var units []string
-	var prevTs intSeq
 	total := 0
 	for s := 0; s < nser && d.err == nil; s++ {
-		var sd seriesDesc
-		head := d.byte1("series head")
-		sd.valueKind = head & valueKind
-		if s == 0 && head&(seriesSameN|seriesSameTs) != 0 {
-			d.corrupt("first series refers to a previous one")
-		}
-		p := d.count("series name prefix", uint64(len(prevName)))
-		q := d.count("series name suffix", uint64(len(prevName)-p))
-		mid := d.str("series name")
-		sd.name = prevName[:p] + mid + prevName[len(prevName)-q:]
-		if len(sd.name) > maxString && d.err == nil {
-			d.corrupt("series name of %d bytes, longer than %d", len(sd.name), maxString)
-		}
-		prevName = sd.name
-		if u := d.count("series unit", uint64(len(units))); u > 0 {
-			sd.unit = units[u-1]
-		} else {
-			sd.unit = d.str("series unit")
+		sd, newUnit := d.seriesEntry(s, &c, units, total)
+		if newUnit {
 			units = append(units, sd.unit)
 		}
-		if head&seriesSameN != 0 && s > 0 {
-			sd.n = series[s-1].n
-			if sd.n > count-total {
-				d.corrupt("series %s: %d readings, %d left", sd.name, sd.n, count-total)
-			}
-		} else {
-			sd.n = d.count("series reading count", uint64(count-total))
-		}
-		if sd.n == 0 && d.err == nil {
-			d.corrupt("series %d (%s) has no readings", s, sd.name)
-		}
 		total += sd.n
-		if head&seriesSameTs != 0 {
-			if prevTs.n != sd.n && d.err == nil {
-				d.corrupt("series %s: timestamps like a series of %d readings, it has %d", sd.name, prevTs.n, sd.n)
-			}
-			sd.ts = prevTs
-		} else {
-			sd.ts = d.readIntSeqDesc(sd.n, prevTs.x0, "timestamps of "+sd.name)
-		}
-		prevTs = sd.ts
-		switch {
-		case sd.valueKind == valueXOR:
-			if p := d.bytesN(8, "first value of "+sd.name); p != nil {
-				sd.first = binary.BigEndian.Uint64(p)
-			}
-		case sd.valueKind <= valueDecimal+maxDecimals:
-			sd.vals = d.readIntSeqDesc(sd.n, 0, "values of "+sd.name)
-		default:
-			d.corrupt("series %s: unknown value kind %d", sd.name, sd.valueKind)
-		}
-		series = append(series, sd)
+		d.series = append(d.series, sd)
 	}
-	if d.err == nil && total != count {
-		d.corrupt("series hold %d readings, header says %d", total, count)
+	if d.err == nil && total != d.nReadings {
+		d.corrupt("series hold %d readings, header says %d", total, d.nReadings)
 	}
-	if d.err != nil {
-		return nil
-	}
+}
 
-	var flags []reading.Flags
-	if hflags&flagReadingFlags != 0 {
-		flags = make([]reading.Flags, 0, count)
-		for len(flags) < count && d.err == nil {
-			run := d.count("flag run", uint64(count-len(flags)))
-			f := reading.Flags(d.byte1("flags"))
-			if run == 0 && d.err == nil {
-				d.corrupt("empty flag run")
-			}
-			for range run {
-				flags = append(flags, f)
-			}
-		}
-		if d.err != nil {
-			return nil
-		}
+// seriesEntry reads entry s of the table, after entries that hold total
+// readings and named units; newUnit says its unit is not one of those. The
+// first entry has no previous one to refer to.
+func (d *decoder) seriesEntry(s int, c *tableContext, units []string, total int) (sd seriesDesc, newUnit bool) {
+	head := d.byte1("series head")
+	sd.valueKind = head & valueKind
+	if s == 0 && head&(seriesSameN|seriesSameTs) != 0 {
+		d.corrupt("first series refers to a previous one")
 	}
+	sd.name = d.seriesName(c)
+	sd.unit, newUnit = d.seriesUnit(units)
+	sd.n = d.seriesCount(s, head, sd.name, total)
+	sd.ts = d.seriesTimestamps(head, &sd, c)
+	d.seriesValueDesc(&sd)
+	return sd, newUnit
+}
 
-	// the bit stream: per series timestamps and values, then seqs, then order
-	r := bitReader{buf: d.b[d.off:]}
-	bitsTruncated := func(what string) {
-		if d.err == nil {
-			d.err = fmt.Errorf("%w: the %d-byte payload ends inside the %s", ErrTruncated, len(d.b), what)
+// seriesName reads a name as the previous one's prefix and suffix around
+// a middle; the lengths are bounded by the previous name, so the slicing
+// cannot go out of range, and the name by maxString.
+func (d *decoder) seriesName(c *tableContext) string {
+	prev := c.prevName
+	p := d.count("series name prefix", uint64(len(prev)))
+	q := d.count("series name suffix", uint64(len(prev)-p))
+	mid := d.str("series name")
+	name := prev[:p] + mid + prev[len(prev)-q:]
+	if len(name) > maxString && d.err == nil {
+		d.corrupt("series name of %d bytes, longer than %d", len(name), maxString)
+	}
+	c.prevName = name
+	return name
+}
+
+// seriesUnit reads a unit: i > 0 for the i-th of the units seen so far,
+// or 0 and a new unit.
+func (d *decoder) seriesUnit(units []string) (unit string, isNew bool) {
+	if u := d.count("series unit", uint64(len(units))); u > 0 {
+		return units[u-1], false
+	}
+	return d.str("series unit"), true
+}
+
+// seriesCount reads entry s's reading count, or takes the previous entry's.
+// Either way it is at least one and at most what the entries before it
+// left of the header's count.
+func (d *decoder) seriesCount(s int, head byte, name string, total int) int {
+	left := d.nReadings - total
+	var n int
+	if head&seriesSameN != 0 && s > 0 {
+		n = d.series[s-1].n
+		if n > left {
+			d.corrupt("series %s: %d readings, %d left", name, n, left)
+		}
+	} else {
+		n = d.count("series reading count", uint64(left))
+	}
+	if n == 0 && d.err == nil {
+		d.corrupt("series %d (%s) has no readings", s, name)
+	}
+	return n
+}
+
+// seriesTimestamps reads the timestamp descriptor, or takes the previous
+// entry's, which must then be for as many readings.
+func (d *decoder) seriesTimestamps(head byte, sd *seriesDesc, c *tableContext) intSeq {
+	ts := c.prevTs
+	if head&seriesSameTs != 0 {
+		if ts.n != sd.n && d.err == nil {
+			d.corrupt("series %s: timestamps like a series of %d readings, it has %d", sd.name, ts.n, sd.n)
+		}
+	} else {
+		ts = d.readIntSeqDesc(sd.n, c.prevTs.x0, "timestamps of "+sd.name)
+	}
+	c.prevTs = ts
+	return ts
+}
+
+// seriesValueDesc reads what the value kind needs from the table: the
+// first value's bits for XOR floats, the descriptor of the integers for
+// decimals. A kind beyond maxDecimals has no divisor and is refused.
+func (d *decoder) seriesValueDesc(sd *seriesDesc) {
+	switch {
+	case sd.valueKind == valueXOR:
+		if p := d.bytesN(8, "first value of "+sd.name); p != nil {
+			sd.first = binary.BigEndian.Uint64(p)
+		}
+	case sd.valueKind <= valueDecimal+maxDecimals:
+		sd.vals = d.readIntSeqDesc(sd.n, 0, "values of "+sd.name)
+	default:
+		d.corrupt("series %s: unknown value kind %d", sd.name, sd.valueKind)
+	}
+}
+
+// readingFlags appends the runs of reading flags to flags. Each run is one
+// reading or more, and no more than are left, so the runs add up to the
+// reading count exactly.
+func (d *decoder) readingFlags(flags []reading.Flags) []reading.Flags {
+	for len(flags) < d.nReadings && d.err == nil {
+		run := d.count("flag run", uint64(d.nReadings-len(flags)))
+		f := reading.Flags(d.byte1("flags"))
+		if run == 0 && d.err == nil {
+			d.corrupt("empty flag run")
+		}
+		for range run {
+			flags = append(flags, f)
 		}
 	}
-	off := make([]int, nser+1)
-	for s := range series {
-		off[s+1] = off[s] + series[s].n
+	return flags
+}
+
+// seriesBits reads each series' timestamps and values from the bit stream
+// into c.ts and c.vals, series after series in table order, and sets c.span.
+func (d *decoder) seriesBits(r *bitReader, c *columns) {
+	for s := range d.series {
+		c.span[s+1] = c.span[s] + d.series[s].n
 	}
-	ts := make([]int64, count)
-	vals := make([]float64, count)
-	var ints []int64
-	for s := range series {
-		sd := &series[s]
-		sd.ts.readValues(&r, ts[off[s]:off[s+1]])
-		vs := vals[off[s]:off[s+1]]
+	var ints []int64 // scratch for the decimal series' integers
+	for s := range d.series {
+		sd := &d.series[s]
+		sd.ts.readValues(r, c.ts[c.span[s]:c.span[s+1]])
+		vs := c.vals[c.span[s]:c.span[s+1]]
 		if sd.valueKind == valueXOR {
-			x := xorReader{prev: sd.first}
-			vs[0] = math.Float64frombits(sd.first)
-			for i := 1; i < len(vs); i++ {
-				bits, ok := x.read(&r)
-				if !ok {
-					d.corrupt("series %s: XOR window beyond 64 bits", sd.name)
-					return nil
-				}
-				vs[i] = math.Float64frombits(bits)
+			if !readXORValues(r, sd.first, vs) {
+				d.corrupt("series %s: XOR window beyond 64 bits", sd.name)
+				return
 			}
 		} else {
-			if cap(ints) < len(vs) {
-				ints = make([]int64, len(vs))
-			}
-			ints = ints[:len(vs)]
-			sd.vals.readValues(&r, ints)
-			div := pow10[sd.valueKind-valueDecimal]
-			for i, k := range ints {
-				vs[i] = float64(k) / div
-			}
+			ints = readDecimalValues(r, sd, vs, ints)
 		}
 		if r.err {
-			bitsTruncated("bit stream of series " + sd.name)
-			return nil
+			d.bitsTruncated("bit stream of series " + sd.name)
+			return
 		}
 	}
-	seqv := make([]int64, count)
-	seqs.readValues(&r, seqv)
-	if r.err {
-		bitsTruncated("seq bits")
-		return nil
-	}
+}
 
-	// flat[i]: reading i's index into ts and vals
-	flat := make([]int32, count)
-	switch orderMode {
-	case orderSuccessor:
-		sid := make([]int32, count)
-		d.readSuccessor(&r, sid, nser)
-		next := slices.Clone(off[:nser]) // fill positions
-		for i, s := range sid {
-			if next[s] >= off[s+1] {
-				if d.err == nil && !r.err {
-					d.corrupt("series %s appears more often than its %d readings", series[s].name, series[s].n)
-				}
-				break
-			}
-			flat[i] = int32(next[s])
-			next[s]++
+// readXORValues fills vs from first and the XOR bits; false on a window
+// that does not fit in 64 bits.
+func readXORValues(r *bitReader, first uint64, vs []float64) bool {
+	x := xorReader{prev: first}
+	vs[0] = math.Float64frombits(first)
+	for i := 1; i < len(vs); i++ {
+		bits, ok := x.read(r)
+		if !ok {
+			return false
 		}
+		vs[i] = math.Float64frombits(bits)
+	}
+	return true
+}
+
+// readDecimalValues fills vs with the series' integers divided by 10^dec,
+// the one correctly rounded division the encoder checked gives back each
+// value's bits. ints is scratch, returned for the next series.
+func readDecimalValues(r *bitReader, sd *seriesDesc, vs []float64, ints []int64) []int64 {
+	if cap(ints) < len(vs) {
+		ints = make([]int64, len(vs))
+	}
+	ints = ints[:len(vs)]
+	sd.vals.readValues(r, ints)
+	div := pow10[sd.valueKind-valueDecimal]
+	for i, k := range ints {
+		vs[i] = float64(k) / div
+	}
+	return ints
+}
+
+// seqBits reads the seqs, in batch order, after the series' bits.
+func (d *decoder) seqBits(r *bitReader, seqv []int64) {
+	d.seqs.readValues(r, seqv)
+	if r.err {
+		d.bitsTruncated("seq bits")
+	}
+}
+
+// order reads the order bits (order.go) into c.flat: which of the
+// per-series readings each reading of the batch is.
+func (d *decoder) order(r *bitReader, c *columns) {
+	switch d.orderMode {
+	case orderSuccessor:
+		d.placeBySuccessor(r, c.span, c.flat)
 	case orderByTime:
-		d.readByTime(&r, flat, ts)
+		d.readByTime(r, c.flat, c.ts)
 	}
 	if r.err {
-		bitsTruncated("order bits")
+		d.bitsTruncated("order bits")
 	}
-	if d.err != nil {
-		return nil
+}
+
+// placeBySuccessor reads each reading's series and gives it the next
+// unused place in that series; a series named more often than its count
+// in the table is corrupt, and would otherwise take another's place.
+func (d *decoder) placeBySuccessor(r *bitReader, span []int, flat []int32) {
+	nser := len(d.series)
+	sid := make([]int32, d.nReadings)
+	d.readSuccessor(r, sid, nser)
+	next := slices.Clone(span[:nser]) // fill positions
+	for i, s := range sid {
+		if next[s] >= span[s+1] {
+			if d.err == nil && !r.err {
+				d.corrupt("series %s appears more often than its %d readings", d.series[s].name, d.series[s].n)
+			}
+			break
+		}
+		flat[i] = int32(next[s])
+		next[s]++
 	}
+}
+
+// bitsEnd checks that the bit stream ends in its last byte: a whole byte
+// left over is not padding.
+func (d *decoder) bitsEnd(r *bitReader) {
 	if rest := uint(len(r.buf))*8 - r.pos; rest >= 8 {
 		d.off += int(r.pos / 8)
 		d.corrupt("%d trailing bytes", rest/8)
-		return nil
 	}
+}
 
+// readings puts the batch's readings together, in batch order, from the
+// per-series arrays.
+func (d *decoder) readings(c *columns) []reading.Reading {
 	// series of each flat index, to name the readings
-	sidOf := make([]int32, count)
-	for s := range series {
-		for j := off[s]; j < off[s+1]; j++ {
+	sidOf := make([]int32, d.nReadings)
+	for s := range d.series {
+		for j := c.span[s]; j < c.span[s+1]; j++ {
 			sidOf[j] = int32(s)
 		}
 	}
-	b.Readings = make([]reading.Reading, count)
-	for i := range b.Readings {
-		j := flat[i]
-		sd := &series[sidOf[j]]
-		rd := &b.Readings[i]
-		rd.Seq = uint64(seqv[i])
+	rs := make([]reading.Reading, d.nReadings)
+	for i := range rs {
+		j := c.flat[i]
+		sd := &d.series[sidOf[j]]
+		rd := &rs[i]
+		rd.Seq = uint64(c.seqv[i])
 		rd.Name, rd.Unit = sd.name, sd.unit
-		rd.Time = timeOf(ts[j])
-		rd.Value = vals[j]
-		if flags != nil {
-			rd.Flags = flags[i]
+		rd.Time = timeOf(c.ts[j])
+		rd.Value = c.vals[j]
+		if c.flags != nil {
+			rd.Flags = c.flags[i]
 		}
 	}
-	return b
+	return rs
 }
 
 func timeOf(ns int64) time.Time {
