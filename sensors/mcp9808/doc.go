@@ -32,13 +32,22 @@
 // continuous-conversion mode, and the driver waits one conversion time
 // before the first read: until the first conversion after power-up ends, the
 // temperature register reads 0 °C. Each read then returns the latest
-// conversion; the chip converts continuously (200 µA typical). The alert
-// flags are not used.
+// conversion; the chip converts continuously (200 µA typical), and the
+// driver reads the temperature register itself.
+//
+// The alert flags (bits 15-13) compare the temperature with T_CRIT,
+// T_UPPER and T_LOWER, 0 °C from power-on and never written here, so a
+// real 0.0000 °C reads 0x8000 and a real −0.0625 °C 0x3FFF. A register of
+// 0x0000 is one not converted since a reset (or SDA held low: the ids,
+// read again then, tell which) and 0xFFFF a chip that let go of SDA; both
+// are errors, and after a reset the chip is set up again. (Should another
+// program set the limits, a real 0.0000 °C could read 0x0000 and be
+// dropped.)
 //
 // # Caveats
 //
-//   - periph's mcp9808 replaces bus errors with its own ("failed to read
-//     ambient temperature"); i2cbus puts the kernel's error back.
+//   - periph's mcp9808, used to set the chip up, replaces bus errors with
+//     its own; i2cbus puts the kernel's error back.
 //   - Close does not put the chip in shutdown: another reader (or the next
 //     read) would get a stale value until it wakes.
 package mcp9808

@@ -2,11 +2,11 @@ package mcp9808
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
-	"periph.io/x/conn/v3/physic"
 	"periph.io/x/devices/v3/mcp9808"
 
 	"github.com/karana-energy/karana-edge/config"
@@ -59,6 +59,7 @@ var resolutions = map[float64]struct {
 
 // Identification registers and their values.
 const (
+	regTemperature  = 0x05
 	regManufacturer = 0x06
 	regDeviceID     = 0x07
 	manufacturerID  = 0x0054
@@ -130,17 +131,43 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 			return nil, err
 		}
 	}
-	t, err := s.chip.SenseTemp()
-	if err != nil {
+	var b [2]byte
+	if err := s.dev.Dev().Tx([]byte{regTemperature}, b[:]); err != nil {
 		return nil, s.dev.Err("read", err)
 	}
 	s.dev.OK()
-	// nK, exact multiples of 62.5 mK: one division gives the exact float.
-	return []sensors.Value{{
-		Field: "temperature",
-		Value: float64(t-physic.ZeroCelsius) / float64(physic.Celsius),
-		Unit:  "°C",
-	}}, nil
+	raw := uint16(b[0])<<8 | uint16(b[1])
+	switch raw {
+	case 0x0000:
+		return nil, s.notConverted()
+	case 0xFFFF:
+		return nil, s.dev.Err("read", errors.New("temperature register reads 0xffff: the chip let go of SDA mid-read (with the power-on limits of 0 °C a real −0.0625 °C reads 0x3fff)"))
+	}
+	// Bits 12-0: 13-bit two's complement in 1/16 °C; 15-13 are the alert
+	// flags. One division by 16 gives the exact float.
+	return []sensors.Value{{Field: "temperature", Value: float64(int16(raw<<3)>>3) / 16, Unit: "°C"}}, nil
+}
+
+// notConverted explains a temperature register of 0x0000. The flags in
+// bits 15-13 compare the temperature with T_CRIT, T_UPPER and T_LOWER,
+// which are 0 °C from power-on (this driver never writes them) and are
+// set whatever the alert output's configuration: a real 0.0000 °C reads
+// 0x8000. 0x0000 is the register's value before the first conversion
+// after a reset, or a bus held low; the ids tell which.
+func (s *Sensor) notConverted() error {
+	d := s.dev.Dev()
+	var m, id [2]byte
+	if err := d.Tx([]byte{regManufacturer}, m[:]); err != nil {
+		return s.dev.Err("read", err)
+	}
+	if err := d.Tx([]byte{regDeviceID}, id[:]); err != nil {
+		return s.dev.Err("read", err)
+	}
+	if uint16(m[0])<<8|uint16(m[1]) != manufacturerID || id[0] != deviceID {
+		return s.dev.Err("read", fmt.Errorf("temperature register reads 0x0000 and the ids 0x%02x%02x 0x%02x%02x: SDA held low (a stuck bus) or another chip", m[0], m[1], id[0], id[1]))
+	}
+	s.chip = nil // a reset also restored the power-on resolution
+	return s.dev.Err("read", errors.New("temperature register reads 0x0000, its value before the first conversion: the chip was reset (a brown-out?); it is set up again on the next read"))
 }
 
 // setup checks the chip's ids, lets periph configure it, and waits for the

@@ -159,7 +159,7 @@ func TestNoAnswerMidReadRestoresCause(t *testing.T) {
 	f := &i2cbustest.Fail{BusCloser: pb, At: 4, Err: i2cbustest.NACK}
 	s, _ := newSensor(t, fast(), f)
 	_, err := s.Read(context.Background())
-	want := "mcp9808 on i2c bus 1 addr 0x18: no answer (is it wired, powered, and is the address right?): failed to read ambient temperature: sysfs-i2c: remote I/O error"
+	want := "mcp9808 on i2c bus 1 addr 0x18: no answer (is it wired, powered, and is the address right?): sysfs-i2c: remote I/O error"
 	if err == nil || err.Error() != want {
 		t.Errorf("error:\n got %v\nwant %s", err, want)
 	}
@@ -217,4 +217,53 @@ func TestRegistered(t *testing.T) {
 	if len(d.I2CAddrs) != 8 || d.I2CAddrs[0] != 0x18 {
 		t.Errorf("I2CAddrs %#x", d.I2CAddrs)
 	}
+}
+
+func ids(manuf, dev [2]byte) []i2ctest.IO {
+	return []i2ctest.IO{{Addr: addr, W: []byte{0x06}, R: manuf[:]}, {Addr: addr, W: []byte{0x07}, R: dev[:]}}
+}
+
+// The ambient temperature register's flags compare T_A with T_CRIT (bit
+// 15: T_A ≥ T_CRIT), T_UPPER (14: T_A > T_UPPER) and T_LOWER (13: T_A <
+// T_LOWER), all 0 °C from power-on and never written by this driver, and
+// are set whatever the alert output's configuration. A real 0.0000 °C
+// therefore reads 0x8000, a real −0.0625 °C 0x3FFF: 0x0000 is a register
+// before its first conversion after a reset (or SDA held low), and 0xFFFF
+// a chip that let go of SDA.
+func TestImpossibleRegisterValuesAreErrors(t *testing.T) {
+	good := ids([2]byte{0x00, 0x54}, [2]byte{0x04, 0x00})
+	pb := &i2ctest.Playback{Ops: ops(
+		initOps(0x00),
+		[]i2ctest.IO{temp(0x80, 0x00)},       // 0 °C, T_CRIT flag
+		[]i2ctest.IO{temp(0x3F, 0xFF)},       // −0.0625 °C, T_LOWER flag
+		[]i2ctest.IO{temp(0x00, 0x00)}, good, // reset: not converted yet
+		initOps(0x00), []i2ctest.IO{temp(0xC1, 0x90)}, // set up again: 25 °C
+		[]i2ctest.IO{temp(0x00, 0x00)}, ids([2]byte{}, [2]byte{}), // SDA held low
+		[]i2ctest.IO{temp(0xFF, 0xFF)}, // SDA let go
+	), DontPanic: true}
+	s, _ := newSensor(t, fast(), pb)
+	for i, want := range []any{0.0, -0.0625, "first conversion", 25.0, "held low", "0xffff"} {
+		vs, err := s.Read(context.Background())
+		switch w := want.(type) {
+		case float64:
+			if err != nil || len(vs) != 1 || vs[0].Value != w {
+				t.Errorf("read %d: %+v, %v; want %v °C", i, vs, err, w)
+			}
+		case string:
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("read %d: %+v, %v; want an error with %q", i, vs, err, w)
+			}
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+func ops(parts ...[]i2ctest.IO) []i2ctest.IO {
+	var out []i2ctest.IO
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
 }
