@@ -282,13 +282,21 @@ var errNotReady = errors.New("conversion did not complete (config OS bit stayed 
 // readyBus is the bus periph's ads1x15 sees: before each read of the
 // conversion register it polls the config register until the conversion
 // is done, because periph only sleeps the nominal conversion time.
+//
+// The config register reads back what was written, OS aside, so each poll
+// also checks the bus: a bus held high reads 0xFFFF (OS idle, conversion
+// -1 code), one held low never idle.
 type readyBus struct {
 	i2c.Bus
-	addr uint16
-	poll time.Duration
+	addr    uint16
+	poll    time.Duration
+	written uint16 // the last configuration written
 }
 
 func (b *readyBus) Tx(addr uint16, w, r []byte) error {
+	if addr == b.addr && len(w) == 3 && w[0] == regConfig && len(r) == 0 {
+		b.written = uint16(w[1])<<8 | uint16(w[2])
+	}
 	if addr == b.addr && len(w) == 1 && w[0] == regConversion && len(r) == 2 {
 		if err := b.waitIdle(); err != nil {
 			return err
@@ -303,7 +311,11 @@ func (b *readyBus) waitIdle() error {
 		if err := b.Bus.Tx(b.addr, []byte{regConfig}, c[:]); err != nil {
 			return err
 		}
-		if (uint16(c[0])<<8|uint16(c[1]))&osIdle != 0 {
+		got := uint16(c[0])<<8 | uint16(c[1])
+		if got&^osIdle != b.written&^osIdle {
+			return fmt.Errorf("config register reads back 0x%04x, written 0x%04x: the bus is stuck (0xffff: SDA held high or let go; 0x0000: held low) or another chip answers", got, b.written)
+		}
+		if got&osIdle != 0 {
 			return nil
 		}
 		if i == maxPolls {

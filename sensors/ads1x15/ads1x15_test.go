@@ -20,9 +20,17 @@ const addr = 0x48
 // writes config (OS start | MUX | PGA | MODE single | DR | comparator off),
 // sleeps 1/DR, then, before periph's conversion read, the driver polls
 // config until OS reads 1 (polls: the config values read back).
+// A poll of idle or busy reads the configuration written with OS 1 or 0;
+// any other poll value is read as it is.
 func convert(config uint16, polls []uint16, code uint16) []i2ctest.IO {
 	ops := []i2ctest.IO{{Addr: addr, W: []byte{0x01, byte(config >> 8), byte(config)}}}
 	for _, p := range polls {
+		switch p {
+		case idle:
+			p = config | 0x8000
+		case busy:
+			p = config &^ 0x8000
+		}
 		ops = append(ops, i2ctest.IO{Addr: addr, W: []byte{0x01}, R: []byte{byte(p >> 8), byte(p)}})
 	}
 	return append(ops, i2ctest.IO{Addr: addr, W: []byte{0x00}, R: []byte{byte(code >> 8), byte(code)}})
@@ -340,5 +348,22 @@ func TestRegistered(t *testing.T) {
 		if len(d.I2CAddrs) != 4 || d.I2CAddrs[0] != 0x48 {
 			t.Errorf("I2CAddrs %#x", d.I2CAddrs)
 		}
+	}
+}
+
+// The config register reads back what was written, OS (bit 15) aside
+// (datasheet, config register: R/W). A bus held high reads 0xFFFF, whose
+// OS bit says idle, and the conversion 0xFFFF (-1 code, -125 µV); a bus
+// held low never says idle. Either is an error, not a voltage.
+func TestConfigReadBackMustMatch(t *testing.T) {
+	pb := &i2ctest.Playback{Ops: ops(
+		convert(cfgAIN0Gain1, []uint16{0xFFFF}, 0xFFFF),
+	), DontPanic: true}
+	o := DefaultOptions(ADS1115)
+	o.Channels = []Channel{{Input: "0", Field: "battery", Gain: 1}}
+	s, _ := newSensor(t, ADS1115, &o, pb)
+	vs, err := s.Read(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "reads back 0xffff") {
+		t.Errorf("read %+v, %v; want a read-back error", vs, err)
 	}
 }

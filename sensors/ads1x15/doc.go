@@ -46,7 +46,10 @@
 // 10% slow, and a read before the conversion ends returns the previous
 // result — the previous channel's. This driver hands periph a bus that,
 // before each conversion-register read, polls the config register until OS
-// reads 1 (idle), so every value belongs to its own channel.
+// reads 1 (idle), so every value belongs to its own channel. The config
+// register reads back what was written, OS aside: a read-back that differs
+// is an error, which catches a stuck bus (held high it reads 0xFFFF, whose
+// OS bit says idle, and the conversion 0xFFFF would be −1 code).
 //
 // # Caveats
 //
