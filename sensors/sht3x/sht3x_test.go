@@ -103,6 +103,11 @@ func TestCRCMismatchIsAnError(t *testing.T) {
 	}{
 		{[]byte{0x66, 0x66, 0x94, 0x80, 0x00, 0xA2}, "temperature CRC mismatch: data 0x6666 has CRC 0x93, received 0x94"},
 		{[]byte{0x66, 0x66, 0x93, 0x80, 0x01, 0xA2}, "humidity CRC mismatch: data 0x8001 has CRC"},
+		// A stuck bus: SDA held low reads zeros, a sensor that let go of
+		// it 0xff. Neither passes: CRC8(0x00 0x00) = 0x81 and CRC8(0xFF
+		// 0xFF) = 0xAC (polynomial 0x31, initial 0xFF, worked by hand).
+		{make([]byte, 6), "temperature CRC mismatch: data 0x0000 has CRC 0x81, received 0x00"},
+		{[]byte{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}, "temperature CRC mismatch: data 0xffff has CRC 0xac, received 0xff"},
 	} {
 		pb := &i2ctest.Playback{Ops: ops(initOps, []i2ctest.IO{measureCmd, result(c.data...)}), DontPanic: true}
 		s, _ := newSensor(t, nil, pb)
