@@ -37,6 +37,11 @@ type Doc struct {
 // document and its root table. A syntax error is returned as Errors holding
 // one Error with the parser's position; nothing is decoded then.
 func Parse(file string, data []byte) (*Doc, *Table, error) {
+	// The decoder's cost grows with the square of the nesting: refuse
+	// depth first (keypos.go).
+	if err := CheckDepth(file, data, MaxDepth); err != nil {
+		return nil, nil, err
+	}
 	var root map[string]toml.Primitive
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&root)
 	if err != nil {

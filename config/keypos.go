@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -15,28 +16,146 @@ import (
 // header's path points at its header line, and a dotted key defines the
 // positions of its parents when no header did.
 //
+// The index is a tree of path segments, not a map of path strings: a path
+// string per key costs the sum of the key depths, which is quadratic in the
+// nesting (100k nested arrays, a 200 kB file, would be 60 GB of strings);
+// a node per segment is linear in the file. Lookups split the path they are
+// given. Values nested deeper than maxIndexDepth are skipped without being
+// indexed, so no input, whatever its shape, recurses without bound.
+//
 // The scanner is lenient: it is meant for files the TOML parser accepted,
 // and on anything else it records what it can and never fails.
 type KeyIndex struct {
-	pos map[string]Pos
+	nodes []keyNode // nodes[0] is the document
+	kids  map[keyEdge]int
 }
+
+// keyNode is one path segment; pos is zero when the path is only an
+// ancestor of written keys and not written itself.
+type keyNode struct {
+	parent int
+	pos    Pos
+}
+
+// keyEdge names a child: by key (index < 0) or by array index.
+type keyEdge struct {
+	parent int
+	index  int
+	name   string
+}
+
+// maxIndexDepth bounds the scanner's recursion; config documents are
+// refused long before this (MaxDepth), it only keeps ScanKeys safe on
+// anything.
+const maxIndexDepth = 1000
 
 // ScanKeys indexes the key positions of a TOML document.
 func ScanKeys(src []byte) *KeyIndex {
-	s := &scanner{src: src, line: 1, ix: map[string]Pos{}, arrays: map[string]int{}}
+	s := &scanner{src: src, line: 1, x: &KeyIndex{nodes: []keyNode{{parent: -1}}, kids: map[keyEdge]int{}}, arrays: map[int]int{}}
 	s.run()
-	return &KeyIndex{pos: s.ix}
+	return s.x
+}
+
+func (x *KeyIndex) child(parent int, e keyEdge) int {
+	e.parent = parent
+	if n, ok := x.kids[e]; ok {
+		return n
+	}
+	x.nodes = append(x.nodes, keyNode{parent: parent})
+	n := len(x.nodes) - 1
+	x.kids[e] = n
+	return n
+}
+
+func (x *KeyIndex) named(parent int, name string) int {
+	return x.child(parent, keyEdge{index: -1, name: name})
+}
+
+func (x *KeyIndex) indexed(parent, i int) int { return x.child(parent, keyEdge{index: i}) }
+
+// set records where node is written, unless an earlier line did.
+func (x *KeyIndex) set(node int, p Pos) {
+	if x.nodes[node].pos == (Pos{}) {
+		x.nodes[node].pos = p
+	}
+}
+
+// walk follows path from the document down as far as it is indexed and
+// returns the deepest written node on the way and whether that node is
+// path itself.
+func (x *KeyIndex) walk(path string) (Pos, bool) {
+	if x == nil || len(x.nodes) == 0 {
+		return Pos{}, false
+	}
+	node, found := 0, Pos{}
+	for rest := path; rest != ""; {
+		e, tail, ok := splitSegment(rest)
+		if !ok {
+			return found, false
+		}
+		n, ok := x.kids[keyEdge{parent: node, index: e.index, name: e.name}]
+		if !ok {
+			return found, false
+		}
+		node, rest = n, tail
+		if p := x.nodes[node].pos; p != (Pos{}) {
+			found = p
+		}
+	}
+	return found, node != 0 && x.nodes[node].pos != (Pos{})
+}
+
+// splitSegment takes the first segment off a path: `name`, `"quoted"` or
+// `[3]`, with the '.' that follows a name.
+func splitSegment(path string) (keyEdge, string, bool) {
+	path = strings.TrimPrefix(path, ".")
+	switch {
+	case path == "":
+		return keyEdge{}, "", false
+	case path[0] == '[':
+		end := strings.IndexByte(path, ']')
+		if end < 0 {
+			return keyEdge{}, "", false
+		}
+		i, err := strconv.Atoi(path[1:end])
+		if err != nil || i < 0 {
+			return keyEdge{}, "", false
+		}
+		return keyEdge{index: i}, path[end+1:], true
+	case path[0] == '"':
+		for i := 1; i < len(path); i++ {
+			switch path[i] {
+			case '\\':
+				i++
+			case '"':
+				name, err := strconv.Unquote(path[:i+1])
+				if err != nil {
+					name = path[1:i]
+				}
+				return keyEdge{index: -1, name: name}, path[i+1:], true
+			}
+		}
+		return keyEdge{}, "", false
+	}
+	end := strings.IndexAny(path, ".[")
+	if end < 0 {
+		end = len(path)
+	}
+	return keyEdge{index: -1, name: path[:end]}, path[end:], true
 }
 
 // Lookup returns the position of exactly path.
 func (x *KeyIndex) Lookup(path string) (Pos, bool) {
-	p, ok := x.pos[path]
-	return p, ok
+	p, ok := x.walk(path)
+	if !ok {
+		return Pos{}, false
+	}
+	return p, true
 }
 
 // Has reports whether path is written in the file.
 func (x *KeyIndex) Has(path string) bool {
-	_, ok := x.pos[path]
+	_, ok := x.walk(path)
 	return ok
 }
 
@@ -44,17 +163,20 @@ func (x *KeyIndex) Has(path string) bool {
 // (a default, a missing key), of its nearest ancestor that is: the table it
 // belongs to. It returns the zero Pos when none is.
 func (x *KeyIndex) Find(path string) Pos {
-	for path != "" {
-		if p, ok := x.pos[path]; ok {
-			return p
-		}
-		path = ParentKey(path)
-	}
-	return Pos{}
+	p, _ := x.walk(path)
+	return p
 }
 
 // Len is the number of indexed paths.
-func (x *KeyIndex) Len() int { return len(x.pos) }
+func (x *KeyIndex) Len() int {
+	n := 0
+	for _, k := range x.nodes {
+		if k.pos != (Pos{}) {
+			n++
+		}
+	}
+	return n
+}
 
 // JoinKey appends one key segment to a path, quoting the segment when it is
 // not a bare TOML key, so that "a.b" written as a quoted key stays one segment.
@@ -110,11 +232,12 @@ type scanner struct {
 	i         int
 	line      int
 	lineStart int
-	ix        map[string]Pos
-	// arrays counts the elements of each array of tables, by resolved path,
-	// so a later [[x]] or [x.y] header knows which element it extends.
-	arrays map[string]int
-	table  string // path of the current table
+	x         *KeyIndex
+	// arrays counts the elements of each array of tables, by node, so a
+	// later [[x]] or [x.y] header knows which element it extends.
+	arrays map[int]int
+	table  int // node of the current table
+	depth  int // values being scanned, one inside the other
 }
 
 func (s *scanner) eof() bool { return s.i >= len(s.src) }
@@ -145,12 +268,6 @@ func (s *scanner) advance() {
 }
 
 func (s *scanner) pos() Pos { return Pos{Line: s.line, Col: s.i - s.lineStart + 1} }
-
-func (s *scanner) set(path string, p Pos) {
-	if _, ok := s.ix[path]; !ok {
-		s.ix[path] = p
-	}
-}
 
 func (s *scanner) skipSpace() {
 	for c := s.peek(); c == ' ' || c == '\t'; c = s.peek() {
@@ -216,20 +333,20 @@ func (s *scanner) header() {
 		s.skipComment()
 		return
 	}
-	path := ""
+	node := 0
 	for i, part := range parts {
-		path = JoinKey(path, part)
+		node = s.x.named(node, part)
 		if array && i == len(parts)-1 {
-			n := s.arrays[path]
-			s.arrays[path] = n + 1
-			s.set(path, p)
-			path = IndexKey(path, n)
-		} else if n, ok := s.arrays[path]; ok {
-			path = IndexKey(path, n-1)
+			n := s.arrays[node]
+			s.arrays[node] = n + 1
+			s.x.set(node, p)
+			node = s.x.indexed(node, n)
+		} else if n, ok := s.arrays[node]; ok {
+			node = s.x.indexed(node, n-1)
 		}
-		s.set(path, p)
+		s.x.set(node, p)
 	}
-	s.table = path
+	s.table = node
 	s.skipSpace()
 	for s.peek() == ']' {
 		s.advance()
@@ -265,17 +382,17 @@ func (s *scanner) keyParts() []string {
 	}
 }
 
-// keyval reads `key = value` under base.
-func (s *scanner) keyval(base string) {
+// keyval reads `key = value` in the table at node base.
+func (s *scanner) keyval(base int) {
 	p := s.pos()
 	parts := s.keyParts()
 	if len(parts) == 0 {
 		return
 	}
-	path := base
+	node := base
 	for _, part := range parts {
-		path = JoinKey(path, part)
-		s.set(path, p)
+		node = s.x.named(node, part)
+		s.x.set(node, p)
 	}
 	s.skipSpace()
 	if s.peek() != '=' {
@@ -283,16 +400,16 @@ func (s *scanner) keyval(base string) {
 	}
 	s.advance()
 	s.skipSpace()
-	s.value(path)
+	s.value(node)
 }
 
-func (s *scanner) value(path string) {
+func (s *scanner) value(node int) {
 	switch s.peek() {
 	case '"':
 		if s.peekAt(1) == '"' && s.peekAt(2) == '"' {
 			s.multiline('"')
 		} else {
-			s.basicString()
+			s.skipBasicString()
 		}
 	case '\'':
 		if s.peekAt(1) == '\'' && s.peekAt(2) == '\'' {
@@ -300,42 +417,18 @@ func (s *scanner) value(path string) {
 		} else {
 			s.literalString()
 		}
-	case '[':
-		s.advance()
-		for n := 0; ; n++ {
-			s.skipBlank()
-			if s.eof() || s.peek() == ']' {
-				s.advance()
-				return
-			}
-			start := s.i
-			elem := IndexKey(path, n)
-			s.set(elem, s.pos())
-			s.value(elem)
-			s.skipBlank()
-			if s.peek() == ',' {
-				s.advance()
-			} else if s.i == start {
-				s.advance() // junk: make progress
-			}
+	case '[', '{':
+		if s.depth >= maxIndexDepth {
+			s.skipNested()
+			return
 		}
-	case '{':
-		s.advance()
-		for {
-			s.skipBlank()
-			if s.eof() || s.peek() == '}' {
-				s.advance()
-				return
-			}
-			start := s.i
-			s.keyval(path)
-			s.skipBlank()
-			if s.peek() == ',' {
-				s.advance()
-			} else if s.i == start {
-				s.advance()
-			}
+		s.depth++
+		if s.peek() == '[' {
+			s.array(node)
+		} else {
+			s.inlineTable(node)
 		}
+		s.depth--
 	default:
 		for !s.eof() {
 			switch s.peek() {
@@ -344,6 +437,94 @@ func (s *scanner) value(path string) {
 			}
 			s.advance()
 		}
+	}
+}
+
+func (s *scanner) array(node int) {
+	s.advance()
+	for n := 0; ; n++ {
+		s.skipBlank()
+		if s.eof() || s.peek() == ']' {
+			s.advance()
+			return
+		}
+		start := s.i
+		elem := s.x.indexed(node, n)
+		s.x.set(elem, s.pos())
+		s.value(elem)
+		s.skipBlank()
+		if s.peek() == ',' {
+			s.advance()
+		} else if s.i == start {
+			s.advance() // junk: make progress
+		}
+	}
+}
+
+func (s *scanner) inlineTable(node int) {
+	s.advance()
+	for {
+		s.skipBlank()
+		if s.eof() || s.peek() == '}' {
+			s.advance()
+			return
+		}
+		start := s.i
+		s.keyval(node)
+		s.skipBlank()
+		if s.peek() == ',' {
+			s.advance()
+		} else if s.i == start {
+			s.advance()
+		}
+	}
+}
+
+// skipNested passes over an array or inline table, whatever it nests,
+// without indexing it and without recursion.
+func (s *scanner) skipNested() {
+	open := 0
+	for !s.eof() {
+		switch c := s.peek(); {
+		case c == '[' || c == '{':
+			open++
+			s.advance()
+		case c == ']' || c == '}':
+			open--
+			s.advance()
+			if open <= 0 {
+				return
+			}
+		case c == '#':
+			s.skipComment()
+		case c == '"' || c == '\'':
+			if s.peekAt(1) == c && s.peekAt(2) == c {
+				s.multiline(c)
+			} else if c == '"' {
+				s.skipBasicString()
+			} else {
+				s.literalString()
+			}
+		default:
+			s.advance()
+		}
+	}
+}
+
+// skipBasicString passes over "..." without building its content.
+func (s *scanner) skipBasicString() {
+	s.advance()
+	for !s.eof() {
+		switch s.peek() {
+		case '"':
+			s.advance()
+			return
+		case '\n':
+			return
+		case '\\':
+			s.advance()
+		}
+		s.advance()
 	}
 }
 
@@ -442,5 +623,227 @@ func (s *scanner) multiline(q byte) {
 			return
 		}
 		s.advance()
+	}
+}
+
+// MaxDepth bounds how deeply a config document may nest: the number of
+// parts in the longest key path, counting each name and each array index
+// ("sensor[0].register[2].field" is 5; the deepest real configs are 5 or
+// 6). It is checked before the document is parsed: BurntSushi/toml's cost
+// grows with the square of the nesting (10k nested inline tables: 11 GB
+// and 30 s), so depth must be refused before it is decoded.
+const MaxDepth = 12
+
+// CheckDepth reports the first place where src (TOML, or a JSON object)
+// nests deeper than limit key parts, as Errors naming file and the limit.
+// It is a single pass over the bytes that knows strings and comments, and
+// it stops at the first excess: its own memory is bounded by limit.
+func CheckDepth(file string, src []byte, limit int) error {
+	d := &depthScan{scanner: scanner{src: src, line: 1}, limit: limit}
+	var p Pos
+	var depth int
+	var ok bool
+	if t := strings.TrimLeft(string(src[:min(len(src), 64)]), " \t\r\n\ufeff"); strings.HasPrefix(t, "{") {
+		p, depth, ok = d.json()
+	} else {
+		p, depth, ok = d.toml()
+	}
+	if ok {
+		return nil
+	}
+	return Errors{{File: file, Line: p.Line, Col: p.Col,
+		Msg: fmt.Sprintf("nested %d levels deep; the depth limit is %d (each name and array index along one key path counts)", depth, limit)}}
+}
+
+// depthScan measures nesting with the key scanner's lexing.
+type depthScan struct {
+	scanner
+	limit int
+	stack []int // per open array or inline table: the depth of what it holds
+	// aot holds the arrays of tables declared so far, by quoted parts.
+	aot map[string]bool
+}
+
+// json measures a JSON document: each open object or array is one level.
+func (d *depthScan) json() (Pos, int, bool) {
+	open := 0
+	for !d.eof() {
+		switch d.peek() {
+		case '"':
+			d.skipBasicString()
+			continue
+		case '{', '[':
+			open++
+			if open > d.limit {
+				return d.pos(), open, false
+			}
+		case '}', ']':
+			open--
+		}
+		d.advance()
+	}
+	return Pos{}, 0, true
+}
+
+// toml measures a TOML document: a table header's parts, a key's parts
+// below its table, one more per array level, an inline table's keys below
+// its key.
+func (d *depthScan) toml() (Pos, int, bool) {
+	table := 0
+	for !d.eof() {
+		d.skipSpace()
+		switch c := d.peek(); {
+		case c == '\r' || c == '\n' || c == 0:
+			d.advance()
+		case c == '#':
+			d.skipComment()
+		case c == '[':
+			p := d.pos()
+			n := d.header()
+			if n > d.limit {
+				return p, n, false
+			}
+			table = n
+			d.skipComment()
+		default:
+			start := d.i
+			if p, n, ok := d.keyval(table); !ok {
+				return p, n, false
+			}
+			if d.i == start {
+				d.advance()
+			}
+		}
+	}
+	return Pos{}, 0, true
+}
+
+// header measures a table header: its parts, plus an index for each
+// array of tables it names ([[a]] then [a.b] is a[i].b).
+func (d *depthScan) header() int {
+	d.advance()
+	array := d.peek() == '['
+	if array {
+		d.advance()
+	}
+	parts := d.keyParts()
+	if len(parts) > d.limit {
+		return len(parts) // too deep already; the paths below would cost its square
+	}
+	if d.aot == nil {
+		d.aot = map[string]bool{}
+	}
+	n, path := len(parts), ""
+	for i, part := range parts {
+		path += strconv.Quote(part)
+		if array && i == len(parts)-1 {
+			d.aot[path] = true
+		}
+		if d.aot[path] {
+			n++
+		}
+	}
+	return n
+}
+
+// keyval measures `key = value` in a table base levels deep, the value
+// whole, however many lines and containers it spans. Its containers are
+// kept on d.stack instead of recursion.
+func (d *depthScan) keyval(base int) (Pos, int, bool) {
+	p := d.pos()
+	n := base + len(d.keyParts())
+	if n > d.limit {
+		return p, n, false
+	}
+	d.skipSpace()
+	if d.peek() != '=' {
+		return Pos{}, 0, true
+	}
+	d.advance()
+	d.skipSpace()
+	d.stack = d.stack[:0]
+	for {
+		// at a value n levels deep
+		switch c := d.peek(); c {
+		case '[', '{':
+			p := d.pos()
+			d.advance()
+			if c == '[' {
+				n++
+			}
+			if n > d.limit {
+				return p, n, false
+			}
+			d.stack = append(d.stack, n)
+			if c == '{' {
+				d.stack[len(d.stack)-1] = -n - 1 // an inline table: keys below n
+			}
+		case '"', '\'':
+			if d.peekAt(1) == c && d.peekAt(2) == c {
+				d.multiline(c)
+			} else if c == '"' {
+				d.skipBasicString()
+			} else {
+				d.literalString()
+			}
+		default:
+			d.scalar()
+		}
+		// after a value, or right after an opening: find the next value
+		for {
+			if len(d.stack) == 0 {
+				return Pos{}, 0, true
+			}
+			d.skipBlank()
+			top := d.stack[len(d.stack)-1]
+			switch d.peek() {
+			case ',':
+				d.advance()
+				continue
+			case ']', '}':
+				d.advance()
+				d.stack = d.stack[:len(d.stack)-1]
+				continue
+			case 0:
+				if d.eof() {
+					return Pos{}, 0, true
+				}
+			}
+			if top >= 0 { // an array: the next element
+				n = top
+				break
+			}
+			// an inline table: the next key
+			p := d.pos()
+			start := d.i
+			n = -top - 1 + len(d.keyParts())
+			if n > d.limit {
+				return p, n, false
+			}
+			d.skipSpace()
+			if d.peek() == '=' {
+				d.advance()
+				d.skipBlank()
+				break
+			}
+			if d.i == start {
+				d.advance() // junk: make progress
+			}
+		}
+	}
+}
+
+// scalar passes over a number, date, boolean or junk.
+func (d *depthScan) scalar() {
+	start := d.i
+	for !d.eof() {
+		switch d.peek() {
+		case ',', ']', '}', '#', '\n', '\r', '[', '{', '"', '\'':
+			if d.i == start {
+				d.advance() // junk: make progress
+			}
+			return
+		}
+		d.advance()
 	}
 }
