@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/karana-energy/karana-edge/reading"
 )
 
 // Encode returns the payload for b.
@@ -32,6 +34,8 @@ func AppendEncode(dst []byte, b *Batch) ([]byte, error) {
 
 type seriesKey struct{ name, unit string }
 
+// encoder holds the batch regrouped per series, which every step after the
+// grouping reads, and scratch that the series reuse.
 type encoder struct {
 	sid    []int32 // series of each reading
 	off    []int   // start of each series in ts and vals; off[len] = len(ts)
@@ -42,28 +46,84 @@ type encoder struct {
 	res    []uint64
 }
 
+// encode runs the steps in the order of the layout, after checking and
+// regrouping the batch, so that it fails before writing anything. Slices
+// that only this call uses are made here and passed down: Go keeps them on
+// the stack only while no step can hold on to them.
 func (e *encoder) encode(dst []byte, b *Batch) ([]byte, error) {
 	rs := b.Readings
-	if len(rs) > MaxReadings {
-		return nil, fmt.Errorf("batch of %d readings, more than the %d a payload holds", len(rs), MaxReadings)
+	if err := checkSizes(b); err != nil {
+		return nil, err
+	}
+	tagKeys, err := sortedTagKeys(b.Tags, make([]string, 0, len(b.Tags)))
+	if err != nil {
+		return nil, err
+	}
+	keys, anyFlags, err := e.group(rs, make([]seriesKey, 0, 8))
+	if err != nil {
+		return nil, err
+	}
+	e.sortSeries(keys)
+	flat := make([]int32, len(rs)) // reading -> its index in ts and vals
+	if err := e.place(rs, flat); err != nil {
+		return nil, err
+	}
+
+	dst = appendHeader(dst, b, anyFlags, tagKeys)
+	if len(rs) == 0 {
+		return dst, nil
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(keys)))
+	orderBits, orderMode := e.orderStream(flat, len(keys))
+	dst = append(dst, orderMode)
+	sp := planSeqs(rs, make([]int64, len(rs)))
+	dst = sp.appendDesc(dst, int64(b.FirstSeq))
+	// the table's residuals go to the bit stream in table order, before
+	// the seqs' and the order's, as the decoder reads them
+	var w bitWriter
+	dst = e.appendTable(dst, &w, keys)
+	if anyFlags {
+		dst = appendFlagRuns(dst, rs)
+	}
+	sp.writeResiduals(&w)
+	w.appendBits(&orderBits)
+	return append(dst, w.bytes()...), nil
+}
+
+// checkSizes refuses a batch whose reading count or device or stream name
+// the decoder would refuse (MaxReadings, maxString).
+func checkSizes(b *Batch) error {
+	if len(b.Readings) > MaxReadings {
+		return fmt.Errorf("batch of %d readings, more than the %d a payload holds", len(b.Readings), MaxReadings)
 	}
 	for _, s := range [...]struct{ what, v string }{{"device", b.Device}, {"stream", b.Stream}} {
 		if len(s.v) > maxString {
-			return nil, fmt.Errorf("%s name of %d bytes, longer than %d", s.what, len(s.v), maxString)
+			return fmt.Errorf("%s name of %d bytes, longer than %d", s.what, len(s.v), maxString)
 		}
 	}
-	tagKeys := make([]string, 0, len(b.Tags))
-	for k, v := range b.Tags {
+	return nil
+}
+
+// sortedTagKeys appends the tags' keys to keys in order, which is the
+// order they are written in, so that a payload does not depend on map
+// order; it refuses a key or value longer than maxString.
+func sortedTagKeys(tags map[string]string, keys []string) ([]string, error) {
+	for k, v := range tags {
 		if len(k) > maxString || len(v) > maxString {
 			return nil, fmt.Errorf("tag %.40q: key or value longer than %d bytes", k, maxString)
 		}
-		tagKeys = append(tagKeys, k)
+		keys = append(keys, k)
 	}
-	slices.Sort(tagKeys)
+	slices.Sort(keys)
+	return keys, nil
+}
 
-	// series, and each reading's place in its series
+// group numbers the series (name and unit) in order of first reading,
+// appending them to keys, and sets each reading's series in e.sid. It
+// refuses a name or unit longer than maxString, and says whether any
+// reading has flags, which then take a table of their own.
+func (e *encoder) group(rs []reading.Reading, keys []seriesKey) ([]seriesKey, bool, error) {
 	index := map[seriesKey]int32{}
-	var keys []seriesKey
 	e.sid = make([]int32, len(rs))
 	anyFlags := false
 	for i := range rs {
@@ -72,7 +132,7 @@ func (e *encoder) encode(dst []byte, b *Batch) ([]byte, error) {
 		s, ok := index[k]
 		if !ok {
 			if len(r.Name) > maxString || len(r.Unit) > maxString {
-				return nil, fmt.Errorf("reading %d (seq %d): series name or unit longer than %d bytes", i, r.Seq, maxString)
+				return nil, false, fmt.Errorf("reading %d (seq %d): series name or unit longer than %d bytes", i, r.Seq, maxString)
 			}
 			s = int32(len(keys))
 			index[k] = s
@@ -81,7 +141,13 @@ func (e *encoder) encode(dst []byte, b *Batch) ([]byte, error) {
 		e.sid[i] = s
 		anyFlags = anyFlags || r.Flags != 0
 	}
-	// the table is sorted by name, so that names share prefixes
+	return keys, anyFlags, nil
+}
+
+// sortSeries sorts keys by (name, unit), in place, so that names in the
+// table share prefixes with the previous one; renumbers e.sid to match;
+// and counts the readings of each series, which places them in e.off.
+func (e *encoder) sortSeries(keys []seriesKey) {
 	rank := make([]int32, len(keys))
 	for i := range rank {
 		rank[i] = int32(i)
@@ -98,7 +164,7 @@ func (e *encoder) encode(dst []byte, b *Batch) ([]byte, error) {
 		sorted[i] = keys[old]
 		newIndex[old] = int32(i)
 	}
-	keys = sorted
+	copy(keys, sorted)
 	e.counts = make([]int, len(keys))
 	for i, s := range e.sid {
 		e.sid[i] = newIndex[s]
@@ -108,15 +174,20 @@ func (e *encoder) encode(dst []byte, b *Batch) ([]byte, error) {
 	for s, n := range e.counts {
 		e.off[s+1] = e.off[s] + n
 	}
+}
+
+// place copies each reading's time and value to its series' part of e.ts
+// and e.vals, keeping batch order within a series, and sets flat[i] to
+// reading i's index there. It refuses a time int64 nanoseconds cannot hold.
+func (e *encoder) place(rs []reading.Reading, flat []int32) error {
 	e.ts = make([]int64, len(rs))
 	e.vals = make([]float64, len(rs))
-	flat := make([]int32, len(rs)) // reading -> its index in ts and vals
-	fill := append([]int(nil), e.off[:len(keys)]...)
+	fill := append([]int(nil), e.off[:len(e.counts)]...)
 	for i := range rs {
 		r := &rs[i]
 		ns, err := tsOf(r.Time)
 		if err != nil {
-			return nil, fmt.Errorf("reading %d (seq %d, %s): %w", i, r.Seq, r.Name, err)
+			return fmt.Errorf("reading %d (seq %d, %s): %w", i, r.Seq, r.Name, err)
 		}
 		s := e.sid[i]
 		e.ts[fill[s]] = ns
@@ -124,8 +195,13 @@ func (e *encoder) encode(dst []byte, b *Batch) ([]byte, error) {
 		flat[i] = int32(fill[s])
 		fill[s]++
 	}
+	return nil
+}
 
-	// header
+// appendHeader writes magic, version, flags, the batch's own fields, the
+// reading count and the tags (tagKeys, sorted), which is all an empty
+// batch has.
+func appendHeader(dst []byte, b *Batch, anyFlags bool, tagKeys []string) []byte {
 	dst = append(dst, Magic...)
 	dst = append(dst, Version)
 	var hflags byte
@@ -141,7 +217,7 @@ func (e *encoder) encode(dst []byte, b *Batch) ([]byte, error) {
 	dst = binary.AppendUvarint(dst, b.FirstSeq)
 	dst = binary.AppendUvarint(dst, b.LastSeq)
 	dst = binary.AppendUvarint(dst, b.Dropped)
-	dst = binary.AppendUvarint(dst, uint64(len(rs)))
+	dst = binary.AppendUvarint(dst, uint64(len(b.Readings)))
 	if len(tagKeys) > 0 {
 		dst = binary.AppendUvarint(dst, uint64(len(tagKeys)))
 		for _, k := range tagKeys {
@@ -149,116 +225,158 @@ func (e *encoder) encode(dst []byte, b *Batch) ([]byte, error) {
 			dst = appendString(dst, b.Tags[k])
 		}
 	}
-	if len(rs) == 0 {
-		return dst, nil
-	}
-	dst = binary.AppendUvarint(dst, uint64(len(keys)))
+	return dst
+}
 
-	// the order stream both ways, the shorter kept; by time costs at least
-	// a bit a reading, so a successor stream below that wins outright
+// orderStream codes the batch order both ways (order.go) and returns the
+// shorter with its mode byte. By time costs at least a bit a reading, so
+// a successor stream below that wins without trying it.
+func (e *encoder) orderStream(flat []int32, nser int) (bitWriter, byte) {
 	var succ, byTime bitWriter
-	writeSuccessor(&succ, e.sid, len(keys))
-	if succ.len() > len(rs) {
+	writeSuccessor(&succ, e.sid, nser)
+	n := len(flat)
+	if succ.len() > n {
 		writeByTime(&byTime, flat, e.ts)
 	}
-	orderBits := &succ
-	if succ.len() > len(rs) && byTime.len() < succ.len() {
-		orderBits = &byTime
-		dst = append(dst, orderByTime)
-	} else {
-		dst = append(dst, orderSuccessor)
+	if succ.len() > n && byTime.len() < succ.len() {
+		return byTime, orderByTime
 	}
+	return succ, orderSuccessor
+}
 
-	// seqs in batch order, wrapping like the decoder's sums
-	seqs := make([]int64, len(rs))
+// planSeqs plans the seqs in batch order as an integer sequence; seqs is
+// scratch of len(rs). A seq above MaxInt64 wraps, as the decoder's sums do.
+func planSeqs(rs []reading.Reading, seqs []int64) intSeq {
 	for i := range rs {
 		seqs[i] = int64(rs[i].Seq)
 	}
-	sp := planIntSeq(seqs, nil)
-	dst = sp.appendDesc(dst, int64(b.FirstSeq))
+	return planIntSeq(seqs, nil)
+}
 
-	// series table; their residuals go to the bit stream in the same order
-	var w bitWriter
-	var prevName string
+// appendTable writes the series table and each series' residuals, in table
+// order. The units seen so far stay a local here: an append through a
+// pointer would put them on the heap.
+func (e *encoder) appendTable(dst []byte, w *bitWriter, keys []seriesKey) []byte {
+	var c tableContext
 	var units []string
-	var prevTs intSeq
 	for s, k := range keys {
-		n := e.counts[s]
-		ts := e.ts[e.off[s]:e.off[s+1]]
-		tp := planIntSeq(ts, e.res)
-		vals := e.vals[e.off[s]:e.off[s+1]]
-		dec, isDec := decimals(vals)
-		kind := byte(valueXOR)
-		if isDec {
-			kind = valueDecimal + byte(dec)
-		}
-		sameN := s > 0 && n == e.counts[s-1]
-		sameTs := s > 0 && tp.sameDesc(&prevTs)
-		head := kind
-		if sameN {
-			head |= seriesSameN
-		}
-		if sameTs {
-			head |= seriesSameTs
-		}
-		dst = append(dst, head)
-
-		p := commonPrefix(prevName, k.name)
-		q := commonSuffix(prevName[p:], k.name[p:])
-		dst = binary.AppendUvarint(dst, uint64(p))
-		dst = binary.AppendUvarint(dst, uint64(q))
-		dst = appendString(dst, k.name[p:len(k.name)-q])
-		prevName = k.name
-		if u := slices.Index(units, k.unit); u >= 0 {
-			dst = binary.AppendUvarint(dst, uint64(u)+1)
-		} else {
-			dst = append(dst, 0)
-			dst = appendString(dst, k.unit)
+		var newUnit bool
+		dst, newUnit = e.appendEntry(dst, w, s, k, &c, units)
+		if newUnit {
 			units = append(units, k.unit)
 		}
-		if !sameN {
-			dst = binary.AppendUvarint(dst, uint64(n))
-		}
-		if !sameTs {
-			dst = tp.appendDesc(dst, prevTs.x0)
-		}
-		tp.writeResiduals(&w)
-		prevTs = tp
-		prevTs.res = nil
-		e.res = tp.res
-
-		if isDec {
-			e.ints = e.ints[:0]
-			for _, v := range vals {
-				e.ints = append(e.ints, int64(math.Round(v*pow10[dec])))
-			}
-			vp := planIntSeq(e.ints, e.res)
-			dst = vp.appendDesc(dst, 0)
-			vp.writeResiduals(&w)
-			e.res = vp.res
-		} else {
-			dst = binary.BigEndian.AppendUint64(dst, math.Float64bits(vals[0]))
-			x := xorWriter{prev: math.Float64bits(vals[0])}
-			for _, v := range vals[1:] {
-				x.write(&w, math.Float64bits(v))
-			}
-		}
 	}
+	return dst
+}
 
-	if anyFlags { // runs of equal flags: the clock is unsynced from boot until NTP
-		for i := 0; i < len(rs); {
-			j := i + 1
-			for j < len(rs) && rs[j].Flags == rs[i].Flags {
-				j++
-			}
-			dst = binary.AppendUvarint(dst, uint64(j-i))
-			dst = append(dst, byte(rs[i].Flags))
-			i = j
-		}
+// appendEntry writes the table entry of series s and its bits: the head
+// byte, name, unit, count and timestamp descriptor (the last two left out
+// when they are the previous entry's), then its values. newUnit says k.unit
+// was not in units and was written whole.
+func (e *encoder) appendEntry(dst []byte, w *bitWriter, s int, k seriesKey, c *tableContext, units []string) (_ []byte, newUnit bool) {
+	n := e.counts[s]
+	tp := planIntSeq(e.ts[e.off[s]:e.off[s+1]], e.res)
+	vals := e.vals[e.off[s]:e.off[s+1]]
+	dec, isDec := decimals(vals)
+	sameN := s > 0 && n == e.counts[s-1]
+	sameTs := s > 0 && tp.sameDesc(&c.prevTs)
+	dst = append(dst, seriesHead(dec, isDec, sameN, sameTs))
+	dst = c.appendName(dst, k.name)
+	dst, newUnit = appendUnit(dst, k.unit, units)
+	if !sameN {
+		dst = binary.AppendUvarint(dst, uint64(n))
 	}
-	sp.writeResiduals(&w)
-	w.appendBits(orderBits)
-	return append(dst, w.bytes()...), nil
+	if !sameTs {
+		dst = tp.appendDesc(dst, c.prevTs.x0)
+	}
+	tp.writeResiduals(w)
+	c.prevTs = tp
+	c.prevTs.res = nil // e.res, which the next plans reuse
+	e.res = tp.res
+	if isDec {
+		dst = e.appendDecimals(dst, w, vals, dec)
+	} else {
+		dst = appendXOR(dst, w, vals)
+	}
+	return dst, newUnit
+}
+
+// seriesHead is the head byte of a table entry: the value kind, and
+// whether the count and the timestamp descriptor are the previous entry's.
+func seriesHead(dec int, isDec, sameN, sameTs bool) byte {
+	head := byte(valueXOR)
+	if isDec {
+		head = valueDecimal + byte(dec)
+	}
+	if sameN {
+		head |= seriesSameN
+	}
+	if sameTs {
+		head |= seriesSameTs
+	}
+	return head
+}
+
+// appendName writes name as the prefix and suffix it shares with the
+// previous entry's, and the middle: sorted names share most of themselves.
+func (c *tableContext) appendName(dst []byte, name string) []byte {
+	p := commonPrefix(c.prevName, name)
+	q := commonSuffix(c.prevName[p:], name[p:])
+	dst = binary.AppendUvarint(dst, uint64(p))
+	dst = binary.AppendUvarint(dst, uint64(q))
+	dst = appendString(dst, name[p:len(name)-q])
+	c.prevName = name
+	return dst
+}
+
+// appendUnit writes unit as i > 0 when it is units[i-1], else 0 and the
+// unit itself, which isNew then reports.
+func appendUnit(dst []byte, unit string, units []string) (_ []byte, isNew bool) {
+	if u := slices.Index(units, unit); u >= 0 {
+		return binary.AppendUvarint(dst, uint64(u)+1), false
+	}
+	dst = append(dst, 0)
+	return appendString(dst, unit), true
+}
+
+// appendDecimals writes vals, exact at dec decimal places, as the integer
+// sequence of vals·10^dec: its descriptor to dst, its residuals to w.
+func (e *encoder) appendDecimals(dst []byte, w *bitWriter, vals []float64, dec int) []byte {
+	e.ints = e.ints[:0]
+	for _, v := range vals {
+		e.ints = append(e.ints, int64(math.Round(v*pow10[dec])))
+	}
+	vp := planIntSeq(e.ints, e.res)
+	dst = vp.appendDesc(dst, 0)
+	vp.writeResiduals(w)
+	e.res = vp.res
+	return dst
+}
+
+// appendXOR writes vals as XOR floats: the first value's bits whole to
+// dst, the rest to w.
+func appendXOR(dst []byte, w *bitWriter, vals []float64) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, math.Float64bits(vals[0]))
+	x := xorWriter{prev: math.Float64bits(vals[0])}
+	for _, v := range vals[1:] {
+		x.write(w, math.Float64bits(v))
+	}
+	return dst
+}
+
+// appendFlagRuns writes the readings' flags as runs of equal flags: the
+// clock is unsynced from boot until NTP, then synced for good.
+func appendFlagRuns(dst []byte, rs []reading.Reading) []byte {
+	for i := 0; i < len(rs); {
+		j := i + 1
+		for j < len(rs) && rs[j].Flags == rs[i].Flags {
+			j++
+		}
+		dst = binary.AppendUvarint(dst, uint64(j-i))
+		dst = append(dst, byte(rs[i].Flags))
+		i = j
+	}
+	return dst
 }
 
 // decimals finds the fewest decimal places dec (0..20) at which every value
