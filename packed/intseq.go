@@ -120,29 +120,12 @@ func bestRice(zs []uint64) (k uint8, cost uint64, zero bool) {
 	runs := 2*nonzero <= len(zs)
 	var runCost uint64
 	if runs {
-		run := uint64(0)
-		for _, z := range zs {
-			if z == 0 {
-				run++
-				continue
-			}
-			runCost += gammaCost(run)
-			run = 0
-		}
-		if run > 0 {
-			runCost += gammaCost(run)
-		}
+		runCost = zeroRunsCost(zs)
 	}
 	cost = ^uint64(0)
 	best, bestRuns := ^uint64(0), ^uint64(0)
 	for kk := uint(0); kk <= uint(bits.Len64(maxZ)) && kk < 64; kk++ {
-		var c, cr uint64
-		for _, z := range zs {
-			c += riceCost(z, kk)
-			if runs && z != 0 {
-				cr += riceCost(z-1, kk)
-			}
-		}
+		c, cr := riceCosts(zs, kk, runs)
 		if c < cost {
 			k, cost = uint8(kk), c
 		}
@@ -155,6 +138,37 @@ func bestRice(zs []uint64) (k uint8, cost uint64, zero bool) {
 		best, bestRuns = min(best, c), min(bestRuns, cr)
 	}
 	return k, cost, false
+}
+
+// zeroRunsCost is what the gamma codes of zs' runs of zeros cost in run
+// coding, as writeResiduals writes them: one before each nonzero, and one
+// for a run at the end.
+func zeroRunsCost(zs []uint64) uint64 {
+	var cost, run uint64
+	for _, z := range zs {
+		if z == 0 {
+			run++
+			continue
+		}
+		cost += gammaCost(run)
+		run = 0
+	}
+	if run > 0 {
+		cost += gammaCost(run)
+	}
+	return cost
+}
+
+// riceCosts is what Rice(k) costs for every z (c), and, with runs, for
+// each nonzero z as z-1 (cr): the two codings writeResiduals can write.
+func riceCosts(zs []uint64, k uint, runs bool) (c, cr uint64) {
+	for _, z := range zs {
+		c += riceCost(z, k)
+		if runs && z != 0 {
+			cr += riceCost(z-1, k)
+		}
+	}
+	return c, cr
 }
 
 // sameDesc reports whether s and o have the same descriptor (all but the
