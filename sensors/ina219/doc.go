@@ -53,7 +53,10 @@
 //     current and power read 0 while the voltage still looks right. Each
 //     Read checks the calibration register first and, when it is 0, sets
 //     the chip up again and reports the read as failed rather than store
-//     zeros.
+//     zeros. Any other value than the one written is a stuck bus, and the
+//     register is read again after the data: a chip that let go of SDA
+//     part-way (a brown-out, a loose wire) reads 0xFFFF from then on,
+//     which periph would return as −1 LSB of current and 128 W of power.
 //   - periph's ina219 replaces bus errors with its own ("failed to read
 //     shunt voltage"); i2cbus puts the kernel's error back in the message.
 //   - The OVF flag (current or power beyond range) is reported as an error.

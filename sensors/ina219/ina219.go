@@ -98,6 +98,7 @@ type Sensor struct {
 	name string
 	o    Options
 	cfg  uint16 // configuration register value written after periph's
+	cal  uint16 // calibration register value periph writes
 
 	mu   sync.Mutex
 	dev  i2cbus.Device
@@ -128,7 +129,9 @@ func New(name string, opts any) (*Sensor, error) {
 	if o.BusRange == 32 {
 		cfg |= brng32V
 	}
+	cal, _ := calibration(o.ShuntOhms, o.MaxCurrent)
 	return &Sensor{
+		cal:   uint16(cal),
 		name:  name,
 		o:     o,
 		cfg:   cfg,
@@ -190,15 +193,18 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	} else {
 		// Calibration reads 0 after a power-on reset: current and power
 		// would read 0 while the voltage looks right.
-		var b [2]byte
-		if err := s.dev.Dev().Tx([]byte{regCalibration}, b[:]); err != nil {
-			return nil, s.dev.Err("read", err)
+		cal, err := s.readCal()
+		if err != nil {
+			return nil, err
 		}
-		if binary.BigEndian.Uint16(b[:]) == 0 {
+		if cal == 0 {
 			if err := s.setup(ctx, bus); err != nil {
 				return nil, err
 			}
 			return nil, s.dev.Err("read", errors.New("the chip had reset (calibration register read 0: a brown-out?); it is set up again and the next read will be valid"))
+		}
+		if cal != s.cal {
+			return nil, s.dev.Err("read", fmt.Errorf("calibration reads 0x%04x, written 0x%04x: a stuck bus or another chip", cal, s.cal))
 		}
 	}
 	pm, err := s.chip.Sense()
@@ -209,6 +215,17 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 		return nil, s.dev.Err("read", err)
 	}
 	s.dev.OK()
+	// A chip that stops driving SDA part-way reads 0xFFFF from then on
+	// (current −1 LSB, power 0xFFFF): calibration, read again after the
+	// data, still holds what was written only if the chip stayed.
+	cal, err := s.readCal()
+	if err != nil {
+		return nil, err
+	}
+	if cal != s.cal {
+		s.chip = nil // set up again on the next read
+		return nil, s.dev.Err("read", fmt.Errorf("calibration reads 0x%04x after the data, written 0x%04x: the chip let go of the bus (0xffff) or reset (0x0000) during the read; its values are dropped", cal, s.cal))
+	}
 	// physic units are nV, nA, nW: exact integers, one division each.
 	return []sensors.Value{
 		{Field: "voltage", Value: float64(pm.Voltage) / float64(physic.Volt), Unit: "V"},
@@ -216,6 +233,15 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 		{Field: "power", Value: float64(pm.Power) / float64(physic.Watt), Unit: "W"},
 		{Field: "shunt_voltage", Value: float64(pm.Shunt) / float64(physic.MilliVolt), Unit: "mV"},
 	}, nil
+}
+
+// readCal reads the calibration register.
+func (s *Sensor) readCal() (uint16, error) {
+	var b [2]byte
+	if err := s.dev.Dev().Tx([]byte{regCalibration}, b[:]); err != nil {
+		return 0, s.dev.Err("read", err)
+	}
+	return binary.BigEndian.Uint16(b[:]), nil
 }
 
 // setup constructs periph's device (which writes calibration and its

@@ -73,13 +73,15 @@ func recordWaits(s *Sensor, pb *i2ctest.Playback) *[]wait {
 	return &waits
 }
 
-// senseOps is periph's Sense: shunt, bus, current, power.
+// senseOps is periph's Sense: shunt, bus, current, power; then the
+// driver reads calibration again (0x1062, as written).
 func senseOps(shunt, bus, current, power [2]byte) []i2ctest.IO {
 	return []i2ctest.IO{
 		{Addr: addr, W: []byte{0x01}, R: shunt[:]},
 		{Addr: addr, W: []byte{0x02}, R: bus[:]},
 		{Addr: addr, W: []byte{0x04}, R: current[:]},
 		{Addr: addr, W: []byte{0x03}, R: power[:]},
+		{Addr: addr, W: []byte{0x05}, R: []byte{0x10, 0x62}},
 	}
 }
 
@@ -368,5 +370,44 @@ func TestRegistered(t *testing.T) {
 	}
 	if len(d.I2CAddrs) != 16 {
 		t.Errorf("I2CAddrs %#x", d.I2CAddrs)
+	}
+}
+
+// A chip that stops driving SDA part-way through a read (a brown-out, a
+// loose wire) reads 0xFFFF from then on: current −1 LSB (−97.656 µA) and
+// power 0xFFFF × 1.953125 mW = 128 W were stored. Reading the calibration
+// register again after the data shows it: it holds what was written
+// (0x1062) unless the chip let go (0xFFFF) or reset (0x0000).
+func TestChipLettingGoMidReadIsAnError(t *testing.T) {
+	pb := &i2ctest.Playback{Ops: ops(initOps(0x3F), []i2ctest.IO{
+		{Addr: addr, W: []byte{0x01}, R: []byte{0x27, 0x10}},
+		{Addr: addr, W: []byte{0x02}, R: []byte{0x5D, 0xC2}},
+		{Addr: addr, W: []byte{0x04}, R: []byte{0xFF, 0xFF}},
+		{Addr: addr, W: []byte{0x03}, R: []byte{0xFF, 0xFF}},
+		{Addr: addr, W: []byte{0x05}, R: []byte{0xFF, 0xFF}},
+	}), DontPanic: true}
+	s, _ := newSensor(t, nil, pb)
+	vs, err := s.Read(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "calibration reads 0xffff") {
+		t.Errorf("read %+v, %v; want an error", vs, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Error(err)
+	}
+}
+
+// Before the data too, calibration must read what was written: 0xFFFF is
+// a bus held high, not a reset.
+func TestCalibrationMismatchBeforeTheData(t *testing.T) {
+	pb := &i2ctest.Playback{Ops: ops(initOps(0x3F), oneAmp, []i2ctest.IO{{Addr: addr, W: []byte{0x05}, R: []byte{0xFF, 0xFF}}}), DontPanic: true}
+	s, _ := newSensor(t, nil, pb)
+	if _, err := s.Read(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Read(context.Background()); err == nil || !strings.Contains(err.Error(), "calibration reads 0xffff, written 0x1062: a stuck bus") {
+		t.Errorf("error = %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Error(err)
 	}
 }

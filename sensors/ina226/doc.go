@@ -49,8 +49,11 @@
 // later Read reads the calibration register first: 0 means the chip was
 // reset by a brown-out (current and power would read 0 while the voltage
 // looks right), so the chip is set up again and the read reported as
-// failed. A set OVF flag (current or power beyond what the registers hold)
-// is an error too.
+// failed; any other value than the one written is a stuck bus. The
+// calibration register is read again after the data: SDA held low or let
+// go part-way through the read (0x0000 or 0xFFFF from then on) shows there,
+// and the values are dropped. A set OVF flag (current or power beyond what
+// the registers hold) is an error too.
 //
 // # Caveats
 //

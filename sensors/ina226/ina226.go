@@ -204,6 +204,9 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 			}
 			return nil, s.dev.Err("read", errors.New("the chip had reset (calibration register read 0: a brown-out?); it is set up again and the next read will be valid"))
 		}
+		if cal != s.cal {
+			return nil, s.dev.Err("read", fmt.Errorf("calibration reads 0x%04x, written 0x%04x: a stuck bus or another chip", cal, s.cal))
+		}
 	}
 	if wait := s.validAt.Sub(s.now()); wait > 0 {
 		if err := s.sleep(ctx, wait); err != nil {
@@ -218,6 +221,18 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 		}
 	}
 	s.dev.OK()
+	// SDA held low, or a chip that let go of it, from part-way through
+	// the read turns the rest into 0x0000 or 0xFFFF; calibration, read
+	// again after the data, holds what was written only if neither
+	// happened.
+	cal, err := m.ReadUint16(regCalibration)
+	if err != nil {
+		return nil, s.dev.Err("read", err)
+	}
+	if cal != s.cal {
+		s.ready = false // set up again on the next read
+		return nil, s.dev.Err("read", fmt.Errorf("calibration reads 0x%04x after the data, written 0x%04x: the bus stuck or the chip let go of it (0x0000, 0xffff) or reset during the read; its values are dropped", cal, s.cal))
+	}
 	if regs[4]&flagOVF != 0 {
 		return nil, s.dev.Err("read", errors.New("overflow flag (OVF) set: the current or power is beyond the range max_current and shunt_ohms allow"))
 	}

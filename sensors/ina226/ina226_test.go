@@ -35,6 +35,10 @@ func readOps(shunt, bus, current, power, mask uint16) []i2ctest.IO {
 	return []i2ctest.IO{r16(0x01, shunt), r16(0x02, bus), r16(0x04, current), r16(0x03, power), r16(0x06, mask)}
 }
 
+// calAgain is the calibration register read after the data: the value
+// written (0x0A00 for exampleOptions, 0x0800 for the defaults).
+func calAgain(cal uint16) []i2ctest.IO { return []i2ctest.IO{r16(0x05, cal)} }
+
 func ops(parts ...[]i2ctest.IO) []i2ctest.IO {
 	var out []i2ctest.IO
 	for _, p := range parts {
@@ -116,9 +120,9 @@ func exampleOptions() *Options {
 func TestDatasheetExample(t *testing.T) {
 	pb := &i2ctest.Playback{Ops: ops(
 		initOps(0x4007, 0x0A00),
-		readOps(0x1F40, 0x2580, 0x2710, 0x12C0, 0x0008),
+		readOps(0x1F40, 0x2580, 0x2710, 0x12C0, 0x0008), calAgain(0x0A00),
 		[]i2ctest.IO{r16(0x05, 0x0A00)}, // later reads check calibration first
-		readOps(0x1F40, 0x2580, 0x2710, 0x12C0, 0x0008),
+		readOps(0x1F40, 0x2580, 0x2710, 0x12C0, 0x0008), calAgain(0x0A00),
 	), DontPanic: true}
 	s, op := newSensor(t, exampleOptions(), pb)
 	if op.Opens() != 0 {
@@ -149,7 +153,7 @@ func TestDatasheetExample(t *testing.T) {
 // 24 V = 19200 = 0x4B00, power (unsigned) 20000 × 19200 / 20000 = 19200 ×
 // 625 µW = 12 W.
 func TestDefaultsNegativeCurrentWaitsForFirstConversion(t *testing.T) {
-	pb := &i2ctest.Playback{Ops: ops(initOps(0x4527, 0x0800), readOps(0xB1E0, 0x4B00, 0xB1E0, 0x4B00, 0x0008)), DontPanic: true}
+	pb := &i2ctest.Playback{Ops: ops(initOps(0x4527, 0x0800), readOps(0xB1E0, 0x4B00, 0xB1E0, 0x4B00, 0x0008), calAgain(0x0800)), DontPanic: true}
 	s, _ := newSensor(t, nil, pb)
 	waits := recordWaits(s, pb)
 	vs, err := s.Read(context.Background())
@@ -168,11 +172,11 @@ func TestDefaultsNegativeCurrentWaitsForFirstConversion(t *testing.T) {
 func TestResetIsDetectedAndSetUpAgain(t *testing.T) {
 	pb := &i2ctest.Playback{Ops: ops(
 		initOps(0x4007, 0x0A00),
-		readOps(0x1F40, 0x2580, 0x2710, 0x12C0, 0x0008),
+		readOps(0x1F40, 0x2580, 0x2710, 0x12C0, 0x0008), calAgain(0x0A00),
 		[]i2ctest.IO{r16(0x05, 0x0000)}, // brown-out
 		initOps(0x4007, 0x0A00),
 		[]i2ctest.IO{r16(0x05, 0x0A00)},
-		readOps(0x1F40, 0x2580, 0x2710, 0x12C0, 0x0008),
+		readOps(0x1F40, 0x2580, 0x2710, 0x12C0, 0x0008), calAgain(0x0A00),
 	), DontPanic: true}
 	s, _ := newSensor(t, exampleOptions(), pb)
 	if _, err := s.Read(context.Background()); err != nil {
@@ -192,7 +196,7 @@ func TestResetIsDetectedAndSetUpAgain(t *testing.T) {
 }
 
 func TestOverflowFlag(t *testing.T) {
-	pb := &i2ctest.Playback{Ops: ops(initOps(0x4007, 0x0A00), readOps(0x7FFF, 0x2580, 0x7FFF, 0xFFFF, 0x000C)), DontPanic: true}
+	pb := &i2ctest.Playback{Ops: ops(initOps(0x4007, 0x0A00), readOps(0x7FFF, 0x2580, 0x7FFF, 0xFFFF, 0x000C), calAgain(0x0A00)), DontPanic: true}
 	s, _ := newSensor(t, exampleOptions(), pb)
 	_, err := s.Read(context.Background())
 	if err == nil || !strings.HasPrefix(err.Error(), "ina226 on i2c bus 1 addr 0x40: read: overflow flag (OVF) set") {
@@ -220,7 +224,7 @@ func TestNotAnINA226(t *testing.T) {
 }
 
 func TestNoAnswerThenReopen(t *testing.T) {
-	pb := &i2ctest.Playback{Ops: ops(initOps(0x4007, 0x0A00), readOps(0x1F40, 0x2580, 0x2710, 0x12C0, 0x0008)), DontPanic: true}
+	pb := &i2ctest.Playback{Ops: ops(initOps(0x4007, 0x0A00), readOps(0x1F40, 0x2580, 0x2710, 0x12C0, 0x0008), calAgain(0x0A00)), DontPanic: true}
 	s, op := newSensor(t, exampleOptions(), &i2cbustest.Dead{}, pb)
 	_, err := s.Read(context.Background())
 	want := "ina226 on i2c bus 1 addr 0x40: no answer (is it wired, powered, and is the address right?): sysfs-i2c: remote I/O error"
@@ -308,7 +312,7 @@ func TestRegistered(t *testing.T) {
 // driver's own cost (a Pi Zero spends far longer on the six I2C
 // transactions, about 0.3 ms each at 100 kHz).
 func BenchmarkRead(b *testing.B) {
-	first := readOps(0x1F40, 0x2580, 0x2710, 0x12C0, 0x0008)
+	first := ops(readOps(0x1F40, 0x2580, 0x2710, 0x12C0, 0x0008), calAgain(0x0A00))
 	later := ops([]i2ctest.IO{r16(0x05, 0x0A00)}, first) // calibration checked first
 	all := ops(initOps(0x4007, 0x0A00), first)
 	for range b.N {
@@ -334,5 +338,21 @@ func BenchmarkRead(b *testing.B) {
 	b.StopTimer()
 	if err := s.Close(); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// SDA held low from part-way through a read reads zeros: bus 0 V, current
+// and power 0, and no OVF in mask/enable. The calibration register, read
+// again after the data, holds what was written unless the bus or the chip
+// failed: 0x0000 here.
+func TestBusStuckMidReadIsAnError(t *testing.T) {
+	pb := &i2ctest.Playback{Ops: ops(initOps(0x4007, 0x0A00), readOps(0x1F40, 0, 0, 0, 0), calAgain(0)), DontPanic: true}
+	s, _ := newSensor(t, exampleOptions(), pb)
+	vs, err := s.Read(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "calibration reads 0x0000 after the data") {
+		t.Errorf("read %+v, %v; want an error", vs, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Error(err)
 	}
 }

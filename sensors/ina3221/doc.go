@@ -41,7 +41,10 @@
 // the configuration register first: if it is no longer what was written,
 // the chip was reset (by a brown-out) and is set up again, and the read
 // reported as failed. (A reset with the power-on configuration unchanged
-// is harmless: the chip has no calibration to lose.)
+// is harmless: the chip has no calibration to lose.) The configuration is
+// read again after the data: SDA held low or let go part-way through the
+// read (0x0000 or 0xFFFF from then on) shows there, and the values are
+// dropped.
 //
 // # Caveats
 //

@@ -224,6 +224,18 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 			sensors.Value{Field: c.sv, Value: float64(shuntUV) / 1e3, Unit: "mV"},
 		)
 	}
+	// SDA held low, or a chip that let go of it, from part-way through
+	// the read turns the rest into 0x0000 or 0xFFFF; the configuration,
+	// read again after the data, holds what was written only if neither
+	// happened.
+	cfg, err := m.ReadUint16(regConfig)
+	if err != nil {
+		return nil, s.dev.Err("read", err)
+	}
+	if cfg != s.config {
+		s.ready = false // set up again on the next read
+		return nil, s.dev.Err("read", fmt.Errorf("configuration reads 0x%04x after the data, written 0x%04x: the bus stuck or the chip let go of it (0x0000, 0xffff) or reset during the read; its values are dropped", cfg, s.config))
+	}
 	return vals, nil
 }
 

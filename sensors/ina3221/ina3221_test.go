@@ -56,7 +56,8 @@ func exampleOptions() *Options {
 	return &o
 }
 
-var exampleRead = []i2ctest.IO{r16(0x01, 0x2710), r16(0x02, 0x2EE0), r16(0x05, 0xF060), r16(0x06, 0x1388)}
+// exampleRead ends with the configuration read again after the data.
+var exampleRead = []i2ctest.IO{r16(0x01, 0x2710), r16(0x02, 0x2EE0), r16(0x05, 0xF060), r16(0x06, 0x1388), r16(0x00, 0x5007)}
 
 var exampleWant = []sensors.Value{
 	{Field: "ch1_voltage", Value: 12, Unit: "V"},
@@ -308,5 +309,21 @@ func TestRegistered(t *testing.T) {
 	}
 	if _, err := d.New("dc", d.Options()); err != nil {
 		t.Errorf("defaults rejected: %v", err)
+	}
+}
+
+// SDA held low from part-way through a read reads zeros: channel 3 at
+// 0 V and 0 A. The configuration register, read again after the data,
+// holds what was written unless the bus or the chip failed.
+func TestBusStuckMidReadIsAnError(t *testing.T) {
+	read := []i2ctest.IO{r16(0x01, 0x2710), r16(0x02, 0x2EE0), r16(0x05, 0), r16(0x06, 0), r16(0x00, 0)}
+	pb := &i2ctest.Playback{Ops: ops(initOps(0x5007), read), DontPanic: true}
+	s, _ := newSensor(t, exampleOptions(), pb)
+	vs, err := s.Read(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "configuration reads 0x0000 after the data") {
+		t.Errorf("read %+v, %v; want an error", vs, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Error(err)
 	}
 }
