@@ -38,16 +38,27 @@ func sameBatch(t *testing.T, got, want *Batch) {
 			got.Device, got.Stream, got.FirstSeq, got.LastSeq, got.Dropped, len(got.Readings),
 			want.Device, want.Stream, want.FirstSeq, want.LastSeq, want.Dropped, len(want.Readings))
 	}
-	if len(got.Tags) != len(want.Tags) {
-		t.Fatalf("tags: got %v, want %v", got.Tags, want.Tags)
+	sameTags(t, got.Tags, want.Tags)
+	sameReadings(t, got.Readings, want.Readings)
+}
+
+func sameTags(t *testing.T, got, want map[string]string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("tags: got %v, want %v", got, want)
 	}
-	for k, v := range want.Tags {
-		if gv, ok := got.Tags[k]; !ok || gv != v {
-			t.Fatalf("tags: got %v, want %v", got.Tags, want.Tags)
+	for k, v := range want {
+		if gv, ok := got[k]; !ok || gv != v {
+			t.Fatalf("tags: got %v, want %v", got, want)
 		}
 	}
-	for i := range want.Readings {
-		g, w := got.Readings[i], want.Readings[i]
+}
+
+// sameReadings compares readings of equal number, which sameBatch checked.
+func sameReadings(t *testing.T, got, want []reading.Reading) {
+	t.Helper()
+	for i := range want {
+		g, w := got[i], want[i]
 		if g.Seq != w.Seq || g.Name != w.Name || g.Unit != w.Unit || g.Flags != w.Flags ||
 			!g.Time.Equal(w.Time) || g.Time.IsZero() != w.Time.IsZero() ||
 			math.Float64bits(g.Value) != math.Float64bits(w.Value) {
@@ -189,44 +200,9 @@ func TestRoundTripRandom(t *testing.T) {
 			if seqMode >= 2 {
 				s = rng.IntN(nser)
 			}
-			switch seqMode {
-			case 0, 2:
-				seq++
-			case 1:
-				seq += 1 + rng.Uint64N(40)
-			case 3:
-				seq = rng.Uint64()
-			}
-			var ts time.Time
-			slot := time.Duration(i/nser) * 10 * time.Second
-			switch tsMode {
-			case 0:
-				ts = t0.Add(slot)
-			case 1:
-				ts = t0.Add(slot + time.Duration(rng.IntN(1000))*time.Millisecond)
-			case 2:
-				ts = time.Unix(0, rng.Int64())
-			case 3:
-				ts = time.Unix(0, 0).Add(slot) // before NTP
-			case 4:
-				ts = t0.Add(-slot + time.Duration(rng.Int64N(1e9)))
-			}
-			var v float64
-			switch kinds[s] {
-			case 0:
-				v = math.Float64frombits(rng.Uint64())
-			case 1:
-				dec := rng.IntN(7)
-				v = float64(rng.Int64N(2_000_000)-1_000_000) / pow10[dec]
-			case 2:
-				v = math.Round(1000*(50+10*math.Sin(float64(i)/100))) / 1000
-			case 3:
-				v = rng.NormFloat64() * 1e3
-			case 4:
-				v = float64(i / 7)
-			case 5:
-				v = float64(rng.Int64()) // beyond 2^53
-			}
+			seq = randomSeq(rng, seqMode, seq)
+			ts := randomTime(rng, tsMode, time.Duration(i/nser)*10*time.Second)
+			v := randomValue(rng, kinds[s], i)
 			var f reading.Flags
 			if tsMode == 3 && i < n/2 {
 				f = reading.ClockUnsynced
@@ -237,6 +213,60 @@ func TestRoundTripRandom(t *testing.T) {
 		b.LastSeq = seq
 		roundTrip(t, b)
 	}
+}
+
+// randomSeq is the seq after seq: the next (modes 0, 2), a jump ahead (1),
+// or anything (3).
+func randomSeq(rng *rand.Rand, mode int, seq uint64) uint64 {
+	switch mode {
+	case 0, 2:
+		seq++
+	case 1:
+		seq += 1 + rng.Uint64N(40)
+	case 3:
+		seq = rng.Uint64()
+	}
+	return seq
+}
+
+// randomTime is a reading's time in a slot: aligned, jittered by up to a
+// second, any instant, before NTP, or running backwards.
+func randomTime(rng *rand.Rand, mode int, slot time.Duration) time.Time {
+	switch mode {
+	case 0:
+		return t0.Add(slot)
+	case 1:
+		return t0.Add(slot + time.Duration(rng.IntN(1000))*time.Millisecond)
+	case 2:
+		return time.Unix(0, rng.Int64())
+	case 3:
+		return time.Unix(0, 0).Add(slot) // before NTP
+	case 4:
+		return t0.Add(-slot + time.Duration(rng.Int64N(1e9)))
+	}
+	return time.Time{}
+}
+
+// randomValue is reading i's value in a series of the given kind: random
+// bits, a random decimal, a smooth curve, noise, a counter, or an integer
+// beyond 2^53.
+func randomValue(rng *rand.Rand, kind, i int) float64 {
+	switch kind {
+	case 0:
+		return math.Float64frombits(rng.Uint64())
+	case 1:
+		dec := rng.IntN(7)
+		return float64(rng.Int64N(2_000_000)-1_000_000) / pow10[dec]
+	case 2:
+		return math.Round(1000*(50+10*math.Sin(float64(i)/100))) / 1000
+	case 3:
+		return rng.NormFloat64() * 1e3
+	case 4:
+		return float64(i / 7)
+	case 5:
+		return float64(rng.Int64()) // beyond 2^53
+	}
+	return 0
 }
 
 func TestDecimalsFindsResolution(t *testing.T) {
