@@ -51,20 +51,48 @@ type DeviceConfig struct {
 // Validate checks the section; keys are relative to [device].
 func (c *DeviceConfig) Validate() error {
 	var errs config.FieldErrors
-	if !ValidDeviceID(c.ID) {
+	switch {
+	case len(c.ID) > MaxDeviceID:
+		errs.Add("id", "the device id is %d bytes long; at most %d (it is in every topic and payload, and the common name of the box's certificate)", len(c.ID), MaxDeviceID)
+	case !ValidDeviceID(c.ID):
 		errs.Add("id", "invalid device id %q: use ASCII letters, digits, '-', '_' and '.' (it is an MQTT topic level)", c.ID)
 	}
 	if !filepath.IsAbs(c.DataDir) {
 		errs.Add("data_dir", "must be an absolute path, got %q", c.DataDir)
+	} else if f := fileOnPath(c.DataDir); f != "" {
+		errs.Add("data_dir", "%s is a file, not a directory: the buffer cannot be created in %s", f, c.DataDir)
 	}
 	validateBoard(c.Board, &errs)
 	return errs.Err()
 }
 
+// fileOnPath returns dir, or the nearest of its ancestors that exists, when
+// that is not a directory; "" otherwise. A data_dir that does not exist yet
+// is fine: the daemon creates it, and a site's config is often checked on a
+// laptop.
+func fileOnPath(dir string) string {
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		if fi, err := os.Stat(p); err == nil {
+			if !fi.IsDir() {
+				return p
+			}
+			return ""
+		}
+		if p == filepath.Dir(p) {
+			return ""
+		}
+	}
+}
+
+// MaxDeviceID bounds [device] id: X.509 bounds a certificate's common name
+// at 64 characters (RFC 5280, ub-common-name), and the id is one.
+const MaxDeviceID = 64
+
 // ValidDeviceID is [device] id's rule: the id is an MQTT topic level and
-// part of file names, so ASCII letters, digits, '-', '_' and '.' only.
+// part of file names, so ASCII letters, digits, '-', '_' and '.' only, at
+// most MaxDeviceID of them.
 func ValidDeviceID(s string) bool {
-	if s == "" {
+	if s == "" || len(s) > MaxDeviceID {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -306,7 +334,8 @@ func (c *Config) fillDefaults(doc *config.Doc) {
 		}
 	}
 	c.Board = resolveBoard(c.Device.Board, systemRoot)
-	if c.MQTT.ClientID == "" {
+	if c.MQTT.ClientID == "" && ValidDeviceID(c.Device.ID) {
+		// (an invalid id is reported at device.id alone)
 		c.MQTT.ClientID = c.Device.ID
 	}
 	if c.Streams == nil && !doc.Keys().Has("stream") {
@@ -352,6 +381,8 @@ func (c *Config) validate(doc *config.Doc) {
 	}
 	c.warnUnmatchedGlobs(doc)
 	c.checkBoard(doc)
+	c.checkMQTTFiles(doc)
+	c.checkTopics(doc)
 }
 
 // where names a table and its line for a message.

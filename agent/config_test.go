@@ -439,7 +439,7 @@ commit_interval = "250ms"
 
 [mqtt]
 broker = "tls://broker.example.com:8883"
-username = "box \"42\"\tü"
+username = "box \"42\" \\ ü"
 password_file = "/etc/karana-edge/mqtt.pass"
 topic_prefix = "sites/{device}/k"
 inflight = 8
@@ -482,6 +482,11 @@ max_batch = 10
 	if err != nil {
 		t.Fatalf("effective config does not load back: %v\n%s", err, out.String())
 	}
+	// the same warnings, at other lines of the rewritten file
+	if len(c.Warnings) != len(back.Warnings) {
+		t.Errorf("warnings %q, then %q", c.Warnings, back.Warnings)
+	}
+	c.Warnings, back.Warnings = nil, nil
 	if !reflect.DeepEqual(c, back) {
 		t.Errorf("round trip differs:\n%+v\n%+v\n%s", c, back, out.String())
 	}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -74,33 +75,14 @@ func DefaultMQTTConfig() MQTTConfig {
 // Validate checks the section; keys are relative to [mqtt].
 func (c *MQTTConfig) Validate() error {
 	var errs config.FieldErrors
-	u, err := url.Parse(c.Broker)
-	switch {
-	case c.Broker == "":
-		errs.Add("broker", "must be set, e.g. \"tcp://broker.example.com:1883\"")
-	case err != nil:
-		errs.Add("broker", "invalid URL %q: %v", c.Broker, err)
-	default:
-		switch u.Scheme {
-		case "tcp", "mqtt", "tls", "ssl", "mqtts", "ws", "wss":
-		default:
-			errs.Add("broker", "unsupported scheme %q in %q (use tcp://, tls://, ssl://, ws:// or wss://)", u.Scheme, c.Broker)
-		}
-		if u.Host == "" {
-			errs.Add("broker", "missing host in %q", c.Broker)
-		}
-	}
-	if c.TopicPrefix == "" || strings.ContainsAny(c.TopicPrefix, "+#") || strings.HasSuffix(c.TopicPrefix, "/") {
-		errs.Add("topic_prefix", "must be a non-empty topic without wildcards or trailing '/', got %q", c.TopicPrefix)
-	}
+	u, err := c.validateBroker(&errs)
+	c.validateStrings(&errs)
 	if c.ServerName != "" && (strings.ContainsAny(c.ServerName, ":/ ") || err != nil || !isTLSScheme(u.Scheme)) {
 		errs.Add("server_name", "must be a host name (no scheme or port) and needs a TLS broker (tls://, ssl://, mqtts://, wss://); got %q with broker %q", c.ServerName, c.Broker)
 	}
-	if (c.CertFile == "") != (c.KeyFile == "") {
-		errs.Add("cert_file", "cert_file and key_file must be set together")
-	}
-	if c.Keepalive.Duration < time.Second {
-		errs.Add("keepalive", "must be at least 1s, got %s", c.Keepalive.Duration)
+	c.validateFiles(&errs, c.Broker != "" && err == nil && !isTLSScheme(u.Scheme))
+	if c.Keepalive.Duration < time.Second || c.Keepalive.Duration > maxKeepalive {
+		errs.Add("keepalive", "must be from 1s to %s (MQTT carries it as 16-bit seconds), got %s", maxKeepalive, c.Keepalive.Duration)
 	}
 	if c.ConnectTimeout.Duration <= 0 {
 		errs.Add("connect_timeout", "must be positive")
@@ -124,6 +106,100 @@ func (c *MQTTConfig) Validate() error {
 		errs.Add("budget", "%v", err)
 	}
 	return errs.Err()
+}
+
+// LoadFiles reads password_file and the TLS files and builds the TLS
+// config as New does, so that `check` fails on a file the daemon could not
+// use (no PEM in ca_file, a key that does not match its certificate).
+func (c *MQTTConfig) LoadFiles() error {
+	_, err := loadTransport(c)
+	return err
+}
+
+// maxKeepalive is the longest keepalive CONNECT can carry: 65535 seconds.
+const maxKeepalive = 65535 * time.Second
+
+// MaxClientID bounds client_id: MQTT 3.1.1 promises only 23 bytes, and
+// brokers such as AWS IoT Core and Azure IoT Hub refuse more than 128.
+const MaxClientID = 128
+
+// maxMQTTString is the longest string an MQTT packet can carry.
+const maxMQTTString = 65535
+
+// validateBroker checks broker and returns it parsed (err from url.Parse):
+// a port the dialer cannot use would otherwise be retried forever.
+func (c *MQTTConfig) validateBroker(errs *config.FieldErrors) (*url.URL, error) {
+	u, err := url.Parse(c.Broker)
+	switch {
+	case c.Broker == "":
+		errs.Add("broker", "must be set, e.g. \"tcp://broker.example.com:1883\"")
+	case err != nil:
+		errs.Add("broker", "invalid URL %q: %v", c.Broker, err)
+	default:
+		switch u.Scheme {
+		case "tcp", "mqtt", "tls", "ssl", "mqtts", "ws", "wss":
+		default:
+			errs.Add("broker", "unsupported scheme %q in %q (use tcp://, tls://, ssl://, ws:// or wss://)", u.Scheme, c.Broker)
+		}
+		port := u.Port()
+		n, perr := strconv.Atoi(port)
+		switch {
+		case u.Hostname() == "":
+			errs.Add("broker", "missing host in %q", c.Broker)
+		case port == "" && strings.HasSuffix(u.Host, ":"):
+			errs.Add("broker", "empty port in %q (leave out the ':' for the scheme's default port)", c.Broker)
+		case port != "" && (perr != nil || n < 1 || n > 65535):
+			errs.Add("broker", "port %s in %q is not from 1 to 65535", port, c.Broker)
+		}
+	}
+	return u, err
+}
+
+// validateFiles checks what New would refuse about the files before
+// reading them; plain tells a broker without TLS.
+func (c *MQTTConfig) validateFiles(errs *config.FieldErrors, plain bool) {
+	if c.PasswordFile != "" && c.Username == "" {
+		errs.Add("password_file", "%s is set but username is empty (MQTT 3.1.1 sends a password only with a username)", c.PasswordFile)
+	}
+	if plain {
+		for _, kf := range [][2]string{{"ca_file", c.CAFile}, {"cert_file", c.CertFile}, {"key_file", c.KeyFile}} {
+			if kf[1] != "" {
+				errs.Add(kf[0], "%s is set but broker %q is not TLS (use tls://, ssl://, mqtts:// or wss://)", kf[1], c.Broker)
+			}
+		}
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		errs.Add("cert_file", "cert_file and key_file must be set together")
+	}
+}
+
+// validateStrings checks what goes into CONNECT and every topic: UTF-8
+// without control characters (MQTT forbids NUL, and a topic with a newline
+// or tab is one nobody can subscribe to by hand), and within bounds.
+func (c *MQTTConfig) validateStrings(errs *config.FieldErrors) {
+	switch {
+	case c.TopicPrefix == "" || strings.ContainsAny(c.TopicPrefix, "+#") || strings.HasSuffix(c.TopicPrefix, "/"):
+		errs.Add("topic_prefix", "must be a non-empty topic without wildcards or trailing '/', got %q", c.TopicPrefix)
+	case strings.HasPrefix(c.TopicPrefix, "$"):
+		errs.Add("topic_prefix", "must not start with '$': brokers keep such topics ($SYS) to themselves, got %q", c.TopicPrefix)
+	default:
+		mqttString(errs, "topic_prefix", c.TopicPrefix, maxMQTTString)
+	}
+	mqttString(errs, "client_id", c.ClientID, MaxClientID)
+	mqttString(errs, "username", c.Username, maxMQTTString)
+}
+
+// mqttString checks a string MQTT carries; the message never quotes a
+// value that is too long to read.
+func mqttString(errs *config.FieldErrors, key, v string, max int) {
+	switch {
+	case len(v) > max:
+		errs.Add(key, "is %d bytes; at most %d", len(v), max)
+	case !utf8.ValidString(v):
+		errs.Add(key, "%q is not valid UTF-8", v)
+	case strings.ContainsFunc(v, unicode.IsControl):
+		errs.Add(key, "%q holds a control character", v)
+	}
 }
 
 // StreamConfig is one [[stream]] table.
