@@ -3,12 +3,14 @@ package remote
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -16,9 +18,33 @@ import (
 	"github.com/karana-energy/karana-edge/config"
 )
 
-// MaxDocument bounds a config/set payload: a real config is a few kB, and
-// the box has little memory.
-const MaxDocument = 256 << 10
+// Limits of a remote document, checked before it is decoded, cheapest
+// first: the payload's length (before it is even copied), then the depth
+// of the document (config.MaxDepth: the TOML decoder's cost grows with the
+// square of the nesting), then the decoder. Together they bound the whole
+// path (decode, key location, merge, validation) for any payload the
+// broker delivers: a hostile document of MaxDocument bytes at the depth
+// limit costs tens of MB and about a second on a laptop core, once per
+// pass.
+const (
+	// MaxDocument bounds a config/set payload: a real config is a few kB
+	// (the annotated example with every option is 17 kB), and the box has
+	// little memory.
+	MaxDocument = 256 << 10
+	// MaxVersion is the highest version a document may carry: 2^53, the
+	// largest integer a JSON number (a float64 in most tooling) carries
+	// exactly.
+	MaxVersion = 1 << 53
+	// MaxVersionStep is how far above the current version a document may
+	// go, so that one mistaken or hostile version cannot use up the range
+	// and lock every later document out: 10^10 lets a box that has never
+	// taken a document (version 0) take a counter, unix seconds or
+	// YYYYMMDDnn (10 digits), and refuses a version typed with a digit too
+	// many. Unix milliseconds and 14-digit timestamps are too far from 0.
+	// [remote] version_reset in the local file sets the current version
+	// (agent).
+	MaxVersionStep = 10_000_000_000
+)
 
 // Doc is one parsed config/set document.
 type Doc struct {
@@ -36,12 +62,15 @@ type Doc struct {
 // and parses the document. Mistakes come as config.Errors with file
 // "config/set" and, for TOML, the line in the document.
 func Parse(payload []byte, key ed25519.PublicKey) (*Doc, error) {
-	if len(payload) > MaxDocument {
-		return nil, docErr("", 0, "document is %d bytes; at most %d", len(payload), MaxDocument)
+	if err := CheckSize(len(payload)); err != nil {
+		return nil, err
 	}
 	raw, err := Open(payload, key)
 	if err != nil {
 		return nil, docErr("", 0, "%v", err)
+	}
+	if err := config.CheckDepth("config/set", raw, config.MaxDepth); err != nil {
+		return nil, err
 	}
 	var tree map[string]any
 	d := &Doc{}
@@ -80,6 +109,9 @@ func Parse(payload []byte, key ed25519.PublicKey) (*Doc, error) {
 	if !ok || n <= 0 {
 		return nil, docErr("version", lineOf(raw, d.FromJSON, "version"), "must be a positive integer, got %v", v)
 	}
+	if n > MaxVersion {
+		return nil, docErr("version", lineOf(raw, d.FromJSON, "version"), "%d is above the version limit 2^53 (%d), the largest a JSON number carries exactly", n, int64(MaxVersion))
+	}
 	d.Version = n
 	for k, v := range tree {
 		if k == "version" {
@@ -106,6 +138,89 @@ func Parse(payload []byte, key ed25519.PublicKey) (*Doc, error) {
 		d.TOML = b.Bytes()
 	}
 	return d, nil
+}
+
+// CheckSize refuses a payload longer than MaxDocument by its length alone.
+func CheckSize(n int) error {
+	if n > MaxDocument {
+		return docErr("", 0, "document is %d bytes; the size limit is %d bytes (%d KiB)", n, MaxDocument, MaxDocument>>10)
+	}
+	return nil
+}
+
+// CheckVersion says whether a document's version v may follow the current
+// version cur: above it (else it is a replay), by at most MaxVersionStep,
+// and at most MaxVersion.
+func CheckVersion(v, cur int64) error {
+	switch {
+	case v <= cur:
+		return docErr("version", 0, "replay: version %d is not above the current version %d", v, cur)
+	case v > MaxVersion:
+		return docErr("version", 0, "%d is above the version limit 2^53 (%d)", v, int64(MaxVersion))
+	case v-cur > MaxVersionStep:
+		return docErr("version", 0, "version %d is %d above the current version %d; the version step limit is %d (set [remote] version_reset in the local file to move the current version)", v, v-cur, cur, int64(MaxVersionStep))
+	}
+	return nil
+}
+
+// sniffWindow is how far into a payload SniffVersion looks.
+const sniffWindow = 4 << 10
+
+// SniffVersion finds a payload's version without parsing it, for the
+// result of a payload refused unread (too large, or the queue full): a
+// top-level `version = N` line or a JSON "version": N in the first 4 KiB,
+// inside a signature envelope too. It returns 0 when it finds none; it is
+// a label for the operator, never a decision.
+func SniffVersion(payload []byte) int64 {
+	p := bytes.TrimLeft(payload[:min(len(payload), sniffWindow)], " \t\r\n")
+	if len(p) > 0 && p[0] == '{' {
+		if i := bytes.Index(p, []byte(`"doc"`)); i >= 0 && bytes.Contains(p, []byte(`"sig"`)) {
+			rest := bytes.TrimLeft(p[i+5:], " \t\r\n:")
+			if len(rest) > 0 && rest[0] == '"' {
+				rest = rest[1:]
+				if end := bytes.IndexByte(rest, '"'); end >= 0 {
+					rest = rest[:end]
+				}
+				rest = rest[:len(rest)/4*4]
+				doc := make([]byte, base64.StdEncoding.DecodedLen(len(rest)))
+				n, _ := base64.StdEncoding.Decode(doc, rest)
+				return SniffVersion(doc[:n])
+			}
+		}
+		return sniffNumber(p, `"version"`, ':')
+	}
+	for line := range bytes.Lines(p) {
+		if v := sniffNumber(bytes.TrimLeft(line, " \t"), "version", '='); v > 0 {
+			return v
+		}
+		if t := bytes.TrimSpace(line); len(t) > 0 && t[0] == '[' {
+			return 0 // past the top-level keys
+		}
+	}
+	return 0
+}
+
+// sniffNumber reads `<key> <sep> <digits>`: the first occurrence of key in
+// p for JSON, a line starting with it for TOML.
+func sniffNumber(p []byte, key string, sep byte) int64 {
+	i := bytes.Index(p, []byte(key))
+	if i < 0 || (sep == '=' && i != 0) {
+		return 0
+	}
+	rest := bytes.TrimLeft(p[i+len(key):], " \t")
+	if len(rest) == 0 || rest[0] != sep {
+		return 0
+	}
+	rest = bytes.TrimLeft(rest[1:], " \t")
+	end := 0
+	for end < len(rest) && end < 19 && rest[end] >= '0' && rest[end] <= '9' {
+		end++
+	}
+	v, err := strconv.ParseInt(string(rest[:end]), 10, 64)
+	if err != nil || v <= 0 {
+		return 0
+	}
+	return v
 }
 
 // fromJSON turns JSON numbers into int64 or float64 and arrays of objects

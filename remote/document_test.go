@@ -146,6 +146,9 @@ func FuzzParse(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	for _, s := range hostile() {
+		f.Add([]byte(s))
+	}
 	local := []byte("[device]\nid = \"x\"\n[[sensor]]\nname = \"a\"\n")
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		d, err := Parse(payload, nil)
