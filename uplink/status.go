@@ -1,10 +1,12 @@
 package uplink
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -21,7 +23,16 @@ import (
 // uplink cutting a stalled socket). A clean DISCONNECT discards the will, so
 // a clean stop publishes its own offline document first.
 
-func (u *Uplink) onlineDoc(s *session) []byte {
+// onlineDoc builds the online document and returns the Options.Health
+// digest it reflects, taken first (a change in between goes out again) and
+// recorded as published already, so that a slow PUBACK does not make the
+// health watch send the same state twice.
+func (u *Uplink) onlineDoc(s *session) ([]byte, string) {
+	var digest string
+	if u.opts.Health != nil {
+		digest = u.opts.Health()
+		u.health.published(digest)
+	}
 	doc := map[string]any{}
 	if u.opts.Status != nil {
 		for k, v := range u.opts.Status() {
@@ -51,7 +62,7 @@ func (u *Uplink) onlineDoc(s *session) []byte {
 			"started_at": doc["started_at"], "connected_at": doc["connected_at"],
 		})
 	}
-	return b
+	return b, digest
 }
 
 func (u *Uplink) offlineDoc(reason string) []byte {
@@ -67,7 +78,7 @@ func (u *Uplink) offlineDoc(reason string) []byte {
 // publishOnline publishes the retained online document on s. With done nil
 // it does not wait: at connect the data streams must not queue behind it.
 func (u *Uplink) publishOnline(s *session, done chan<- error) {
-	doc := u.onlineDoc(s)
+	doc, digest := u.onlineDoc(s)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), u.cfg.PublishTimeout.Duration)
 		defer cancel()
@@ -86,6 +97,7 @@ func (u *Uplink) publishOnline(s *session, done chan<- error) {
 		if err != nil {
 			err = fmt.Errorf("uplink: status %s: %w", u.topicStatus, err)
 			u.log.Info("uplink: online status not published", "error", err)
+			u.health.failed(digest)
 		}
 		if done != nil {
 			done <- err
@@ -103,4 +115,100 @@ func (u *Uplink) PublishStatus() error {
 	done := make(chan error, 1)
 	u.publishOnline(s, done)
 	return <-done
+}
+
+// Health republish. The status document goes out at connect; a fault that
+// starts later (the card fills up, commits fail) would wait for the next
+// reconnect, and the karana.* telemetry that reports it sits in the same
+// failing buffer. So while connected the uplink polls Options.Health every
+// healthPoll and publishes the document again, retained, when the digest
+// differs from the one the last published document carried: promptly for
+// the first change, then at most once per healthMinGap, the newest state
+// winning, so a fault and its recovery within a minute cost two documents
+// (the recovery one a minute after the first), and a flapping fault at most
+// one a minute (~600 B each; 864 kB a day at worst). Each one is counted in
+// the bytes sent and the data budget like the connect-time document, and
+// is not held back by a spent budget either: it is the news that matters
+// then.
+const (
+	healthPoll   = 5 * time.Second
+	healthMinGap = time.Minute
+)
+
+// healthState is the uplink's side of the health republish.
+type healthState struct {
+	mu   sync.Mutex
+	last string    // digest the last status document published carried
+	next time.Time // no health republish before this
+
+	// poll and minGap replace healthPoll and healthMinGap when set (tests)
+	poll, minGap time.Duration
+}
+
+func (h *healthState) published(digest string) {
+	h.mu.Lock()
+	h.last = digest
+	h.mu.Unlock()
+}
+
+// SetHealthIntervals replaces the health poll (5s) and the least gap
+// between health republishes (1m), for tests that cannot wait a minute.
+// Call it before Run.
+func (u *Uplink) SetHealthIntervals(poll, minGap time.Duration) {
+	u.health.mu.Lock()
+	u.health.poll, u.health.minGap = poll, minGap
+	u.health.mu.Unlock()
+}
+
+// failed forgets digest as published, so the watch sends it again (the
+// next connect's document carries it anyway).
+func (h *healthState) failed(digest string) {
+	h.mu.Lock()
+	if h.last == digest {
+		h.last = ""
+	}
+	h.mu.Unlock()
+}
+
+func (h *healthState) intervals() (poll, minGap time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return cmp.Or(h.poll, healthPoll), cmp.Or(h.minGap, healthMinGap)
+}
+
+// due reports whether digest, seen at now, is to be published now, and if
+// so counts the publish against the rate.
+func (h *healthState) due(digest string, now time.Time, minGap time.Duration) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if digest == h.last || now.Before(h.next) {
+		return false
+	}
+	h.next = now.Add(minGap)
+	return true
+}
+
+// watchHealth republishes the status document on s when the health digest
+// changes; it returns when s ends.
+func (u *Uplink) watchHealth(s *session) {
+	if u.opts.Health == nil {
+		return
+	}
+	poll, minGap := u.health.intervals()
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+		if !u.health.due(u.opts.Health(), u.now(), minGap) {
+			continue
+		}
+		u.log.Info("uplink: health changed; publishing the status again", "topic", u.topicStatus)
+		done := make(chan error, 1)
+		u.publishOnline(s, done)
+		<-done // bounded by publish_timeout; a failure is logged there
+	}
 }

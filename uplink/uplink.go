@@ -45,6 +45,13 @@ type Options struct {
 	// depth, oldest unsent age ...); called at each connect and by
 	// PublishStatus. Nil: none.
 	Status func() map[string]any
+	// Health returns a digest of the status fields whose change the
+	// backend must hear about without waiting for a reconnect (the buffer
+	// failing, recovered, read-only), not of counters that move every
+	// second. While connected the uplink polls it and publishes the status
+	// document again when it changes, at most once a minute (status.go).
+	// Nil: the status document goes out at connect and on PublishStatus.
+	Health func() string
 	Log    *slog.Logger // nil: discard
 	// NewClient makes the MQTT client for one connection; nil: paho.
 	NewClient func(*mqtt.ClientOptions) Client
@@ -71,6 +78,7 @@ type Uplink struct {
 	windows     []window // link windows; nil: always (windows.go)
 	windowPoll  time.Duration
 	now         func() time.Time
+	health      healthState // status republish on health changes (status.go)
 
 	mu          sync.Mutex
 	sess        *session      // the live connection, nil while disconnected
@@ -271,6 +279,7 @@ func (u *Uplink) connect(ctx context.Context) (*session, error) {
 	}
 	s.connectedAt = time.Now()
 	u.publishOnline(s, nil)
+	go u.watchHealth(s)
 	u.subscribeInbound(s)
 	return s, nil
 }
