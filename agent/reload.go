@@ -9,6 +9,11 @@ package agent
 // cursor what the old one had in flight: nothing is lost, a batch may be
 // sent twice, as after any reconnect.
 //
+// Streams change in place (uplink.Reconfigure): the MQTT connection and
+// its subscriptions stay up, so config/set messages sent close together
+// are not lost to a reconnect. Only [mqtt] and [remote] enabled, what the
+// connection is made of, reconnect on a new uplink.
+//
 // [device] and [buffer] are read once at start (the ring is open with them,
 // every topic carries the device id): a reload that changes them applies
 // the rest and keeps the running values, with a warning.
@@ -68,6 +73,7 @@ func (a *Agent) newUplink(cfg *Config) (*uplink.Uplink, error) {
 		Version:  a.info.Version,
 		Topic:    cfg.Topic,
 		Status:   a.status,
+		Health:   a.healthDigest,
 		Log:      a.log.With("component", "uplink"),
 	}
 	if cfg.Remote.Enabled {
@@ -113,10 +119,10 @@ func (a *Agent) startUplink(u *uplink.Uplink) handle {
 var ErrStopped = errors.New("agent: stopped")
 
 // Apply makes next the running config without a restart: sensors added,
-// removed or re-timed restart the sampler; stream, [mqtt] or [remote]
-// enabled changes restart the uplink (a broker change reconnects). next
-// must come from ParseConfig/LoadConfig (validated). On error nothing has
-// changed.
+// removed or re-timed restart the sampler; stream changes restart those
+// streams on the live connection; [mqtt] or [remote] enabled changes
+// restart the uplink (a reconnect). next must come from
+// ParseConfig/LoadConfig (validated). On error nothing has changed.
 func (a *Agent) Apply(next *Config) error {
 	a.applyMu.Lock()
 	defer a.applyMu.Unlock()
@@ -138,8 +144,8 @@ func (a *Agent) applyLocked(next *Config) error {
 		}
 	}
 	sensorsChanged := !reflect.DeepEqual(cur.Sensors, next.Sensors) || cur.Telemetry != next.Telemetry
-	uplinkChanged := !reflect.DeepEqual(allStreams(cur), allStreams(next)) || !reflect.DeepEqual(cur.MQTT, next.MQTT) ||
-		cur.Remote.Enabled != next.Remote.Enabled
+	uplinkChanged := !reflect.DeepEqual(cur.MQTT, next.MQTT) || cur.Remote.Enabled != next.Remote.Enabled
+	streamsChanged := !reflect.DeepEqual(allStreams(cur), allStreams(next))
 
 	var list []sensors.Configured
 	if sensorsChanged {
@@ -153,6 +159,12 @@ func (a *Agent) applyLocked(next *Config) error {
 	if uplinkChanged {
 		var err error
 		if up, err = a.newUplink(next); err != nil {
+			closeAll(list)
+			return fmt.Errorf("agent: apply: %w", err)
+		}
+	} else if streamsChanged {
+		// in place; nothing after this can fail
+		if err := a.reconfigureStreams(cur, next); err != nil {
 			closeAll(list)
 			return fmt.Errorf("agent: apply: %w", err)
 		}
@@ -183,7 +195,21 @@ func (a *Agent) applyLocked(next *Config) error {
 	a.cfg = next
 	a.mu.Unlock()
 	a.log.Info("config applied", "sensors", len(next.Sensors), "streams", len(next.Streams),
-		"sampler_restarted", sensorsChanged, "uplink_restarted", uplinkChanged)
+		"sampler_restarted", sensorsChanged, "uplink_restarted", uplinkChanged,
+		"streams_reconfigured", streamsChanged && !uplinkChanged)
+	return nil
+}
+
+// reconfigureStreams changes the running uplink's streams in place. While
+// it switches, the ring keeps readings for the old streams and the new.
+func (a *Agent) reconfigureStreams(cur, next *Config) error {
+	_, _, up := a.parts()
+	a.ring.SetStreams(append(streamNames(cur), streamNames(next)...))
+	if err := up.Reconfigure(allStreams(next)); err != nil {
+		a.ring.SetStreams(streamNames(cur))
+		return err
+	}
+	a.ring.SetStreams(streamNames(next))
 	return nil
 }
 
