@@ -28,14 +28,26 @@ type work struct {
 	epochs        []evidence        // clock epochs the batch refers to (clock.go)
 	syncs         map[string]int64  // MarkSynced calls to persist
 	boot          string            // this process's boot id
+	streamsSet    bool              // SetStreams was called: every active stream has a cursor
+}
+
+// empty reports whether w has nothing to write against the committed st.
+func (w *work) empty(st *diskState) bool {
+	return len(w.batch) == 0 && w.hole == 0 && len(w.cursors) == 0 && len(w.series) == 0 &&
+		w.dropped == st.dropped && !(w.markClean && !st.clean) && len(w.state) == 0 &&
+		len(w.syncs) == 0
 }
 
 // commit writes pending readings, cursor moves and new series in one bbolt
 // transaction, prunes, and maybe compacts. Nothing is written when nothing
-// changed. On failure the readings go back to the front of the queue.
+// changed. On failure the readings go back to the front of the queue, and
+// so do those that no durable seq reservation covers (reserve).
 func (r *Ring) commit(markClean bool) error {
 	r.commitMu.Lock()
 	defer r.commitMu.Unlock()
+	if r.isDiskRO() && !r.tryUpgrade() {
+		return r.stillReadOnly()
+	}
 	if r.db == nil {
 		return fmt.Errorf("buffer %s: %w", r.path, ErrClosed)
 	}
@@ -43,10 +55,18 @@ func (r *Ring) commit(markClean bool) error {
 	if w == nil {
 		return nil
 	}
+	rest, restHole, resvErr := r.reserve(w)
+	if resvErr != nil && w.empty(&r.st) {
+		// Nothing but readings that must wait: no transaction at all.
+		r.requeue(rest, restHole, resvErr)
+		return fmt.Errorf("buffer %s: commit: %w", r.path, resvErr)
+	}
 	start := time.Now()
 	next, pruneDrops, err := r.write(w)
 	took := time.Since(start)
 	if err != nil {
+		w.batch = append(w.batch[:len(w.batch):len(w.batch)], rest...)
+		w.hole += restHole
 		r.restore(w, err)
 		return fmt.Errorf("buffer %s: commit: %w", r.path, err)
 	}
@@ -56,7 +76,12 @@ func (r *Ring) commit(markClean bool) error {
 	r.commits++
 	r.lastCommit = took
 	r.maxCommit = max(r.maxCommit, took)
-	r.failingSince = time.Time{}
+	streak := r.failStreak
+	if resvErr == nil {
+		r.failingSince = time.Time{}
+		r.failStreak = 0
+		r.lastErrRO = false
+	}
 	r.publishLocked()
 	if len(w.batch) > 0 {
 		for _, ch := range r.subs {
@@ -66,10 +91,10 @@ func (r *Ring) commit(markClean bool) error {
 			}
 		}
 	}
-	streak := r.failStreak
-	r.failStreak = 0
 	r.mu.Unlock()
-	if streak > 0 {
+	if resvErr != nil {
+		r.requeue(rest, restHole, resvErr)
+	} else if streak > 0 {
 		r.log.Info("buffer: commits succeed again", "path", r.path, "failed_commits", streak)
 	}
 	r.fullDrops += pruneDrops
@@ -82,7 +107,43 @@ func (r *Ring) commit(markClean bool) error {
 		r.fullDrops = 0
 	}
 	r.maybeCompact()
+	if resvErr != nil {
+		return fmt.Errorf("buffer %s: commit: %w", r.path, resvErr)
+	}
 	return nil
+}
+
+// reserve makes sure that every seq the batch is to take is below the
+// durable reservation (seqfile.go), writing a new one when it is not.
+// When that write fails (a full disk on which bbolt still has free pages
+// inside its file), only the readings below the reservation stay in w; the
+// others, and the hole when none fits, are returned to wait in the queue
+// as on a failing commit: a lost file resumes numbering at the
+// reservation, so a seq at or above it could be handed out twice.
+func (r *Ring) reserve(w *work) (rest []entry, restHole uint64, err error) {
+	n := uint64(len(w.batch))
+	if n == 0 {
+		return nil, 0, nil
+	}
+	seq := max(r.st.nextSeq+w.hole, r.st.jump.to)
+	if seq+n-1 < r.st.reserved {
+		return nil, 0, nil
+	}
+	res := seq + n + r.tn.reserveStep
+	if err = r.writeReservation(res); err == nil {
+		r.st.reserved = res // durable now, whatever the transaction does
+		return nil, 0, nil
+	}
+	var k uint64
+	if r.st.reserved > seq {
+		k = min(n, r.st.reserved-seq)
+	}
+	rest = w.batch[k:]
+	w.batch = w.batch[:k:k]
+	if k == 0 {
+		restHole, w.hole = w.hole, 0
+	}
+	return rest, restHole, err
 }
 
 // snapshot takes the pending work, or returns nil when there is none.
@@ -108,9 +169,8 @@ func (r *Ring) snapshot(markClean bool) *work {
 		}
 	}
 	w.series = r.dict.snapshot()[r.st.nSeries:]
-	idle := len(w.batch) == 0 && w.hole == 0 && len(w.cursors) == 0 && len(w.series) == 0 &&
-		w.dropped == r.st.dropped && !(markClean && !r.st.clean) && len(r.stateDirty) == 0 &&
-		len(r.syncPending) == 0
+	w.streamsSet = r.active != nil
+	idle := w.empty(&r.st) && len(r.stateDirty) == 0 && len(r.syncPending) == 0
 	if !idle {
 		r.pending, r.hole = nil, 0
 		r.takeStateLocked(w)
@@ -136,8 +196,6 @@ func (r *Ring) snapshot(markClean bool) *work {
 // restore puts a failed commit's readings back in front of the queue.
 func (r *Ring) restore(w *work, err error) {
 	r.mu.Lock()
-	r.pending = append(w.batch[:len(w.batch):len(w.batch)], r.pending...)
-	r.hole += w.hole
 	r.restoreStateLocked(w)
 	for b, off := range w.syncs {
 		if _, newer := r.syncPending[b]; !newer {
@@ -147,8 +205,20 @@ func (r *Ring) restore(w *work, err error) {
 			r.syncPending[b] = off
 		}
 	}
+	r.mu.Unlock()
+	r.requeue(w.batch, w.hole, err)
+}
+
+// requeue puts readings that could not be committed back in front of the
+// queue (trimmed to its bound, the overflow counted and made a hole),
+// counts the failure and logs it: the first at ERROR, then once a minute.
+func (r *Ring) requeue(batch []entry, hole uint64, err error) {
+	r.mu.Lock()
+	r.pending = append(batch[:len(batch):len(batch)], r.pending...)
+	r.hole += hole
 	r.commitErrors++
 	r.lastErr = err.Error()
+	r.lastErrRO = refusesWrites(err)
 	r.trimPendingLocked()
 	r.failStreak++
 	if r.failStreak == 1 {
@@ -164,25 +234,11 @@ func (r *Ring) restore(w *work, err error) {
 }
 
 // write runs the transaction on a clone of the committed state and returns
-// the new state, and how many undelivered readings the budget pruned.
+// the new state, and how many undelivered readings the budget pruned. The
+// batch's seqs start after the hole, or at a pending jump (jump.go).
 func (r *Ring) write(w *work) (diskState, uint64, error) {
 	next := r.st.clone()
-	seq := next.nextSeq + w.hole
-	n := uint64(len(w.batch))
-	if n > 0 && seq+n-1 >= next.reserved {
-		res := seq + n + r.tn.reserveStep
-		if err := writeReservation(r.path, res); err != nil {
-			// The reservation only matters if the database is lost later;
-			// refusing to commit for it would lose readings now. Once a
-			// minute at most: on a full disk every retry fails here.
-			if now := time.Now(); now.Sub(r.lastResvLog) >= time.Minute {
-				r.lastResvLog = now
-				r.log.Error("buffer: cannot write the seq reservation", "path", r.path, "err", err)
-			}
-		} else {
-			next.reserved = res
-		}
-	}
+	seq := max(next.nextSeq+w.hole, next.jump.to)
 	var pruneDrops uint64
 	err := r.update(func(tx *bolt.Tx) error {
 		if r.tn.failCommit != nil {
@@ -196,28 +252,14 @@ func (r *Ring) write(w *work) (diskState, uint64, error) {
 		}
 		// Keys only ever grow at the right: full pages waste nothing.
 		data.FillPercent = 1.0
-		for i, s := range w.series {
-			if err := ser.Put(seriesID(uint32(next.nSeries+i)), encodeSeries(s)); err != nil {
-				return fmt.Errorf("series: %w", err)
-			}
-		}
-		next.nSeries += len(w.series)
-		for k, v := range w.state {
-			if err := meta.Put(stateKey(k), v); err != nil {
-				return fmt.Errorf("state %s: %w", k, err)
-			}
-		}
-		for s, c := range w.cursors {
-			if err := meta.Put(cursorKey(s), u64(c)); err != nil {
-				return fmt.Errorf("cursor %s: %w", s, err)
-			}
-			next.cursors[s] = c
+		if err := writeKeys(meta, ser, &next, w); err != nil {
+			return err
 		}
 		if err := writeClock(meta, &next, w, seq); err != nil {
 			return err
 		}
 		tailChanged := false
-		if n > 0 {
+		if len(w.batch) > 0 {
 			if err := r.addReadings(data, &next, w, seq); err != nil {
 				return err
 			}
@@ -226,12 +268,6 @@ func (r *Ring) write(w *work) (diskState, uint64, error) {
 		if _, err := r.thin(data, ser, &next, w); err != nil {
 			return err
 		}
-		if next.thinned != r.st.thinned {
-			v := binary.BigEndian.AppendUint64(u64(next.thinned), next.thinnings)
-			if err := meta.Put(keyThin, v); err != nil {
-				return fmt.Errorf("thin totals: %w", err)
-			}
-		}
 		var err error
 		if pruneDrops, tailChanged, err = r.prune(data, &next, w, tailChanged); err != nil {
 			return err
@@ -239,41 +275,85 @@ func (r *Ring) write(w *work) (diskState, uint64, error) {
 		if err := pruneClock(meta, &next, w.boot); err != nil {
 			return err
 		}
-		if tailChanged {
-			if next.tail.n > 0 {
-				v := append(seqKey(next.tailFirst), next.tail.bytes()...)
-				err = meta.Put(keyTail, v)
-			} else {
-				err = meta.Delete(keyTail)
-			}
-			if err != nil {
-				return fmt.Errorf("tail: %w", err)
-			}
-		}
-		if d := w.dropped + pruneDrops; d != next.dropped {
-			if err := meta.Put(keyDropped, u64(d)); err != nil {
-				return err
-			}
-			next.dropped = d
-		}
-		if next.nextSeq != r.st.nextSeq {
-			if err := meta.Put(keyNextSeq, u64(next.nextSeq)); err != nil {
-				return err
-			}
-		}
-		if next.clean != w.markClean {
-			v := byte(0)
-			if w.markClean {
-				v = 1
-			}
-			if err := meta.Put(keyClean, []byte{v}); err != nil {
-				return err
-			}
-			next.clean = w.markClean
-		}
-		return nil
+		return r.writeMeta(meta, &next, w, pruneDrops, tailChanged)
 	})
 	return next, pruneDrops, err
+}
+
+// writeKeys writes the new series, the state set and the cursors moved.
+func writeKeys(meta, ser *bolt.Bucket, next *diskState, w *work) error {
+	for i, s := range w.series {
+		if err := ser.Put(seriesID(uint32(next.nSeries+i)), encodeSeries(s)); err != nil {
+			return fmt.Errorf("series: %w", err)
+		}
+	}
+	next.nSeries += len(w.series)
+	for k, v := range w.state {
+		if err := meta.Put(stateKey(k), v); err != nil {
+			return fmt.Errorf("state %s: %w", k, err)
+		}
+	}
+	for s, c := range w.cursors {
+		if err := meta.Put(cursorKey(s), u64(c)); err != nil {
+			return fmt.Errorf("cursor %s: %w", s, err)
+		}
+		next.cursors[s] = c
+	}
+	return nil
+}
+
+// writeMeta writes the meta values the commit changed: thinning totals,
+// the tail, dropped, next_seq, the clean mark, and the jump once it is
+// announced.
+func (r *Ring) writeMeta(meta *bolt.Bucket, next *diskState, w *work, pruneDrops uint64, tailChanged bool) error {
+	if next.thinned != r.st.thinned {
+		v := binary.BigEndian.AppendUint64(u64(next.thinned), next.thinnings)
+		if err := meta.Put(keyThin, v); err != nil {
+			return fmt.Errorf("thin totals: %w", err)
+		}
+	}
+	if tailChanged {
+		var err error
+		if next.tail.n > 0 {
+			err = meta.Put(keyTail, append(seqKey(next.tailFirst), next.tail.bytes()...))
+		} else {
+			err = meta.Delete(keyTail)
+		}
+		if err != nil {
+			return fmt.Errorf("tail: %w", err)
+		}
+	}
+	if d := w.dropped + pruneDrops; d != next.dropped {
+		if err := meta.Put(keyDropped, u64(d)); err != nil {
+			return fmt.Errorf("dropped: %w", err)
+		}
+		next.dropped = d
+	}
+	if next.nextSeq != r.st.nextSeq {
+		if err := meta.Put(keyNextSeq, u64(next.nextSeq)); err != nil {
+			return fmt.Errorf("next_seq: %w", err)
+		}
+	}
+	if next.clean != w.markClean {
+		v := byte(0)
+		if w.markClean {
+			v = 1
+		}
+		if err := meta.Put(keyClean, []byte{v}); err != nil {
+			return fmt.Errorf("clean mark: %w", err)
+		}
+		next.clean = w.markClean
+	}
+	// The jump is announced once readings after it are committed and every
+	// configured stream has its cursor before it (in this commit at the
+	// latest: snapshot takes the new cursors with the readings).
+	if next.jump.to > 0 && len(w.batch) > 0 && (next.jump.floor == 0 || w.streamsSet) {
+		if err := meta.Delete(keyJump); err != nil {
+			return fmt.Errorf("jump: %w", err)
+		}
+		next.jump = jump{}
+	}
+	return nil
 }
 
 func (r *Ring) update(fn func(*bolt.Tx) error) (err error) {
@@ -291,9 +371,9 @@ func (r *Ring) update(fn func(*bolt.Tx) error) (err error) {
 // full it is sealed into the data bucket, and a large batch (a backlog
 // after failed commits) goes to data blocks of up to blockCap.
 func (r *Ring) addReadings(data *bolt.Bucket, next *diskState, w *work, seq uint64) error {
-	lim := tailLimit(r.pageSize, next.cursors, w.stateBytes+next.clockBytes()+next.thinBytes())
-	if w.hole > 0 && next.tail.n > 0 {
-		// Seqs within a block are contiguous; the hole starts a new one.
+	lim := tailLimit(r.pageSize, next.cursors, w.stateBytes+next.clockBytes()+next.thinBytes()+next.jumpBytes())
+	if seq != next.nextSeq && next.tail.n > 0 {
+		// Seqs within a block are contiguous; a hole starts a new one.
 		if err := r.retireTail(data, next); err != nil {
 			return err
 		}

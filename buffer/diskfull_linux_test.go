@@ -140,3 +140,101 @@ func containsAll(s string, subs ...string) bool {
 	}
 	return true
 }
+
+// TestDiskFullKeepsSeqsBelowReservation is issue 11 item 6 on a real full
+// filesystem: bbolt goes on committing into the free pages inside its file
+// while the .seq reservation cannot be rewritten, and no commit may take a
+// seq at or above the durable reservation.
+func TestDiskFullKeepsSeqsBelowReservation(t *testing.T) {
+	dir := mountTmpfs(t, "2m")
+	path := filepath.Join(dir, "buffer.db")
+	log, logs := testLogger(t)
+	r, err := open(path, testConfig(1<<20), log, tuning{manual: true, reserveStep: 200, pruneBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.SetStreams([]string{"raw"})
+	k := 0
+	for range 20 {
+		r.Append(gen(k, 500, 7))
+		k += 500
+		mustFlush(t, r)
+	}
+	// Everything delivered and pruned: the file keeps its free pages.
+	_, last := r.Bounds()
+	r.Ack("raw", last)
+	mustFlush(t, r)
+
+	filler := filepath.Join(dir, "filler")
+	fillUp(t, filler)
+	for range 10 {
+		r.Append(gen(k, 100, 7))
+		k += 100
+		_ = r.Flush()
+	}
+	res, err := readReservation(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := mustStats(t, r)
+	if st.LastSeq >= res {
+		t.Errorf("on a full disk seqs were committed up to %d, past the durable reservation %d", st.LastSeq, res)
+	}
+	if st.Pending == 0 || st.FailingSince.IsZero() || !containsAll(logs.String(), "level=ERROR", "reservation", "no space left") {
+		t.Errorf("readings beyond the reservation must wait, reported as failing: pending %d, failing since %v\n%s", st.Pending, st.FailingSince, logs)
+	}
+
+	// Room again: the reservation is written and the queue commits.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	mustFlush(t, r)
+	st = mustStats(t, r)
+	res, _ = readReservation(path)
+	if st.Pending != 0 || st.LastSeq != uint64(k) || res <= st.LastSeq {
+		t.Errorf("after room came back: pending %d, last %d (want %d), reservation %d", st.Pending, st.LastSeq, k, res)
+	}
+}
+
+// TestReadOnlyMountAtStart is issue 11 item 9 on a real read-only mount
+// (EROFS from the kernel, bbolt's read-only open on it): the stored
+// readings are served, new ones wait without a seq, and a remount
+// read-write lets the next commit write them.
+func TestReadOnlyMountAtStart(t *testing.T) {
+	dir := mountTmpfs(t, "16m")
+	path := filepath.Join(dir, "buffer.db")
+	last, _ := makeDB(t, path) // raw acknowledged 5000
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+		t.Fatalf("remount read-only: %v", err)
+	}
+	log, logs := testLogger(t)
+	r, err := open(path, testConfig(8<<20), log, tuning{manual: true, upgradeEvery: -1})
+	if err != nil {
+		t.Fatalf("Open on a read-only mount: %v", err)
+	}
+	defer r.Close()
+	st := mustStats(t, r)
+	if !st.DiskReadOnly || !containsAll(logs.String(), "level=ERROR", "read-only file system") {
+		t.Errorf("read-only mount not reported: %+v\n%s", st, logs)
+	}
+	r.SetStreams([]string{"raw"})
+	if got := readAll(t, r, r.Cursor("raw")+1); uint64(len(got)) != last-5000 {
+		t.Errorf("served %d stored readings, want %d", len(got), last-5000)
+	}
+	r.Append(gen(30000, 20, 4))
+	if err := r.Flush(); err == nil {
+		t.Error("Flush succeeded on a read-only mount")
+	}
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_REMOUNT, ""); err != nil {
+		t.Fatalf("remount read-write: %v", err)
+	}
+	mustFlush(t, r)
+	got := readAll(t, r, last+1)
+	if len(got) != 20 || got[0].Seq != last+1 {
+		t.Fatalf("after the remount read %d readings from %v, want 20 from %d", len(got), got, last+1)
+	}
+	if st := mustStats(t, r); st.DiskReadOnly || !st.FailingSince.IsZero() || st.Pending != 0 {
+		t.Errorf("after the remount: %+v", st)
+	}
+}

@@ -25,13 +25,31 @@
 // reused, also across a lost database: <path>.seq holds a reservation
 // above every seq committed, rewritten atomically (temp, fsync, rename,
 // fsync dir) only when a commit reaches it, 65536 seqs at a time, so a few
-// times a day. When the database is lost (moved aside as corrupt, or
-// deleted), numbering resumes at the reservation or, without one, after
-// the highest seq still readable in the damaged file; the jump is announced
-// to consumers as dropped readings, which it is. With neither (a damaged file
-// and no .seq), seqs are seeded from wall-clock milliseconds: no box commits
-// 1000 readings a second for long, so that outruns any seq used unless the
-// clock is behind (logged as a warning).
+// times a day. No commit takes a seq at or above the durable reservation:
+// when it cannot be rewritten (a full disk on which bbolt still has free
+// pages inside its file), only the readings below it commit and the rest
+// wait in the queue exactly as on a failing commit (counted, logged,
+// LastError, FailingSince, Pending); the first reservation write that
+// succeeds lets them commit.
+//
+// When the database is lost (moved aside as unusable, found empty, or
+// missing, while the .seq shows it held readings), numbering resumes
+// above the reservation and above the highest seq still readable in the
+// damaged file. With neither (a damaged file and no .seq), seqs are
+// seeded from wall-clock milliseconds: no box commits 1000 readings a
+// second for long, so that outruns any seq used unless the clock is behind
+// (logged as a warning). When bbolt opens the previous commit because one
+// meta page fails its checksum (an SD card can corrupt a written page on
+// power loss; both pages valid is an ordinary power cut, which costs
+// nothing), the lost commit's seqs may have been sent: numbering resumes
+// at the reservation too.
+//
+// Each such jump is announced to every stream as dropped, like any hole
+// (jump.go): the streams' cursors that can be read from the damaged file
+// are kept, and a stream without one starts at the highest seq the lost
+// file is known to have reached (from the file, else the reservation
+// minus one step). It is logged at ERROR and reported in Stats
+// (RecoveredFrom, RecoveredAt, Recovery, SeqJump).
 //
 // # On disk (database format 2)
 //
@@ -39,6 +57,7 @@
 // name) | name | unit: the dictionary, so a reading stores a small id.
 // "data" maps the first seq of a block (8 bytes big-endian) to a block of
 // consecutive seqs. "meta" holds format (1), next_seq, dropped (total),
+// jump (a seq jump still to announce, for seconds after a recovery),
 // clean (1 after Close, 0 from the first commit), cur/<stream> cursors,
 // state/<key> values (SetState, see state.go), clk/<seq> and syn/<boot id>
 // clock evidence (clock.go: only written while the clock is unsynced, and
@@ -140,10 +159,13 @@
 //
 // Open never refuses to start because of the file: anything unusable (not
 // a bbolt file, both meta pages bad, a truncated file, a damaged page, a
-// foreign or newer-format database, a bad first/last block or tail) is
-// renamed to <path>.corrupt-<UTC time>, logged at ERROR with both paths,
-// reported in Stats.RecoveredFrom, and replaced by an empty ring. Only a
-// missing or unwritable directory, or a lock held elsewhere, is an error.
+// foreign or newer-format database, a bad first/last block or tail, an
+// empty file while the .seq shows readings existed) is renamed to
+// <path>.corrupt-<UTC time>, logged at ERROR with both paths, reported in
+// Stats.RecoveredFrom, and replaced by an empty ring numbered past it
+// (Sequence numbers). A directory or file that refuses writes opens
+// read-only (below). Only a missing directory, or a lock held elsewhere, is
+// an error.
 //
 // The check costs one walk of the file, done anyway: with NoFreelistSync,
 // bbolt's writable open walks every page on a goroutine of its own, where a
@@ -180,7 +202,19 @@
 // Pending, and the first commit that succeeds writes the whole queue.
 // TestDiskFull proves it on a real, full 2 MiB tmpfs: everything committed
 // before is intact, the file reopens without recovery, and the seq hole is
-// exactly the queue's overflow.
+// exactly the queue's overflow; TestDiskFullKeepsSeqsBelowReservation that
+// bbolt committing into its free pages never outruns the reservation.
+//
+// A data directory or file that refuses writes at Open (EROFS, EACCES: a
+// worn card gone read-only) does not stop the box (readonly.go): the file
+// is opened read-only and its readings served (cursors move in memory
+// only), new readings wait in the queue without a seq (so none is ever
+// published with a seq a later boot could hand out again), Stats reports
+// DiskReadOnly with LastError, FailingSince and Pending, an ERROR is logged
+// at open and once a minute, and every 10 s the directory is checked: once
+// writable (a remount) the file is reopened for writing as Open would and
+// the queue and cursors are committed. A stop while read-only loses the
+// queue.
 //
 // A block whose checksum fails later (bit rot bbolt cannot see) is skipped
 // by Read with an ERROR log, once: the seq jump tells the streams, and one

@@ -39,6 +39,11 @@ type loaded struct {
 	// maxSeq is the highest seq seen anywhere, kept even when the walk fails
 	// half-way, so a recovery can still avoid reusing seqs.
 	maxSeq uint64
+
+	jump jump // a seq jump not yet announced (jump.go)
+	// rollback, set by openExisting, says why bbolt may have opened the
+	// previous commit rather than the last one (jump.go: damagedMeta).
+	rollback string
 }
 
 func (ld *loaded) seen(seq uint64) {
@@ -81,6 +86,9 @@ func load(db *bolt.DB, fileSize int64, checkUnclean bool) (ld *loaded, err error
 	}()
 	err = db.View(func(tx *bolt.Tx) error {
 		if need := tx.Size(); need > fileSize {
+			// The meta bucket may still be readable: its cursors and
+			// next_seq tell how far the streams and the file had got.
+			ld.salvageMeta(tx)
 			return corrupt("truncated: the database needs %d bytes, the file has %d", need, fileSize)
 		}
 		var names []string
@@ -134,61 +142,93 @@ func load(db *bolt.DB, fileSize int64, checkUnclean bool) (ld *loaded, err error
 	return ld, err
 }
 
+// salvageMeta reads what it can of the meta bucket of a file that is
+// already known to be unusable; a fault or panic only ends the salvage.
+func (ld *loaded) salvageMeta(tx *bolt.Tx) {
+	defer func() { _ = recover() }()
+	if b := tx.Bucket(bucketMeta); b != nil {
+		_ = ld.readMeta(b)
+	}
+}
+
+// readMeta reads every key it can, so that a damaged file still yields its
+// cursors and next_seq for the recovery, and returns the first error.
 func (ld *loaded) readMeta(b *bolt.Bucket) error {
 	var haveFormat, haveNext bool
+	var first error
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if v == nil {
-			return corrupt("meta: unexpected nested bucket %q", k)
+			first = cmp.Or(first, corrupt("meta: unexpected nested bucket %q", k))
+			continue
 		}
-		var err error
-		switch string(k) {
-		case string(keyFormat):
-			if len(v) != 1 || v[0] < 1 || v[0] > dbFormat {
-				return corrupt("meta: database format %x, this build reads 1 to %d", v, dbFormat)
-			}
-			ld.format = v[0]
-			haveFormat = true
-		case string(keyNextSeq):
-			ld.nextSeq, err = getU64(v, "next_seq")
-			if err == nil && ld.nextSeq == 0 {
-				err = errors.New("meta next_seq is 0")
-			}
-			haveNext = err == nil
-			if haveNext {
-				ld.seen(ld.nextSeq - 1)
-			}
-		case string(keyDropped):
-			ld.dropped, err = getU64(v, "dropped")
-		case string(keyThin):
-			if len(v) != 16 {
-				err = fmt.Errorf("meta thin: %d bytes, want 16", len(v))
-			} else {
-				ld.thinned, ld.thinnings = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
-			}
-		case string(keyClean):
-			ld.clean = len(v) == 1 && v[0] == 1
-		case string(keyTail):
-			err = ld.readTail(v)
-		default:
-			if s, ok := isCursorKey(k); ok {
-				ld.cursors[s], err = getU64(v, "cursor "+s)
-			} else if ok, cerr := ld.readClockMeta(k, v); ok {
-				err = cerr
-			} else if s, ok := isStateKey(k); ok {
-				if ld.state == nil {
-					ld.state = map[string][]byte{}
-				}
-				ld.state[s] = bytes.Clone(v) // v lives only as long as the tx
-			}
-			// Other keys: written by a later build of the same format; ignored.
+		if err := ld.readMetaKey(k, v, &haveFormat, &haveNext); err != nil {
+			first = cmp.Or(first, err)
 		}
-		if err != nil {
-			return corrupt("%w", err)
-		}
+	}
+	if first != nil {
+		return first
 	}
 	if !haveFormat || !haveNext {
 		return corrupt("meta: format or next_seq missing")
+	}
+	return nil
+}
+
+func (ld *loaded) readMetaKey(k, v []byte, haveFormat, haveNext *bool) error {
+	var err error
+	switch string(k) {
+	case string(keyFormat):
+		if len(v) != 1 || v[0] < 1 || v[0] > dbFormat {
+			return corrupt("meta: database format %x, this build reads 1 to %d", v, dbFormat)
+		}
+		ld.format = v[0]
+		*haveFormat = true
+	case string(keyNextSeq):
+		ld.nextSeq, err = getU64(v, "next_seq")
+		if err == nil && ld.nextSeq == 0 {
+			err = errors.New("meta next_seq is 0")
+		}
+		*haveNext = err == nil
+		if *haveNext {
+			ld.seen(ld.nextSeq - 1)
+		}
+	case string(keyJump):
+		if len(v) != 16 {
+			err = fmt.Errorf("meta jump: %d bytes, want 16", len(v))
+		} else {
+			ld.jump = jump{binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])}
+		}
+	case string(keyDropped):
+		ld.dropped, err = getU64(v, "dropped")
+	case string(keyThin):
+		if len(v) != 16 {
+			err = fmt.Errorf("meta thin: %d bytes, want 16", len(v))
+		} else {
+			ld.thinned, ld.thinnings = binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
+		}
+	case string(keyClean):
+		ld.clean = len(v) == 1 && v[0] == 1
+	case string(keyTail):
+		err = ld.readTail(v)
+	default:
+		if s, ok := isCursorKey(k); ok {
+			var c uint64
+			if c, err = getU64(v, "cursor "+s); err == nil {
+				ld.cursors[s] = c
+			}
+		} else if ok, cerr := ld.readClockMeta(k, v); ok {
+			err = cerr
+		} else if s, ok := isStateKey(k); ok {
+			if ld.state == nil {
+				ld.state = map[string][]byte{}
+			}
+			ld.state[s] = bytes.Clone(v) // v lives only as long as the tx
+		}
+		// Other keys: written by a later build of the same format; ignored.
+	}
+	if err != nil {
+		return corrupt("%w", err)
 	}
 	return nil
 }

@@ -18,6 +18,10 @@ var (
 	keyDropped = []byte("dropped")
 	keyClean   = []byte("clean")
 	keyTail    = []byte("tail")
+	// keyJump marks a seq jump still to be announced (jump.go): the floor
+	// for streams new to the file and the first seq the next reading may
+	// take, 8 bytes each. Present for seconds after a recovery.
+	keyJump = []byte("jump")
 )
 
 const (

@@ -22,11 +22,15 @@ import (
 // starts its group-commit goroutine.
 //
 // A file that cannot be used (not a bbolt file, bad meta pages, truncated,
-// damaged pages, an unknown format) is moved aside to
-// <path>.corrupt-<UTC time>, logged at ERROR, reported in
-// Stats.RecoveredFrom, and a fresh buffer takes its place: the daemon never
-// refuses to start because of the buffer file. A missing or unwritable
-// directory, or a file locked by another process (ErrLocked), is an error.
+// damaged pages, an unknown format, or empty while the .seq reservation
+// shows it held readings) is moved aside to <path>.corrupt-<UTC time>,
+// logged at ERROR, reported in Stats.RecoveredFrom, and a fresh buffer
+// takes its place, numbered above every seq the old one used, with the jump
+// announced to every stream (jump.go): the daemon never refuses to start
+// because of the buffer file. A data directory or file that refuses writes
+// (a card gone read-only) opens the file read-only instead (readonly.go). A
+// missing directory, or a file locked by another process (ErrLocked), is an
+// error.
 func Open(path string, cfg Config, log *slog.Logger) (*Ring, error) {
 	return open(path, cfg, log, tuning{})
 }
@@ -38,105 +42,213 @@ func open(path string, cfg Config, log *slog.Logger, tn tuning) (*Ring, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("buffer %s: config: %w", path, err)
 	}
-	if err := checkDir(filepath.Dir(path)); err != nil {
-		return nil, fmt.Errorf("buffer %s: %w", path, err)
-	}
 	tn.fill(cfg)
 	r := &Ring{path: path, cfg: cfg, log: log, tn: tn, badBlocks: map[uint64]bool{}}
-
-	// A compaction interrupted before its rename leaves this behind; the
-	// database itself is whole.
-	_ = os.Remove(path + compactSuffix)
-	dropCache(path)
-	reserved, rerr := readReservation(path)
-	if rerr != nil {
-		log.Warn("buffer: ignoring the seq reservation file", "path", path, "err", rerr)
+	a, err := r.attachWritable()
+	if refusesWrites(err) {
+		a, err = r.attachReadOnly(err)
 	}
-
-	db, ld, err := r.openExisting()
-	var ce *corruptError
-	recovered := false
-	switch {
-	case err == nil:
-	case errors.As(err, &ce):
-		aside, mvErr := moveAside(path)
-		if mvErr != nil {
-			return nil, fmt.Errorf("buffer %s: unusable (%v), and moving it aside failed: %w", path, err, mvErr)
-		}
-		r.recoveredFrom = aside
-		recovered = true
-		next := reserved
-		if next == 0 && ld != nil && ld.maxSeq > 0 && ld.maxSeq < 1<<53 {
-			// No reservation: trust what the damaged file still told us,
-			// if it is plausible at all.
-			next = ld.maxSeq + 1
-		}
-		if next == 0 {
-			// Nothing tells which seqs the lost file used. Wall-clock
-			// milliseconds outrun any seq we could have assigned (we never
-			// commit 1000 readings a second for long), unless the clock is
-			// behind: the best guess left.
-			next = max(uint64(time.Now().UnixMilli()), 1)
-			log.Warn("buffer: no seq high-water mark survived; seeding seqs from the wall clock",
-				"path", path, "next_seq", next)
-		}
-		log.Error("buffer: file is corrupt; moved it aside and started an empty buffer (readings the streams had not sent are in the moved file)",
-			"path", path, "moved_to", aside, "err", err, "next_seq", next)
-		if db, err = r.openRW(); err != nil {
-			return nil, fmt.Errorf("buffer %s: create after moving the corrupt file aside: %w", path, err)
-		}
-		ld = &loaded{empty: true, nextSeq: next}
-	default:
+	if err != nil {
 		return nil, fmt.Errorf("buffer %s: %w", path, err)
 	}
-
-	next := ld.nextSeq
-	if ld.empty {
-		if !recovered {
-			next = max(reserved, 1)
-		}
-		if err := initDB(db, next); err != nil {
-			_ = db.Close()
-			return nil, fmt.Errorf("buffer %s: initialise: %w", path, err)
-		}
-		// bbolt wrote both meta pages in one 16 KiB write; see dropCache.
-		_ = db.Close()
-		dropCache(path)
-		if db, err = r.openRW(); err != nil {
-			return nil, fmt.Errorf("buffer %s: reopen after initialising: %w", path, classify(err, "open"))
-		}
-		ld.cursors = map[string]uint64{}
-		ld.format = dbFormat
-	} else if ld.maxSeq >= next {
-		log.Warn("buffer: next_seq is behind the stored readings; moving it past them", "path", path, "next_seq", next, "max_seq", ld.maxSeq)
-		next = ld.maxSeq + 1
-	}
-
-	r.db = db
-	r.pageSize = db.Info().PageSize
-	r.budget = tn.budget
-	if r.budget == 0 {
-		r.budget = dataBudget(cfg, r.pageSize)
-	}
-	r.dict = newDict(ld.series)
-	r.st = stateFrom(ld, next)
-	r.st.reserved = reserved
-	r.cursors = make(map[string]uint64, len(r.st.cursors))
-	for k, v := range r.st.cursors {
-		r.cursors[k] = v
-	}
-	r.dropped = r.st.dropped
-	r.state = ld.state
-	r.publishLocked()
-	r.lastCompactCheck = time.Now()
+	r.install(a)
+	ld := a.ld
 	log.Info("buffer opened", "path", path, "readings", r.count, "first_seq", r.first, "last_seq", r.last,
-		"data_bytes", r.dataBytes, "clean_shutdown", ld.clean || ld.empty)
+		"data_bytes", r.dataBytes, "clean_shutdown", ld.clean || ld.empty, "read_only", a.readOnly)
 
 	if !tn.manual {
 		r.stop, r.done = make(chan struct{}), make(chan struct{})
 		go r.loop()
 	}
 	return r, nil
+}
+
+// attached is a database handle and what opening it found.
+type attached struct {
+	db       *bolt.DB // nil: read-only with no usable file
+	ld       *loaded
+	next     uint64 // next_seq
+	reserved uint64 // the .seq reservation
+	rec      recovery
+	readOnly bool   // the data directory refuses writes (readonly.go)
+	roCause  string // why
+}
+
+// attachWritable opens the file for writing, recovering from whatever is
+// wrong with it (open's doc). An error for which refusesWrites holds
+// means the directory or the file cannot be written: nothing was changed.
+func (r *Ring) attachWritable() (*attached, error) {
+	if err := checkDir(filepath.Dir(r.path), r.tn.writeFault); err != nil {
+		return nil, err
+	}
+	// A compaction interrupted before its rename leaves this behind; the
+	// database itself is whole.
+	_ = os.Remove(r.path + compactSuffix)
+	dropCache(r.path)
+	reserved := r.reservation()
+	db, ld, err := r.openExisting(reserved)
+	var ce *corruptError
+	switch {
+	case err == nil:
+	case errors.As(err, &ce):
+		return r.replaceLost(err, ld, reserved, true)
+	case errors.Is(err, errMissing):
+		if reserved > 0 {
+			return r.replaceLost(errors.New("the file is missing but the seq reservation shows it held readings"), nil, reserved, false)
+		}
+		if db, err = r.openRW(); err != nil {
+			return nil, classify(err, "create")
+		}
+		ld = &loaded{empty: true}
+	default:
+		return nil, err
+	}
+	a := &attached{db: db, ld: ld, reserved: reserved, next: ld.nextSeq}
+	switch {
+	case ld.empty:
+		// bbolt created the file (a new box, or a crash before the first
+		// commit: no reservation then, or the file would be lost).
+		a.next = max(reserved, 1)
+		if a.db, err = r.initFresh(db, a.next, jump{}, nil); err != nil {
+			return nil, err
+		}
+		a.ld = &loaded{empty: true, cursors: map[string]uint64{}, format: dbFormat}
+	case ld.rollback != "":
+		if err := r.rolledBack(a); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	case ld.maxSeq >= a.next:
+		r.log.Warn("buffer: next_seq is behind the stored readings; moving it past them", "path", r.path, "next_seq", a.next, "max_seq", ld.maxSeq)
+		a.next = ld.maxSeq + 1
+	}
+	return a, nil
+}
+
+// reservation reads the .seq file; a damaged one counts as none.
+func (r *Ring) reservation() uint64 {
+	reserved, err := readReservation(r.path)
+	if err != nil {
+		r.log.Warn("buffer: ignoring the seq reservation file", "path", r.path, "err", err)
+	}
+	return reserved
+}
+
+// replaceLost moves an unusable file aside (when move is set: a missing
+// file has nothing to move) and creates a fresh one numbered above every
+// seq the lost file may have used, with the jump to announce (jump.go).
+func (r *Ring) replaceLost(cause error, ld *loaded, reserved uint64, move bool) (*attached, error) {
+	rec := recovery{reason: cause.Error(), at: time.Now().UTC()}
+	if move {
+		aside, err := moveAside(r.path)
+		if err != nil {
+			return nil, fmt.Errorf("unusable (%v), and moving it aside failed: %w", cause, err)
+		}
+		rec.aside = aside
+	}
+	next, ok := resumeSeq(reserved, ld)
+	if !ok {
+		next = wallClockSeq()
+		r.log.Warn("buffer: no seq high-water mark survived; seeding seqs from the wall clock",
+			"path", r.path, "next_seq", next)
+	}
+	j := jump{floor: lostFloor(ld, reserved, r.tn.reserveStep, next), to: next}
+	rec.jump = j.to - j.floor
+	cursors := salvagedCursors(ld, next)
+	db, err := r.openRW()
+	if err != nil {
+		return nil, fmt.Errorf("create after the loss of the file (%v): %w", cause, classify(err, "create"))
+	}
+	if db, err = r.initFresh(db, next, j, cursors); err != nil {
+		return nil, err
+	}
+	r.log.Error("buffer: the file is lost; started an empty buffer numbered above every seq the old one used, and every stream announces the jump as dropped (readings the streams had not sent are in the moved file, if any)",
+		"path", r.path, "moved_to", rec.aside, "err", cause, "next_seq", next,
+		"seq_jump_from", j.floor, "seq_jump", rec.jump, "cursors_kept", len(cursors))
+	return &attached{
+		db:       db,
+		ld:       &loaded{empty: true, cursors: cursors, format: dbFormat, jump: j},
+		next:     next,
+		reserved: reserved,
+		rec:      rec,
+	}, nil
+}
+
+// rolledBack handles a file whose newest meta page may be damaged (jump.go,
+// damagedMeta): bbolt opened the previous commit, and the seqs of the one
+// lost may have been sent. Numbering resumes at the reservation, recorded
+// in the file before anything else is written.
+func (r *Ring) rolledBack(a *attached) error {
+	ld := a.ld
+	to := a.reserved
+	if to < ld.nextSeq || to <= ld.maxSeq {
+		// The reservation is not above the file (missing, or stale): the
+		// clock is all that is left.
+		to = max(wallClockSeq(), ld.nextSeq, ld.maxSeq+1)
+		r.log.Warn("buffer: no seq reservation above the rolled-back file; seeding seqs from the wall clock",
+			"path", r.path, "next_seq", to, "reservation", a.reserved)
+	}
+	if to > ld.nextSeq {
+		// (to == next_seq: the lost commit cannot have taken a seq, it
+		// would have needed a reservation above it first.)
+		j := jump{to: to}
+		if err := recordJump(a.db, j); err != nil {
+			return fmt.Errorf("record the seq jump after a rollback: %w", err)
+		}
+		ld.jump = j
+	}
+	a.rec = recovery{reason: ld.rollback, at: time.Now().UTC(), jump: to - ld.nextSeq}
+	r.log.Error("buffer: a meta page of the file is damaged; bbolt opened the previous commit, so the last one (readings, cursor moves) may be lost; new readings are numbered above every seq it may have used, and every stream announces the jump as dropped",
+		"path", r.path, "detail", ld.rollback, "next_seq", ld.nextSeq, "resume_seq", to, "seq_jump", a.rec.jump)
+	return nil
+}
+
+// initFresh writes the buckets and meta of a new file into db, then
+// reopens it (see dropCache).
+func (r *Ring) initFresh(db *bolt.DB, next uint64, j jump, cursors map[string]uint64) (*bolt.DB, error) {
+	if err := initDB(db, next, j, cursors); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("initialise: %w", err)
+	}
+	// bbolt wrote both meta pages in one 16 KiB write; see dropCache.
+	_ = db.Close()
+	dropCache(r.path)
+	db, err := r.openRW()
+	if err != nil {
+		return nil, fmt.Errorf("reopen after initialising: %w", classify(err, "open"))
+	}
+	return db, nil
+}
+
+// install makes a the ring's file and committed state.
+func (r *Ring) install(a *attached) {
+	ld := a.ld
+	r.db = a.db
+	r.pageSize = os.Getpagesize()
+	if a.db != nil {
+		r.pageSize = a.db.Info().PageSize
+	}
+	r.budget = r.tn.budget
+	if r.budget == 0 {
+		r.budget = dataBudget(r.cfg, r.pageSize)
+	}
+	r.dict = newDict(ld.series)
+	r.st = stateFrom(ld, a.next)
+	r.st.reserved = a.reserved
+	r.cursors = make(map[string]uint64, len(r.st.cursors))
+	for k, v := range r.st.cursors {
+		r.cursors[k] = v
+	}
+	r.dropped = r.st.dropped
+	r.state = ld.state
+	r.recovery = a.rec
+	r.diskRO = a.readOnly
+	if a.readOnly {
+		r.lastErr = "read-only: " + a.roCause
+		r.failingSince = time.Now().UTC()
+	}
+	r.publishLocked()
+	r.lastCompactCheck = time.Now()
 }
 
 // OpenReadOnly opens the buffer for Stats, Read and Export while the daemon
@@ -218,16 +330,16 @@ func allocSize(cfg Config) int {
 	return int(min(max(int64(cfg.MaxBytes)/256/(64<<10)*(64<<10), 64<<10), 1<<20))
 }
 
+// errMissing: there is no file.
+var errMissing = errors.New("no buffer file")
+
 // openExisting probes the file read-only (see load) and then opens it for
-// writing. It returns a *corruptError for a file to move aside.
-func (r *Ring) openExisting() (*bolt.DB, *loaded, error) {
+// writing. It returns a *corruptError for a file to move aside, and
+// errMissing when there is no file.
+func (r *Ring) openExisting(reserved uint64) (*bolt.DB, *loaded, error) {
 	fi, err := os.Stat(r.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		db, err := r.openRW()
-		if err != nil {
-			return nil, nil, classify(err, "create")
-		}
-		return db, &loaded{empty: true}, nil
+		return nil, nil, errMissing
 	}
 	if err != nil {
 		return nil, nil, err
@@ -235,38 +347,65 @@ func (r *Ring) openExisting() (*bolt.DB, *loaded, error) {
 	if fi.IsDir() {
 		return nil, nil, corrupt("is a directory")
 	}
-	if fi.Size() > 0 {
-		ro, err := boltOpen(r.path, bolt.Options{ReadOnly: true, Timeout: r.tn.lockTimeout, FreelistType: bolt.FreelistMapType})
+	if fi.Size() == 0 {
+		if reserved > 0 {
+			// A crash before the first commit leaves an empty file, but
+			// never a reservation: that is only written by a commit.
+			return nil, &loaded{}, corrupt("the file is empty, but the seq reservation (%d) shows it held readings", reserved)
+		}
+		db, err := r.openRW() // bbolt initialises it
 		if err != nil {
-			if errors.Is(err, berrors.ErrTimeout) {
-				return nil, nil, ErrLocked
-			}
-			return nil, nil, corrupt("%w", err)
+			return nil, nil, classify(err, "open")
 		}
-		start := time.Now()
-		ld, err := load(ro, fi.Size(), true)
-		_ = ro.Close()
-		if err != nil {
-			return nil, ld, err
-		}
-		if !ld.clean && !ld.empty {
-			r.log.Info("buffer: previous shutdown was not clean; database verified", "path", r.path, "took", time.Since(start).Round(time.Millisecond))
-		}
-		db, err := r.openRW()
-		if err != nil {
-			return nil, ld, classify(err, "open")
-		}
-		return db, ld, nil
+		return db, &loaded{empty: true}, nil
 	}
-	// An empty file: bbolt initialises it.
+	ld, err := r.probe(fi.Size())
+	if err != nil {
+		return nil, ld, err
+	}
+	if ld.empty && reserved > 0 {
+		// bbolt's bare file: a crash right after a loss moved the old one
+		// aside, before the fresh one was initialised (replaceLost).
+		return nil, ld, corrupt("the file holds no buckets, but the seq reservation (%d) shows readings existed", reserved)
+	}
 	db, err := r.openRW()
 	if err != nil {
-		return nil, nil, classify(err, "open")
+		return nil, ld, classify(err, "open")
 	}
-	return db, &loaded{empty: true}, nil
+	return db, ld, nil
+}
+
+// probe opens the file read-only and walks it (load), and looks at its two
+// meta pages for a possible rollback (jump.go, damagedMeta).
+func (r *Ring) probe(size int64) (*loaded, error) {
+	ro, err := boltOpen(r.path, bolt.Options{ReadOnly: true, Timeout: r.tn.lockTimeout, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, ErrLocked
+		}
+		return nil, corrupt("%w", err)
+	}
+	start := time.Now()
+	ld, err := load(ro, size, true)
+	_ = ro.Close()
+	if err != nil {
+		return ld, err
+	}
+	if !ld.empty {
+		ld.rollback, _ = damagedMeta(r.path)
+	}
+	if !ld.clean && !ld.empty && ld.rollback == "" {
+		r.log.Info("buffer: previous shutdown was not clean; database verified", "path", r.path, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return ld, nil
 }
 
 func (r *Ring) openRW() (*bolt.DB, error) {
+	if r.tn.writeFault != nil {
+		if err := r.tn.writeFault(); err != nil {
+			return nil, err
+		}
+	}
 	db, err := boltOpen(r.path, r.rwOptions())
 	if err == nil {
 		// Before anything grows the file: see allocSize.
@@ -276,13 +415,13 @@ func (r *Ring) openRW() (*bolt.DB, error) {
 }
 
 // classify sorts an error from bbolt's writable open: the lock held
-// elsewhere, a file system that refuses writes (not the file's fault), or
-// else a file to move aside (unreadable, not writable by us, damaged).
+// elsewhere, a file or file system that refuses writes or has no room (not
+// the file's fault), or else a file to move aside (unreadable, damaged).
 func classify(err error, what string) error {
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
 		return ErrLocked
-	case errors.Is(err, syscall.EROFS), errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+	case refusesWrites(err), errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return fmt.Errorf("%s: %w", what, err)
 	case what == "create":
 		return fmt.Errorf("%s: %w", what, err)
@@ -315,7 +454,10 @@ func boltOpen(path string, opts bolt.Options) (db *bolt.DB, err error) {
 	return bolt.Open(path, 0o640, &opts)
 }
 
-func initDB(db *bolt.DB, next uint64) error {
+// initDB writes a new file's buckets and meta: next_seq, and after a loss
+// the jump to announce and the cursors salvaged (jump.go), in the one
+// transaction, so that no crash can leave the fresh file without them.
+func initDB(db *bolt.DB, next uint64, j jump, cursors map[string]uint64) error {
 	return db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketData, bucketMeta, bucketSeries} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -323,12 +465,19 @@ func initDB(db *bolt.DB, next uint64) error {
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
-		for k, v := range map[string][]byte{
+		kv := map[string][]byte{
 			string(keyFormat):  {dbFormat},
 			string(keyNextSeq): u64(next),
 			string(keyDropped): u64(0),
 			string(keyClean):   {0},
-		} {
+		}
+		if j.to > 0 {
+			kv[string(keyJump)] = j.bytes()
+		}
+		for s, c := range cursors {
+			kv[string(cursorKey(s))] = u64(c)
+		}
+		for k, v := range kv {
 			if err := meta.Put([]byte(k), v); err != nil {
 				return err
 			}
@@ -337,7 +486,7 @@ func initDB(db *bolt.DB, next uint64) error {
 	})
 }
 
-func checkDir(dir string) error {
+func checkDir(dir string, fault func() error) error {
 	fi, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("directory %s does not exist (create it, or set device.data_dir)", dir)
@@ -348,7 +497,11 @@ func checkDir(dir string) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("%s is not a directory", dir)
 	}
-	if err := writable(dir); err != nil {
+	err = writable(dir)
+	if err == nil && fault != nil {
+		err = fault()
+	}
+	if err != nil {
 		return fmt.Errorf("directory %s is not writable by this user: %w", dir, err)
 	}
 	return nil

@@ -49,6 +49,11 @@ func TestCorruptFileIsMovedAside(t *testing.T) {
 			writeFile(t, path, bytes.Repeat([]byte("not a database "), 1000))
 			os.Remove(path + seqSuffix)
 		}, false},
+		{"zero-length", func(t *testing.T, path string, _ int) {
+			if err := os.Truncate(path, 0); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
 		{"tiny", func(t *testing.T, path string, _ int) {
 			writeFile(t, path, []byte("x"))
 		}, true},
@@ -167,16 +172,23 @@ func TestCorruptFileIsMovedAside(t *testing.T) {
 			if !c.keepSeq && first < uint64(time.Now().Add(-time.Hour).UnixMilli()) {
 				t.Errorf("without any high-water mark, seqs restart at %d", first)
 			}
-			// And it works.
+			// And it works, and the jump is announced: the stream had
+			// acknowledged 5000 (makeDB), so its next batch must start at
+			// or before 5001 and count every seq up to the first new
+			// reading as dropped.
 			r.SetStreams([]string{"raw"})
-			if c := r.Cursor("raw"); c != first-1 {
-				t.Errorf("stream cursor %d in the fresh ring, want %d", c, first-1)
+			c := r.Cursor("raw")
+			if c+1 > 5001 {
+				t.Errorf("stream raw had acknowledged 5000; it resumes at %d, leaving seqs 5001..%d unannounced", c+1, c)
 			}
 			r.Append(gen(0, 50, 5))
 			mustFlush(t, r)
 			got := readAll(t, r, 0)
 			if len(got) != 50 || got[0].Seq != first {
 				t.Fatalf("fresh ring read %d readings from seq %v", len(got), got)
+			}
+			if f, dropped := announced(t, r, c); f != first || dropped == 0 {
+				t.Errorf("stream raw's first batch after the move-aside reads seq %d after cursor %d and says dropped: %d", f, c, dropped)
 			}
 			if err := r.Close(); err != nil {
 				t.Fatal(err)

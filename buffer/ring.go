@@ -21,6 +21,10 @@ var (
 	ErrClosed = errors.New("buffer is closed")
 	// ErrReadOnly is returned by Flush on a ring from OpenReadOnly.
 	ErrReadOnly = errors.New("buffer is open read-only")
+	// ErrDiskReadOnly is returned by Flush while the data directory refuses
+	// writes (a card gone read-only): the stored readings are served, new
+	// ones wait in memory without a seq (readonly.go).
+	ErrDiskReadOnly = errors.New("the data directory refuses writes (read-only file system?); new readings wait in memory")
 )
 
 // Ring is the crash-safe reading buffer. It is safe for concurrent use: one
@@ -50,7 +54,8 @@ type Ring struct {
 	lastFailLog      time.Time
 	fullDrops        uint64 // dropped by the budget since lastFullLog
 	lastFullLog      time.Time
-	lastResvLog      time.Time
+	lastUpgradeTry   time.Time // readonly.go
+	lastROLog        time.Time
 
 	// dbMu guards the handle: readers hold it shared; compaction and Close
 	// swap it holding it exclusively (and commitMu).
@@ -60,36 +65,39 @@ type Ring struct {
 	dict *dict
 
 	// mu guards what Append, Ack and the readers share with the committer.
-	mu            sync.Mutex
-	closed        bool
-	pending       []entry
-	hole          uint64 // pending readings dropped since the last commit
-	dropped       uint64 // dropped_total, including what is not yet persisted
-	cursors       map[string]uint64
-	active        map[string]bool
-	first, last   uint64
-	count         uint64
-	dataBytes     int64
-	subs          []chan struct{}
-	commits       uint64
-	commitErrors  uint64
-	compactions   uint64
-	lastErr       string
-	failingSince  time.Time
-	lastCommit    time.Duration
-	maxCommit     time.Duration
-	recoveredFrom string
-	lastDropLog   time.Time
-	badBlocks     map[uint64]bool
-	thinned       uint64 // thinned_total (thin.go)
-	thinnings     uint64
-	state         map[string][]byte // persisted sensor state (state.go)
-	stateDirty    map[string]bool   // keys set since the last commit took them
-	clock         Clock             // SetClock (clock.go)
-	bootID        string            // clock evidence (clock.go)
-	offset        func() (time.Duration, bool)
-	epochs        []evidence       // append-only: commits share it
-	syncPending   map[string]int64 // MarkSynced calls not yet committed
+	mu           sync.Mutex
+	closed       bool
+	pending      []entry
+	hole         uint64 // pending readings dropped since the last commit
+	dropped      uint64 // dropped_total, including what is not yet persisted
+	cursors      map[string]uint64
+	active       map[string]bool
+	first, last  uint64
+	count        uint64
+	dataBytes    int64
+	subs         []chan struct{}
+	commits      uint64
+	commitErrors uint64
+	compactions  uint64
+	lastErr      string
+	failingSince time.Time
+	lastCommit   time.Duration
+	maxCommit    time.Duration
+	recovery     recovery // what this open did about a lost file (jump.go)
+	floor        uint64   // start of an unannounced jump for new streams (jump.go)
+	diskRO       bool     // the data directory refuses writes (readonly.go)
+	lastErrRO    bool     // the last commit failed because writes are refused
+	lastDropLog  time.Time
+	badBlocks    map[uint64]bool
+	thinned      uint64 // thinned_total (thin.go)
+	thinnings    uint64
+	state        map[string][]byte // persisted sensor state (state.go)
+	stateDirty   map[string]bool   // keys set since the last commit took them
+	clock        Clock             // SetClock (clock.go)
+	bootID       string            // clock evidence (clock.go)
+	offset       func() (time.Duration, bool)
+	epochs       []evidence       // append-only: commits share it
+	syncPending  map[string]int64 // MarkSynced calls not yet committed
 }
 
 // tuning holds the knobs tests and benchmarks turn; Open uses the defaults.
@@ -104,6 +112,14 @@ type tuning struct {
 	manual        bool          // no commit goroutine: the caller Flushes
 	failCommit    func() error  // fault injection, called inside each commit tx
 	lockTimeout   time.Duration // wait for the file lock
+	// failReserve replaces writing the .seq reservation (fault injection).
+	failReserve func() error
+	// writeFault, when it returns an error, stands for a data directory
+	// that refuses writes (EROFS): root ignores chmod, so tests inject it.
+	writeFault func() error
+	// upgradeEvery is how often a ring opened on a read-only data
+	// directory tries to reopen it writable; <0: at every commit.
+	upgradeEvery time.Duration
 }
 
 const (
@@ -132,6 +148,9 @@ func (t *tuning) fill(cfg Config) {
 	if t.lockTimeout == 0 {
 		t.lockTimeout = openTimeout
 	}
+	if t.upgradeEvery == 0 {
+		t.upgradeEvery = defaultUpgradeEvery
+	}
 }
 
 // diskState is the ring as last committed; commits work on a clone and
@@ -155,6 +174,8 @@ type diskState struct {
 	// thinned and thinnings are the persisted thinning totals; thinFrom is
 	// where the next thinning scan starts (thin.go), in memory only.
 	thinned, thinnings, thinFrom uint64
+
+	jump jump // a seq jump not yet announced (jump.go)
 
 	clk []clkRec         // clock epoch records, by seq (clock.go)
 	syn map[string]int64 // boot id → offset after sync; replaced, never mutated
@@ -214,6 +235,7 @@ func stateFrom(ld *loaded, nextSeq uint64) diskState {
 		syn:       ld.syn,
 		thinned:   ld.thinned,
 		thinnings: ld.thinnings,
+		jump:      ld.jump,
 	}
 	if s.cursors == nil {
 		s.cursors = map[string]uint64{}
@@ -231,6 +253,17 @@ func (r *Ring) publishLocked() {
 	r.count = r.st.count()
 	r.dataBytes = r.st.bytes()
 	r.thinned, r.thinnings = r.st.thinned, r.st.thinnings
+	r.floor = r.st.jump.floor
+}
+
+// newCursorLocked is where a stream the file has no cursor for starts: at
+// first-1, or before an unannounced jump (jump.go) so that it announces it
+// too. mu held.
+func (r *Ring) newCursorLocked() uint64 {
+	if r.floor > 0 {
+		return min(r.floor, r.first) - 1
+	}
+	return r.first - 1
 }
 
 // Append queues readings for the next commit. It copies them, never blocks
@@ -294,7 +327,8 @@ func (r *Ring) Bounds() (first, last uint64) {
 
 // SetStreams declares the active streams. A stream new to the file starts
 // at first-1: it will read the oldest reading available and nothing is
-// announced as dropped. Pruning of delivered readings only waits for active
+// announced as dropped, unless the file was just recovered from a loss:
+// then it starts before the seq jump and announces it (jump.go). Pruning of delivered readings only waits for active
 // streams; the cursors of inactive ones are kept, in case they come back.
 func (r *Ring) SetStreams(names []string) {
 	r.mu.Lock()
@@ -303,7 +337,7 @@ func (r *Ring) SetStreams(names []string) {
 	for _, s := range names {
 		r.active[s] = true
 		if _, ok := r.cursors[s]; !ok {
-			r.cursors[s] = r.first - 1
+			r.cursors[s] = r.newCursorLocked()
 		}
 	}
 }
@@ -316,7 +350,7 @@ func (r *Ring) Cursor(stream string) uint64 {
 	if c, ok := r.cursors[stream]; ok {
 		return c
 	}
-	return r.first - 1
+	return r.newCursorLocked()
 }
 
 // Ack moves stream's cursor forward to seq (never backward, never past the
@@ -332,7 +366,7 @@ func (r *Ring) Ack(stream string, seq uint64) {
 	}
 	c, ok := r.cursors[stream]
 	if !ok {
-		c = r.first - 1
+		c = r.newCursorLocked()
 	}
 	if seq > c || !ok {
 		r.cursors[stream] = max(seq, c)
@@ -372,7 +406,11 @@ func (r *Ring) Close() error {
 				r.mu.Lock()
 				n := len(r.pending)
 				r.mu.Unlock()
-				r.log.Error("buffer: final commit failed; pending readings are lost", "path", r.path, "pending", n, "err", err)
+				if n == 0 && errors.Is(err, ErrDiskReadOnly) {
+					err = nil // nothing lost but cursor moves, as announced at open
+				} else {
+					r.log.Error("buffer: final commit failed; pending readings are lost", "path", r.path, "pending", n, "err", err)
+				}
 			}
 		}
 		r.commitMu.Lock()

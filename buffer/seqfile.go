@@ -47,3 +47,12 @@ func writeReservation(path string, v uint64) error {
 	}
 	return nil
 }
+
+func (r *Ring) writeReservation(v uint64) error {
+	if r.tn.failReserve != nil {
+		if err := r.tn.failReserve(); err != nil {
+			return fmt.Errorf("seq reservation: %w", err)
+		}
+	}
+	return writeReservation(r.path, v)
+}

@@ -42,11 +42,25 @@ type Stats struct {
 	CommitErrors uint64 `json:"commit_errors"` // since open
 	Pending      int    `json:"pending"`       // readings waiting for a commit
 	Compactions  uint64 `json:"compactions"`   // since open
-	// RecoveredFrom is where a corrupt file was moved by this open.
-	RecoveredFrom string `json:"recovered_from,omitempty"`
-	Series        int    `json:"series"` // dictionary size
-	ReadOnly      bool   `json:"read_only,omitempty"`
-	LastError     string `json:"last_error,omitempty"` // last commit error since open
+	// RecoveredFrom is where a corrupt file was moved by this open;
+	// RecoveredAt and Recovery say when and why, also when there was
+	// nothing to move (a missing file the .seq reservation says held
+	// readings) or the file was rolled back to its previous commit (a
+	// damaged meta page). SeqJump is how many seqs numbering skipped then:
+	// every stream announces them as dropped.
+	RecoveredFrom string    `json:"recovered_from,omitempty"`
+	RecoveredAt   time.Time `json:"recovered_at,omitzero"`
+	Recovery      string    `json:"recovery,omitempty"`
+	SeqJump       uint64    `json:"seq_jump,omitempty"`
+	// DiskReadOnly: the data directory refuses writes (a card gone
+	// read-only), at Open (the stored readings are served, cursors move
+	// in memory only, new readings wait in memory without a seq) or since
+	// (commits fail with EROFS, FailingSince and Pending as on a full
+	// disk).
+	DiskReadOnly bool   `json:"disk_read_only,omitempty"`
+	Series       int    `json:"series"` // dictionary size
+	ReadOnly     bool   `json:"read_only,omitempty"`
+	LastError    string `json:"last_error,omitempty"` // last commit error since open
 	// FailingSince is when the current run of failed commits began (disk
 	// full, read-only data dir): zero, and omitted, while commits succeed.
 	FailingSince time.Time `json:"failing_since,omitzero"`
@@ -77,7 +91,11 @@ func (r *Ring) Stats() (Stats, error) {
 		CommitErrors:  r.commitErrors,
 		Pending:       len(r.pending),
 		Compactions:   r.compactions,
-		RecoveredFrom: r.recoveredFrom,
+		RecoveredFrom: r.recovery.aside,
+		RecoveredAt:   r.recovery.at,
+		Recovery:      r.recovery.reason,
+		SeqJump:       r.recovery.jump,
+		DiskReadOnly:  r.diskRO || r.lastErrRO && !r.failingSince.IsZero(),
 		ReadOnly:      r.readOnly,
 		LastError:     r.lastErr,
 		FailingSince:  r.failingSince,
@@ -185,8 +203,16 @@ func (s Stats) WriteText(w io.Writer) {
 		}
 		p("stream "+k, "cursor %d, unsent %d%s", s.Cursors[k], s.Unsent[k], note)
 	}
+	if s.DiskReadOnly {
+		p("READ-ONLY", "the data directory refuses writes: stored readings are served, new ones wait in memory (%d pending)", s.Pending)
+	}
 	if s.RecoveredFrom != "" {
-		p("RECOVERED", "the previous file was corrupt and was moved to %s", s.RecoveredFrom)
+		p("RECOVERED", "the previous file was unusable and was moved to %s (%s)", s.RecoveredFrom, s.Recovery)
+	} else if s.Recovery != "" {
+		p("RECOVERED", "%s", s.Recovery)
+	}
+	if s.SeqJump > 0 {
+		p("SEQ JUMP", "%d seqs skipped at %s, announced to every stream as dropped", s.SeqJump, fmtTime(s.RecoveredAt))
 	}
 }
 
