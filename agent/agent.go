@@ -161,6 +161,12 @@ func (a *Agent) status() map[string]any {
 		m["buffer_failing_since"] = st.FailingSince.Format(time.RFC3339)
 		m["buffer_pending"] = st.Pending
 	}
+	if st.DiskReadOnly {
+		// The card refuses writes: the stored backlog is served, new
+		// readings wait in memory until it is writable again.
+		m["buffer_read_only"] = true
+	}
+	addRecovery(m, st)
 	// The oldest unsent reading is the one after the slowest configured
 	// stream's cursor (the file may remember streams no longer configured).
 	cfg, _, _ := a.parts()
@@ -176,6 +182,21 @@ func (a *Agent) status() map[string]any {
 		m["oldest_unsent_age_s"] = 0
 	}
 	return m
+}
+
+// addRecovery reports a buffer file lost or rolled back at this start: where
+// it was moved, when, why, and the seq jump every stream announces as
+// dropped.
+func addRecovery(m map[string]any, st buffer.Stats) {
+	if st.RecoveredAt.IsZero() {
+		return
+	}
+	if st.RecoveredFrom != "" {
+		m["buffer_recovered_from"] = st.RecoveredFrom
+	}
+	m["buffer_recovered_at"] = st.RecoveredAt.Format(time.RFC3339)
+	m["buffer_recovery"] = st.Recovery
+	m["buffer_seq_jump"] = st.SeqJump
 }
 
 // Run runs the pipeline until ctx is cancelled (SIGTERM/SIGINT), then shuts
