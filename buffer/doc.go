@@ -48,8 +48,10 @@
 // (jump.go): the streams' cursors that can be read from the damaged file
 // are kept, and a stream without one starts at the highest seq the lost
 // file is known to have reached (from the file, else the reservation
-// minus one step). It is logged at ERROR and reported in Stats
-// (RecoveredFrom, RecoveredAt, Recovery, SeqJump).
+// minus one step, else 1); if such a stream had not sent that far, the
+// seqs in between go unannounced: no better mark survives. It is logged at
+// ERROR and reported in Stats (RecoveredFrom, RecoveredAt, Recovery,
+// SeqJump).
 //
 // # On disk (database format 2)
 //
