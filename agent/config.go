@@ -265,7 +265,7 @@ func decodeSensors(tables []*config.Table) []sensors.Config {
 		drvName, _ := t.String("driver")
 		drv, known := sensors.Lookup(drvName)
 		var opts any
-		if known && drv.Options != nil {
+		if known {
 			opts = drv.Options()
 		}
 		unknown := t.Decode(&sc, opts)
@@ -296,7 +296,7 @@ func otherDriverHint(driver string) func(key string) string {
 		var owners []string
 		for _, name := range sensors.DriverNames() {
 			d, _ := sensors.Lookup(name)
-			if name == driver || d.Options == nil {
+			if name == driver {
 				continue
 			}
 			if slices.Contains(config.AllowedKeys(d.Options()), key) {

@@ -34,13 +34,14 @@ type boardPinsOptions struct {
 func (o *boardPinsOptions) PinNames() []string { return o.Pins }
 
 func init() {
-	newFake := func(string, any) (sensors.Sensor, error) { return cfgFakeSensor{}, nil }
-	sensors.Register(sensors.Driver{Name: "boardtest-i2c", Doc: "board test I2C chip",
-		Options: func() any { return &boardBusOptions{Bus: "1"} }, New: newFake})
-	sensors.Register(sensors.Driver{Name: "boardtest-gpio", Doc: "board test GPIO input",
-		Options: func() any { return &boardPinOptions{Pin: "GPIO17"} }, New: newFake})
-	sensors.Register(sensors.Driver{Name: "boardtest-pins", Doc: "board test multi-pin",
-		Options: func() any { return &boardPinsOptions{} }, New: newFake})
+	sensors.Register(sensors.Driver{Name: "boardtest-i2c", Doc: "board test I2C chip"},
+		func() boardBusOptions { return boardBusOptions{Bus: "1"} },
+		func(string, *boardBusOptions) (sensors.Sensor, error) { return cfgFakeSensor{}, nil })
+	sensors.Register(sensors.Driver{Name: "boardtest-gpio", Doc: "board test GPIO input"},
+		func() boardPinOptions { return boardPinOptions{Pin: "GPIO17"} },
+		func(string, *boardPinOptions) (sensors.Sensor, error) { return cfgFakeSensor{}, nil })
+	sensors.Register(sensors.Driver{Name: "boardtest-pins", Doc: "board test multi-pin"},
+		nil, func(string, *boardPinsOptions) (sensors.Sensor, error) { return cfgFakeSensor{}, nil })
 }
 
 // withSystemRoot points device detection at a fixture tree for one test.

@@ -58,11 +58,10 @@ func init() {
 	systemRoot = "testdata/root"
 
 	sensors.Register(sensors.Driver{
-		Name:    "testdrv",
-		Doc:     "config test generator",
-		Options: func() any { return &testdrvOptions{Waveform: "sine", Amplitude: 1} },
-		New: func(name string, opts any) (sensors.Sensor, error) {
-			o := opts.(*testdrvOptions)
+		Name: "testdrv",
+		Doc:  "config test generator",
+	}, func() testdrvOptions { return testdrvOptions{Waveform: "sine", Amplitude: 1} },
+		func(name string, o *testdrvOptions) (sensors.Sensor, error) {
 			var errs config.FieldErrors
 			if o.Waveform != "sine" && o.Waveform != "ramp" {
 				errs.Add("waveform", "unknown waveform %q (use sine or ramp)", o.Waveform)
@@ -78,29 +77,24 @@ func init() {
 				return nil, errors.New("testdrv: amplitude too large to simulate")
 			}
 			return cfgFakeSensor{}, nil
-		},
-	})
+		})
 	sensors.Register(sensors.Driver{
-		Name:    "testi2c",
-		Doc:     "config test I2C chip",
-		Options: func() any { return &testi2cOptions{Bus: "1", Address: 0x40} },
-		New:     func(string, any) (sensors.Sensor, error) { return cfgFakeSensor{}, nil },
-	})
+		Name: "testi2c",
+		Doc:  "config test I2C chip",
+	}, func() testi2cOptions { return testi2cOptions{Bus: "1", Address: 0x40} },
+		func(string, *testi2cOptions) (sensors.Sensor, error) { return cfgFakeSensor{}, nil })
 	if _, ok := sensors.Lookup("sim"); !ok {
 		sensors.Register(sensors.Driver{
 			Name: "sim",
 			Doc:  "config test stand-in for the sim driver",
-			Options: func() any {
-				return &cfgFakeSimOptions{Waveform: "sine", Amplitude: 1, Field: "value"}
-			},
-			New: func(name string, opts any) (sensors.Sensor, error) {
-				o := opts.(*cfgFakeSimOptions)
-				switch o.Waveform {
-				case "sine", "ramp", "counter", "random-walk", "solar":
-					return cfgFakeSensor{}, nil
-				}
-				return nil, config.Errorf("waveform", "unknown waveform %q", o.Waveform)
-			},
+		}, func() cfgFakeSimOptions {
+			return cfgFakeSimOptions{Waveform: "sine", Amplitude: 1, Field: "value"}
+		}, func(name string, o *cfgFakeSimOptions) (sensors.Sensor, error) {
+			switch o.Waveform {
+			case "sine", "ramp", "counter", "random-walk", "solar":
+				return cfgFakeSensor{}, nil
+			}
+			return nil, config.Errorf("waveform", "unknown waveform %q", o.Waveform)
 		})
 	}
 	if _, ok := format.Lookup("json"); !ok {

@@ -55,17 +55,15 @@ func init() {
 	sensors.Register(sensors.Driver{
 		Name: "teststate",
 		Doc:  "state test counter",
-		New:  func(string, any) (sensors.Sensor, error) { return &stateCounter{}, nil },
-	})
+	}, nil, func(string, *struct{}) (sensors.Sensor, error) { return &stateCounter{}, nil })
 	sensors.Register(sensors.Driver{
 		Name: "testbadstate",
 		Doc:  "state test counter whose Restore fails",
-		New: func(string, any) (sensors.Sensor, error) {
-			s := &badState{}
-			s.restored = true
-			s.st = discardState{}
-			return s, nil
-		},
+	}, nil, func(string, *struct{}) (sensors.Sensor, error) {
+		s := &badState{}
+		s.restored = true
+		s.st = discardState{}
+		return s, nil
 	})
 }
 

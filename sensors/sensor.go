@@ -14,9 +14,6 @@ package sensors
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sort"
-	"sync"
 )
 
 // Value is one field of a sensor's read. The sampler names the series
@@ -40,26 +37,6 @@ type Sensor interface {
 // box at all (no such bus, nothing at that address), as distinct from one that
 // is present but failing. The sampler logs it quietly, once.
 var ErrNotFitted = errors.New("not fitted")
-
-// Driver makes sensors of one kind.
-type Driver struct {
-	Name string
-	// Doc is one line shown by `check` and in errors listing drivers.
-	Doc string
-	// Options returns a pointer to a fresh options struct with the driver's
-	// defaults set. The loader decodes the sensor table's inline keys into it
-	// (toml tags); a key that neither the common Config nor this struct knows
-	// is an error. Nil means the driver has no options.
-	Options func() any
-	// New validates opts (the pointer Options returned, decoded) and returns
-	// the sensor. Validation errors should be config.FieldError(s) whose Key is
-	// the option's TOML key, so the loader can point at the line. New must not
-	// open hardware.
-	New func(name string, opts any) (Sensor, error)
-	// I2CAddrs lists the 7-bit addresses the chip can answer at, so that
-	// `karana-edge scan` can name the likely chips at each address.
-	I2CAddrs []uint16
-}
 
 // The optional interfaces below are implemented by a driver's options struct
 // (the pointer Options returned) so that board validation and the agent can
@@ -95,42 +72,4 @@ type State interface {
 // Restore once, before the first Read, with a State scoped to the sensor.
 type Stateful interface {
 	Restore(st State) error
-}
-
-var (
-	mu      sync.RWMutex
-	drivers = map[string]Driver{}
-)
-
-// Register adds a driver; called from the driver package's init.
-func Register(d Driver) {
-	mu.Lock()
-	defer mu.Unlock()
-	if d.Name == "" || d.New == nil {
-		panic("sensors: driver without name or New")
-	}
-	if _, dup := drivers[d.Name]; dup {
-		panic(fmt.Sprintf("sensors: driver %q registered twice", d.Name))
-	}
-	drivers[d.Name] = d
-}
-
-// Lookup returns the driver registered under name.
-func Lookup(name string) (Driver, bool) {
-	mu.RLock()
-	defer mu.RUnlock()
-	d, ok := drivers[name]
-	return d, ok
-}
-
-// DriverNames lists the registered drivers, sorted.
-func DriverNames() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	names := make([]string, 0, len(drivers))
-	for n := range drivers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

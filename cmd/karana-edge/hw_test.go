@@ -49,10 +49,9 @@ func init() {
 	sensors.Register(sensors.Driver{
 		Name:     "hwtest",
 		Doc:      "CLI test I2C chip",
-		Options:  func() any { return &hwtestOptions{Bus: "1"} },
-		New:      func(_ string, o any) (sensors.Sensor, error) { return hwtestSensor{o.(*hwtestOptions)}, nil },
 		I2CAddrs: []uint16{0x40, 0x41},
-	})
+	}, func() hwtestOptions { return hwtestOptions{Bus: "1"} },
+		func(_ string, o *hwtestOptions) (sensors.Sensor, error) { return hwtestSensor{o}, nil })
 }
 
 // fixture builds a machine root: files (relative path → content).

@@ -47,9 +47,9 @@ func init() {
 		sensors.Register(sensors.Driver{
 			Name:     model,
 			Doc:      fmt.Sprintf("TI %s %s ADC over I2C: single-ended or differential channels (V), per-channel gain", strings.ToUpper(model), bits),
-			Options:  func() any { o := DefaultOptions(model); return &o },
-			New:      func(name string, opts any) (sensors.Sensor, error) { return New(name, model, opts) },
 			I2CAddrs: Addrs,
+		}, func() Options { return DefaultOptions(model) }, func(name string, o *Options) (*Sensor, error) {
+			return New(name, model, o)
 		})
 	}
 }
@@ -110,25 +110,15 @@ type Sensor struct {
 	pins []ads1x15.PinADC // nil until the first read after the bus opened
 }
 
-// New validates opts (*Options, nil for the defaults) for model (ADS1115
-// or ADS1015) and returns the sensor; it does no I/O. Channels, fields and
-// gains left out are filled in, in the *Options passed too, so that the
-// effective configuration shows them. Errors are config.FieldErrors keyed by option name
-// ("channels[1].gain").
-func New(name, model string, opts any) (*Sensor, error) {
+// New validates opts for model (ADS1115 or ADS1015) and returns the
+// sensor; it does no I/O. Channels, fields and gains left out are filled
+// in, in opts too, so that the effective configuration shows them. Errors
+// are config.FieldErrors keyed by option name ("channels[1].gain").
+func New(name, model string, opts *Options) (*Sensor, error) {
 	if _, ok := dataRates[model]; !ok {
 		return nil, fmt.Errorf("ads1x15: unknown model %q", model)
 	}
-	o := DefaultOptions(model)
-	switch v := opts.(type) {
-	case nil:
-	case *Options:
-		if v != nil {
-			o = *v
-		}
-	default:
-		return nil, fmt.Errorf("%s %s: options of type %T, want *ads1x15.Options", model, name, opts)
-	}
+	o := *opts
 	chans := slices.Clone(o.Channels)
 	if len(chans) == 0 {
 		chans = defaultChannels()
@@ -145,9 +135,7 @@ func New(name, model string, opts any) (*Sensor, error) {
 	if err := o.validate(model, chans); err != nil {
 		return nil, err
 	}
-	if v, ok := opts.(*Options); ok && v != nil {
-		v.Channels = slices.Clone(chans) // the effective config shows the defaults filled in
-	}
+	opts.Channels = slices.Clone(chans) // the effective config shows the defaults filled in
 	return &Sensor{
 		name:  name,
 		model: model,

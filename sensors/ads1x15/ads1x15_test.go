@@ -63,6 +63,10 @@ const (
 
 func newSensor(t *testing.T, model string, opts *Options, buses ...i2c.BusCloser) (*Sensor, *i2cbustest.Opener) {
 	t.Helper()
+	if opts == nil { // the defaults
+		d := DefaultOptions(model)
+		opts = &d
+	}
 	s, err := New("adc", model, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -26,16 +26,14 @@ func init() {
 	sensors.Register(sensors.Driver{
 		Name:     BME280,
 		Doc:      "Bosch BME280 over I2C: temperature (°C), pressure (hPa), humidity (%RH)",
-		Options:  func() any { o := DefaultOptions(); return &o },
-		New:      func(name string, opts any) (sensors.Sensor, error) { return New(name, BME280, opts) },
 		I2CAddrs: Addrs,
-	})
+	}, DefaultOptions, func(name string, o *Options) (*Sensor, error) { return New(name, BME280, o) })
 	sensors.Register(sensors.Driver{
 		Name:     BMP280,
 		Doc:      "Bosch BMP280 over I2C: temperature (°C), pressure (hPa)",
-		Options:  func() any { o := DefaultBMP280Options(); return &o },
-		New:      func(name string, opts any) (sensors.Sensor, error) { return New(name, BMP280, opts) },
 		I2CAddrs: Addrs,
+	}, DefaultBMP280Options, func(name string, o *BMP280Options) (*Sensor, error) {
+		return New(name, BMP280, &Options{BMP280Options: *o})
 	})
 }
 
@@ -120,29 +118,10 @@ type Sensor struct {
 }
 
 // New validates opts for driver model (BME280 or BMP280) and returns the
-// sensor; it does no I/O. opts is *Options or *BMP280Options (nil for the
-// defaults). Errors are config.FieldErrors keyed by option name.
-func New(name, model string, opts any) (*Sensor, error) {
-	var o Options
-	switch v := opts.(type) {
-	case nil:
-		o = DefaultOptions()
-		if model == BMP280 {
-			o.HumidityOversampling = 0
-		}
-	case *Options:
-		o = DefaultOptions()
-		if v != nil {
-			o = *v
-		}
-	case *BMP280Options:
-		o = DefaultOptions()
-		if v != nil {
-			o = Options{BMP280Options: *v}
-		}
-	default:
-		return nil, fmt.Errorf("%s %s: options of type %T, want *bme280.Options or *bme280.BMP280Options", model, name, opts)
-	}
+// sensor; it does no I/O. A BMP280 has no humidity_oversampling: it is
+// ignored. Errors are config.FieldErrors keyed by option name.
+func New(name, model string, opts *Options) (*Sensor, error) {
+	o := *opts
 	if model != BME280 && model != BMP280 {
 		return nil, fmt.Errorf("bme280: unknown model %q", model)
 	}

@@ -92,10 +92,13 @@ func ops(parts ...[]i2ctest.IO) []i2ctest.IO {
 
 func newSensor(t *testing.T, model string, opts any, buses ...i2c.BusCloser) (*Sensor, *i2cbustest.Opener) {
 	t.Helper()
-	s, err := New("env", model, opts)
+	// Through the registry: opts is what the loader passes (nil for the
+	// defaults, *Options or *BMP280Options).
+	sen, err := mustLookup(t, model).New("env", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := sen.(*Sensor)
 	op := &i2cbustest.Opener{Buses: buses}
 	s.dev.Opener = op.Open
 	s.sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
@@ -317,7 +320,7 @@ func TestValidation(t *testing.T) {
 			t.Errorf("%s %+v: keys %v, want %q (%v)", c.model, o, keys, c.keys, err)
 		}
 	}
-	if _, err := New("env", BME280, 42); err == nil {
+	if _, err := mustLookup(t, BME280).New("env", 42); err == nil {
 		t.Error("options of the wrong type accepted")
 	}
 }

@@ -20,11 +20,9 @@ import (
 
 func init() {
 	sensors.Register(sensors.Driver{
-		Name:    "ds18b20",
-		Doc:     "DS18B20 1-Wire temperature probes via the kernel's w1 sysfs, one probe or all, °C",
-		Options: func() any { o := DefaultOptions(); return &o },
-		New:     func(name string, opts any) (sensors.Sensor, error) { return New(name, opts) },
-	})
+		Name: "ds18b20",
+		Doc:  "DS18B20 1-Wire temperature probes via the kernel's w1 sysfs, one probe or all, °C",
+	}, DefaultOptions, New)
 }
 
 // DefaultRoot is where the kernel lists 1-Wire devices.
@@ -60,20 +58,9 @@ type Sensor struct {
 	mu   sync.Mutex
 }
 
-// New validates opts (*Options or Options) and returns the sensor.
-func New(name string, opts any) (*Sensor, error) {
-	var o Options
-	switch v := opts.(type) {
-	case *Options:
-		if v == nil {
-			return nil, fmt.Errorf("ds18b20 %s: nil options", name)
-		}
-		o = *v
-	case Options:
-		o = v
-	default:
-		return nil, fmt.Errorf("ds18b20 %s: options of type %T, want *ds18b20.Options", name, opts)
-	}
+// New validates opts and returns the sensor.
+func New(name string, opts *Options) (*Sensor, error) {
+	o := *opts
 	var errs config.FieldErrors
 	if !filepath.IsAbs(o.Root) {
 		errs.Add("root", "must be an absolute path, got %q", o.Root)

@@ -21,11 +21,9 @@ import (
 
 func init() {
 	sensors.Register(sensors.Driver{
-		Name:    "exec",
-		Doc:     "runs a program (no shell) and parses a number or key=value pairs from its output; local config only",
-		Options: func() any { o := DefaultOptions(); return &o },
-		New:     func(name string, opts any) (sensors.Sensor, error) { return New(name, opts) },
-	})
+		Name: "exec",
+		Doc:  "runs a program (no shell) and parses a number or key=value pairs from its output; local config only",
+	}, DefaultOptions, New)
 }
 
 const (
@@ -58,21 +56,10 @@ type Sensor struct {
 	mu   sync.Mutex // one run at a time, whoever calls
 }
 
-// New validates opts (*Options or Options) and returns the sensor; it runs
-// nothing and does not look for the program.
-func New(name string, opts any) (*Sensor, error) {
-	var o Options
-	switch v := opts.(type) {
-	case *Options:
-		if v == nil {
-			return nil, fmt.Errorf("exec %s: nil options", name)
-		}
-		o = *v
-	case Options:
-		o = v
-	default:
-		return nil, fmt.Errorf("exec %s: options of type %T, want *exec.Options", name, opts)
-	}
+// New validates opts and returns the sensor; it runs nothing and does not
+// look for the program.
+func New(name string, opts *Options) (*Sensor, error) {
+	o := *opts
 	var errs config.FieldErrors
 	switch {
 	case len(o.Command) == 0 || o.Command[0] == "":

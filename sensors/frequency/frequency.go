@@ -19,11 +19,9 @@ import (
 
 func init() {
 	sensors.Register(sensors.Driver{
-		Name:    "frequency",
-		Doc:     "GPIO frequency meter (anemometer): mean pulse frequency over the interval, scaled",
-		Options: func() any { o := DefaultOptions(); return &o },
-		New:     func(name string, opts any) (sensors.Sensor, error) { return New(name, opts) },
-	})
+		Name: "frequency",
+		Doc:  "GPIO frequency meter (anemometer): mean pulse frequency over the interval, scaled",
+	}, DefaultOptions, New)
 }
 
 // maxGate bounds the first read's measurement.
@@ -71,22 +69,10 @@ type Sensor struct {
 	prevAt  time.Time
 }
 
-// New validates opts (*Options or Options) and returns the sensor; it does
-// not touch the pin. An empty unit is filled in opts ("Hz").
-func New(name string, opts any) (*Sensor, error) {
-	var o Options
-	var fill *Options
-	switch v := opts.(type) {
-	case *Options:
-		if v == nil {
-			return nil, fmt.Errorf("frequency %s: nil options", name)
-		}
-		o, fill = *v, v
-	case Options:
-		o = v
-	default:
-		return nil, fmt.Errorf("frequency %s: options of type %T, want *frequency.Options", name, opts)
-	}
+// New validates opts and returns the sensor; it does not touch the pin. An
+// empty unit is filled in opts ("Hz").
+func New(name string, opts *Options) (*Sensor, error) {
+	o := *opts
 	var errs config.FieldErrors
 	if o.Pin == "" {
 		errs.Add("pin", `must be set, e.g. "GPIO27"`)
@@ -119,9 +105,7 @@ func New(name string, opts any) (*Sensor, error) {
 	}
 	if o.Unit == "" {
 		o.Unit = "Hz"
-		if fill != nil {
-			fill.Unit = o.Unit
-		}
+		opts.Unit = o.Unit
 	}
 	return &Sensor{name: name, o: o, pull: pull, edge: edge}, nil
 }

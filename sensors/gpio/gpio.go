@@ -15,11 +15,9 @@ import (
 
 func init() {
 	sensors.Register(sensors.Driver{
-		Name:    "gpio",
-		Doc:     "GPIO input level as 0/1, with pull, invert and debounce",
-		Options: func() any { o := DefaultOptions(); return &o },
-		New:     func(name string, opts any) (sensors.Sensor, error) { return New(name, opts) },
-	})
+		Name: "gpio",
+		Doc:  "GPIO input level as 0/1, with pull, invert and debounce",
+	}, DefaultOptions, New)
 }
 
 // Options are the gpio driver's keys, inline in its [[sensor]] table.
@@ -51,21 +49,9 @@ type Sensor struct {
 	pin periphgpio.PinIO // nil until the first read, and after Close
 }
 
-// New validates opts (*Options or Options) and returns the sensor; it does
-// not touch the pin.
-func New(name string, opts any) (*Sensor, error) {
-	var o Options
-	switch v := opts.(type) {
-	case *Options:
-		if v == nil {
-			return nil, fmt.Errorf("gpio %s: nil options", name)
-		}
-		o = *v
-	case Options:
-		o = v
-	default:
-		return nil, fmt.Errorf("gpio %s: options of type %T, want *gpio.Options", name, opts)
-	}
+// New validates opts and returns the sensor; it does not touch the pin.
+func New(name string, opts *Options) (*Sensor, error) {
+	o := *opts
 	var errs config.FieldErrors
 	if o.Pin == "" {
 		errs.Add("pin", `must be set, e.g. "GPIO22"`)

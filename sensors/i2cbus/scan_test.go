@@ -39,14 +39,14 @@ func (nopSensor) Read(context.Context) ([]sensors.Value, error) { return nil, ni
 func (nopSensor) Close() error                                  { return nil }
 
 func TestLikelyChipsFromTheRegistry(t *testing.T) {
-	newS := func(string, any) (sensors.Sensor, error) { return nopSensor{}, nil }
+	newS := func(string, *struct{}) (sensors.Sensor, error) { return nopSensor{}, nil }
 	for _, d := range []sensors.Driver{
-		{Name: "i2cbus-test-zeta", New: newS, I2CAddrs: []uint16{0x40, 0x41}},
-		{Name: "i2cbus-test-alpha", New: newS, I2CAddrs: Range(0x40, 0x4f)},
-		{Name: "i2cbus-test-none", New: newS},
+		{Name: "i2cbus-test-zeta", I2CAddrs: []uint16{0x40, 0x41}},
+		{Name: "i2cbus-test-alpha", I2CAddrs: Range(0x40, 0x4f)},
+		{Name: "i2cbus-test-none"},
 	} {
 		if _, done := sensors.Lookup(d.Name); !done { // -count=N runs this again
-			sensors.Register(d)
+			sensors.Register(d, nil, newS)
 		}
 	}
 

@@ -22,12 +22,10 @@ const Name = "i2c-register"
 
 func init() {
 	sensors.Register(sensors.Driver{
-		Name:    Name,
-		Doc:     "generic I2C register: N bytes, byte order, sign, mask, shift, scale and offset into one value",
-		Options: func() any { o := DefaultOptions(); return &o },
-		New:     func(name string, opts any) (sensors.Sensor, error) { return New(name, opts) },
+		Name: Name,
+		Doc:  "generic I2C register: N bytes, byte order, sign, mask, shift, scale and offset into one value",
 		// No I2CAddrs: it could be any chip, so scan names it nowhere.
-	})
+	}, DefaultOptions, New)
 }
 
 // Options are the driver's keys, inline in its [[sensor]] table.
@@ -86,19 +84,10 @@ type Sensor struct {
 	dev i2cbus.Device
 }
 
-// New validates opts (*Options, nil for the defaults) and returns the
-// sensor; it does no I/O. Errors are config.FieldErrors keyed by option.
-func New(name string, opts any) (*Sensor, error) {
-	o := DefaultOptions()
-	switch v := opts.(type) {
-	case nil:
-	case *Options:
-		if v != nil {
-			o = *v
-		}
-	default:
-		return nil, fmt.Errorf("%s %s: options of type %T, want *i2creg.Options", Name, name, opts)
-	}
+// New validates opts and returns the sensor; it does no I/O. Errors are
+// config.FieldErrors keyed by option.
+func New(name string, opts *Options) (*Sensor, error) {
+	o := *opts
 	if err := o.validate(); err != nil {
 		return nil, err
 	}

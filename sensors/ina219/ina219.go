@@ -28,10 +28,8 @@ func init() {
 	sensors.Register(sensors.Driver{
 		Name:     Name,
 		Doc:      "TI INA219 over I2C: bus voltage (V), current (A), power (W), shunt voltage (mV); bus up to 26 V",
-		Options:  func() any { o := DefaultOptions(); return &o },
-		New:      func(name string, opts any) (sensors.Sensor, error) { return New(name, opts) },
 		I2CAddrs: Addrs,
-	})
+	}, DefaultOptions, New)
 }
 
 // Options are the driver's keys, inline in its [[sensor]] table.
@@ -107,21 +105,10 @@ type Sensor struct {
 	sleep func(context.Context, time.Duration) error
 }
 
-// New validates opts (*Options, nil for the defaults) and returns the
-// sensor; it does no I/O. Errors are config.FieldErrors keyed by option.
-func New(name string, opts any) (*Sensor, error) {
-	var o Options
-	switch v := opts.(type) {
-	case nil:
-		o = DefaultOptions()
-	case *Options:
-		o = DefaultOptions()
-		if v != nil {
-			o = *v
-		}
-	default:
-		return nil, fmt.Errorf("%s %s: options of type %T, want *ina219.Options", Name, name, opts)
-	}
+// New validates opts and returns the sensor; it does no I/O. Errors are
+// config.FieldErrors keyed by option.
+func New(name string, opts *Options) (*Sensor, error) {
+	o := *opts
 	if err := o.validate(); err != nil {
 		return nil, err
 	}

@@ -99,6 +99,10 @@ func ops(parts ...[]i2ctest.IO) []i2ctest.IO {
 
 func newSensor(t *testing.T, opts *Options, buses ...i2c.BusCloser) (*Sensor, *i2cbustest.Opener) {
 	t.Helper()
+	if opts == nil { // the defaults
+		d := DefaultOptions()
+		opts = &d
+	}
 	s, err := New("battery", opts)
 	if err != nil {
 		t.Fatal(err)

@@ -49,6 +49,10 @@ func ops(parts ...[]i2ctest.IO) []i2ctest.IO {
 
 func newSensor(t *testing.T, o *Options, buses ...i2c.BusCloser) (*Sensor, *i2cbustest.Opener) {
 	t.Helper()
+	if o == nil { // the defaults
+		d := DefaultOptions()
+		o = &d
+	}
 	s, err := New("battery", o)
 	if err != nil {
 		t.Fatal(err)

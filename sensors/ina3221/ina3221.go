@@ -26,10 +26,8 @@ func init() {
 	sensors.Register(sensors.Driver{
 		Name:     Name,
 		Doc:      "TI INA3221 over I2C: three channels of bus voltage (V), current (A), power (W), shunt voltage (mV)",
-		Options:  func() any { o := DefaultOptions(); return &o },
-		New:      func(name string, opts any) (sensors.Sensor, error) { return New(name, opts) },
 		I2CAddrs: Addrs,
-	})
+	}, DefaultOptions, New)
 }
 
 // Options are the driver's keys, inline in its [[sensor]] table.
@@ -97,19 +95,10 @@ type Sensor struct {
 	sleep func(context.Context, time.Duration) error
 }
 
-// New validates opts (*Options, nil for the defaults) and returns the
-// sensor; it does no I/O. Errors are config.FieldErrors keyed by option.
-func New(name string, opts any) (*Sensor, error) {
-	o := DefaultOptions()
-	switch v := opts.(type) {
-	case nil:
-	case *Options:
-		if v != nil {
-			o = *v
-		}
-	default:
-		return nil, fmt.Errorf("%s %s: options of type %T, want *ina3221.Options", Name, name, opts)
-	}
+// New validates opts and returns the sensor; it does no I/O. Errors are
+// config.FieldErrors keyed by option.
+func New(name string, opts *Options) (*Sensor, error) {
+	o := *opts
 	if err := o.validate(); err != nil {
 		return nil, err
 	}

@@ -72,6 +72,10 @@ var exampleWant = []sensors.Value{
 
 func newSensor(t *testing.T, o *Options, buses ...i2c.BusCloser) (*Sensor, *i2cbustest.Opener) {
 	t.Helper()
+	if o == nil { // the defaults
+		d := DefaultOptions()
+		o = &d
+	}
 	s, err := New("dc", o)
 	if err != nil {
 		t.Fatal(err)

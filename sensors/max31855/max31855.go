@@ -17,11 +17,9 @@ import (
 
 func init() {
 	sensors.Register(sensors.Driver{
-		Name:    "max31855",
-		Doc:     "Maxim MAX31855 thermocouple converter (SPI): temperature and internal, °C; faults as errors",
-		Options: func() any { o := DefaultOptions(); return &o },
-		New:     func(name string, opts any) (sensors.Sensor, error) { return New(name, opts) },
-	})
+		Name: "max31855",
+		Doc:  "Maxim MAX31855 thermocouple converter (SPI): temperature and internal, °C; faults as errors",
+	}, DefaultOptions, New)
 }
 
 // maxSpeed is the chip's SCK limit.
@@ -92,21 +90,9 @@ type Sensor struct {
 	conn spi.Conn
 }
 
-// New validates opts (*Options or Options) and returns the sensor; it does
-// not open the bus.
-func New(name string, opts any) (*Sensor, error) {
-	var o Options
-	switch v := opts.(type) {
-	case *Options:
-		if v == nil {
-			return nil, fmt.Errorf("max31855 %s: nil options", name)
-		}
-		o = *v
-	case Options:
-		o = v
-	default:
-		return nil, fmt.Errorf("max31855 %s: options of type %T, want *max31855.Options", name, opts)
-	}
+// New validates opts and returns the sensor; it does not open the bus.
+func New(name string, opts *Options) (*Sensor, error) {
+	o := *opts
 	var errs config.FieldErrors
 	if o.Bus == "" {
 		errs.Add("bus", `must be set, e.g. "SPI0.1"`)

@@ -57,11 +57,9 @@ var MCP3208 = Chip{
 func init() {
 	for _, c := range []Chip{MCP3008, MCP3208} {
 		sensors.Register(sensors.Driver{
-			Name:    c.Name,
-			Doc:     fmt.Sprintf("Microchip %s %d-bit 8-channel SPI ADC, in volts", c.Name, c.Bits),
-			Options: func() any { o := DefaultOptions(); return &o },
-			New:     func(name string, opts any) (sensors.Sensor, error) { return New(c, name, opts) },
-		})
+			Name: c.Name,
+			Doc:  fmt.Sprintf("Microchip %s %d-bit 8-channel SPI ADC, in volts", c.Name, c.Bits),
+		}, DefaultOptions, func(name string, o *Options) (*Sensor, error) { return New(c, name, o) })
 	}
 }
 
@@ -107,23 +105,11 @@ type Sensor struct {
 	conn spi.Conn
 }
 
-// New validates opts (*Options or Options) and returns the sensor; it does
-// not open the bus. Defaulted channels and names are filled in opts, so
-// that the effective config shows them.
-func New(chip Chip, name string, opts any) (*Sensor, error) {
-	var o Options
-	var fill *Options
-	switch v := opts.(type) {
-	case *Options:
-		if v == nil {
-			return nil, fmt.Errorf("%s %s: nil options", chip.Name, name)
-		}
-		o, fill = *v, v
-	case Options:
-		o = v
-	default:
-		return nil, fmt.Errorf("%s %s: options of type %T, want *mcp3xxx.Options", chip.Name, name, opts)
-	}
+// New validates opts and returns the sensor; it does not open the bus.
+// Defaulted channels and names are filled in opts, so that the effective
+// config shows them.
+func New(chip Chip, name string, opts *Options) (*Sensor, error) {
+	o := *opts
 	if o.Channels == nil {
 		for ch := range 8 {
 			o.Channels = append(o.Channels, Channel{Channel: ch})
@@ -176,9 +162,7 @@ func New(chip Chip, name string, opts any) (*Sensor, error) {
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	if fill != nil {
-		fill.Channels = o.Channels
-	}
+	opts.Channels = o.Channels
 	return &Sensor{chip: chip, name: name, o: o}, nil
 }
 

@@ -24,10 +24,8 @@ func init() {
 	sensors.Register(sensors.Driver{
 		Name:     Name,
 		Doc:      "Microchip MCP9808 over I2C: temperature (°C), ±0.25 °C",
-		Options:  func() any { o := DefaultOptions(); return &o },
-		New:      func(name string, opts any) (sensors.Sensor, error) { return New(name, opts) },
 		I2CAddrs: Addrs,
-	})
+	}, DefaultOptions, New)
 }
 
 // Options are the driver's keys, inline in its [[sensor]] table.
@@ -78,19 +76,10 @@ type Sensor struct {
 	chip *mcp9808.Dev
 }
 
-// New validates opts (*Options, nil for the defaults) and returns the
-// sensor; it does no I/O. Errors are config.FieldErrors keyed by option.
-func New(name string, opts any) (*Sensor, error) {
-	o := DefaultOptions()
-	switch v := opts.(type) {
-	case nil:
-	case *Options:
-		if v != nil {
-			o = *v
-		}
-	default:
-		return nil, fmt.Errorf("%s %s: options of type %T, want *mcp9808.Options", Name, name, opts)
-	}
+// New validates opts and returns the sensor; it does no I/O. Errors are
+// config.FieldErrors keyed by option.
+func New(name string, opts *Options) (*Sensor, error) {
+	o := *opts
 	var errs config.FieldErrors
 	o.Options.Validate(&errs, "MCP9808", Addrs, "set by the A0, A1 and A2 pins")
 	r, ok := resolutions[o.Resolution]

@@ -35,6 +35,10 @@ func temp(hi, lo byte) i2ctest.IO {
 
 func newSensor(t *testing.T, o *Options, buses ...i2c.BusCloser) (*Sensor, *i2cbustest.Opener) {
 	t.Helper()
+	if o == nil { // the defaults
+		d := DefaultOptions()
+		o = &d
+	}
 	s, err := New("cabinet", o)
 	if err != nil {
 		t.Fatal(err)

@@ -19,11 +19,9 @@ import (
 
 func init() {
 	sensors.Register(sensors.Driver{
-		Name:    "pulse",
-		Doc:     "GPIO pulse counter (S0 energy meter, rain gauge, flow meter): total and rate, total kept across restarts",
-		Options: func() any { o := DefaultOptions(); return &o },
-		New:     func(name string, opts any) (sensors.Sensor, error) { return New(name, opts) },
-	})
+		Name: "pulse",
+		Doc:  "GPIO pulse counter (S0 energy meter, rain gauge, flow meter): total and rate, total kept across restarts",
+	}, DefaultOptions, New)
 }
 
 // stateKey is where the pulse count is persisted (sensors.State).
@@ -112,31 +110,17 @@ type Sensor struct {
 	prevOK  bool // prev is from the running counter
 }
 
-// New validates opts (*Options or Options) and returns the sensor; it does
-// not touch the pin. A rate_unit left empty is filled in opts.
-func New(name string, opts any) (*Sensor, error) {
-	var o Options
-	var fill *Options
-	switch v := opts.(type) {
-	case *Options:
-		if v == nil {
-			return nil, fmt.Errorf("pulse %s: nil options", name)
-		}
-		o, fill = *v, v
-	case Options:
-		o = v
-	default:
-		return nil, fmt.Errorf("pulse %s: options of type %T, want *pulse.Options", name, opts)
-	}
+// New validates opts and returns the sensor; it does not touch the pin. A
+// rate_unit left empty is filled in opts.
+func New(name string, opts *Options) (*Sensor, error) {
+	o := *opts
 	pull, edge, errs := o.validate()
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	if o.RateUnit == "" && o.Unit != "" {
 		o.RateUnit = o.Unit + "/h"
-		if fill != nil {
-			fill.RateUnit = o.RateUnit
-		}
+		opts.RateUnit = o.RateUnit
 	}
 	return &Sensor{name: name, o: o, pull: pull, edge: edge}, nil
 }

@@ -21,10 +21,8 @@ func init() {
 	sensors.Register(sensors.Driver{
 		Name:     Name,
 		Doc:      "Sensirion SHT3x over I2C: temperature (°C), humidity (%RH), CRC checked",
-		Options:  func() any { o := DefaultOptions(); return &o },
-		New:      func(name string, opts any) (sensors.Sensor, error) { return New(name, opts) },
 		I2CAddrs: Addrs,
-	})
+	}, DefaultOptions, New)
 }
 
 // Options are the driver's keys, inline in its [[sensor]] table.
@@ -81,19 +79,10 @@ type Sensor struct {
 	ready bool
 }
 
-// New validates opts (*Options, nil for the defaults) and returns the
-// sensor; it does no I/O. Errors are config.FieldErrors keyed by option.
-func New(name string, opts any) (*Sensor, error) {
-	o := DefaultOptions()
-	switch v := opts.(type) {
-	case nil:
-	case *Options:
-		if v != nil {
-			o = *v
-		}
-	default:
-		return nil, fmt.Errorf("%s %s: options of type %T, want *sht3x.Options", Name, name, opts)
-	}
+// New validates opts and returns the sensor; it does no I/O. Errors are
+// config.FieldErrors keyed by option.
+func New(name string, opts *Options) (*Sensor, error) {
+	o := *opts
 	var errs config.FieldErrors
 	o.Options.Validate(&errs, "SHT3x", Addrs, "0x44 with ADDR low, 0x45 with ADDR high")
 	m, ok := measure[o.Repeatability]

@@ -18,11 +18,9 @@ import (
 
 func init() {
 	sensors.Register(sensors.Driver{
-		Name:    "sim",
-		Doc:     "simulated sensor (no hardware): sine, ramp, counter, random-walk or solar waveform",
-		Options: func() any { o := DefaultOptions(); return &o },
-		New:     func(name string, opts any) (sensors.Sensor, error) { return New(name, opts) },
-	})
+		Name: "sim",
+		Doc:  "simulated sensor (no hardware): sine, ramp, counter, random-walk or solar waveform",
+	}, DefaultOptions, New)
 }
 
 // Waveform names.
@@ -107,34 +105,17 @@ type Sensor struct {
 	started bool    // counter holds a value
 }
 
-// New validates opts (*Options, Options, or nil for the defaults) and returns
-// the sensor. A period left at 0 is filled in with the waveform's default in
-// the *Options passed, so the effective config shows it. Errors are
-// config.FieldErrors keyed by option name.
-func New(name string, opts any) (*Sensor, error) {
-	var o Options
-	var fill *Options // the caller's struct, to show the effective period
-	switch v := opts.(type) {
-	case nil:
-		o = DefaultOptions()
-	case *Options:
-		o = DefaultOptions()
-		if v != nil {
-			o, fill = *v, v
-		}
-	case Options:
-		o = v
-	default:
-		return nil, fmt.Errorf("sim %s: options of type %T, want *sim.Options", name, opts)
-	}
+// New validates opts and returns the sensor. A period left at 0 is filled in
+// with the waveform's default in opts, so the effective config shows it.
+// Errors are config.FieldErrors keyed by option name.
+func New(name string, opts *Options) (*Sensor, error) {
+	o := *opts
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
 	if o.Period.Duration == 0 {
 		o.Period.Duration = defaultPeriod(o.Waveform)
-		if fill != nil {
-			fill.Period = o.Period
-		}
+		opts.Period = o.Period
 	}
 	s := &Sensor{name: name, o: o, period: o.Period.Duration, seed: uint64(o.Seed)}
 	if o.Seed == 0 {

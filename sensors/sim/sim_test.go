@@ -73,10 +73,12 @@ func TestRegistered(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	s, err := New("x", nil)
+	d, _ := sensors.Lookup("sim")
+	sen, err := d.New("x", nil) // nil: the defaults
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := sen.(*Sensor)
 	got := s.Options()
 	if got.Waveform != Sine || got.Amplitude != 1 || got.Field != "value" || got.Period.Duration != time.Hour {
 		t.Errorf("defaults = %+v", got)
@@ -135,7 +137,8 @@ func TestValidate(t *testing.T) {
 		t.Errorf("waveform error should name the bad value and the choices: %v", err)
 	}
 
-	if _, err := New("s", 42); err == nil {
+	d, _ := sensors.Lookup("sim")
+	if _, err := d.New("s", 42); err == nil {
 		t.Error("New accepted options of type int")
 	}
 }

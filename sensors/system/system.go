@@ -14,11 +14,9 @@ import (
 
 func init() {
 	sensors.Register(sensors.Driver{
-		Name:    "system",
-		Doc:     "the box itself: CPU temperature, load, memory, free disk, uptime, Raspberry Pi throttling",
-		Options: func() any { o := DefaultOptions(); return &o },
-		New:     func(name string, opts any) (sensors.Sensor, error) { return New(name, opts) },
-	})
+		Name: "system",
+		Doc:  "the box itself: CPU temperature, load, memory, free disk, uptime, Raspberry Pi throttling",
+	}, DefaultOptions, New)
 }
 
 // Options are the system driver's keys, inline in its [[sensor]] table.
@@ -44,20 +42,9 @@ type Sensor struct {
 	mu   sync.Mutex
 }
 
-// New validates opts (*Options or Options) and returns the sensor.
-func New(name string, opts any) (*Sensor, error) {
-	var o Options
-	switch v := opts.(type) {
-	case *Options:
-		if v == nil {
-			return nil, fmt.Errorf("system %s: nil options", name)
-		}
-		o = *v
-	case Options:
-		o = v
-	default:
-		return nil, fmt.Errorf("system %s: options of type %T, want *system.Options", name, opts)
-	}
+// New validates opts and returns the sensor.
+func New(name string, opts *Options) (*Sensor, error) {
+	o := *opts
 	var errs config.FieldErrors
 	for key, p := range map[string]string{"path": o.Path, "proc_root": o.ProcRoot, "sys_root": o.SysRoot} {
 		if !filepath.IsAbs(p) {
