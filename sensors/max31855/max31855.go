@@ -7,12 +7,9 @@ import (
 	"strings"
 	"sync"
 
-	"periph.io/x/conn/v3/physic"
-	"periph.io/x/conn/v3/spi"
-
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/sensors"
-	"github.com/karana-energy/karana-edge/sensors/internal/hw"
+	"github.com/karana-energy/karana-edge/sensors/spibus"
 )
 
 func init() {
@@ -25,19 +22,16 @@ func init() {
 // maxSpeed is the chip's SCK limit.
 const maxSpeed = 5_000_000
 
-// Options are the max31855 driver's keys, inline in its [[sensor]] table.
+// Options are the max31855 driver's keys, inline in its [[sensor]] table:
+// bus (default "SPI0.0") and speed_hz (default 1 MHz, at most 5 MHz).
 type Options struct {
-	// Bus is the SPI port, e.g. "SPI0.1" (bus 0, CE1). Default "SPI0.0".
-	Bus string `toml:"bus"`
-	// SpeedHz is the SPI clock; at most 5 MHz. Default 1 MHz.
-	SpeedHz int64 `toml:"speed_hz"`
+	spibus.Options
 }
 
 // DefaultOptions returns the documented defaults.
-func DefaultOptions() Options { return Options{Bus: "SPI0.0", SpeedHz: 1_000_000} }
-
-// BusName implements sensors.BusUser.
-func (o *Options) BusName() string { return o.Bus }
+func DefaultOptions() Options {
+	return Options{spibus.Options{Bus: spibus.DefaultBus, SpeedHz: 1_000_000}}
+}
 
 // Frame is one decoded 32-bit frame.
 type Frame struct {
@@ -82,62 +76,45 @@ func (f Frame) Faults() string {
 
 // Sensor is one MAX31855.
 type Sensor struct {
-	name string
-	o    Options
+	o Options
 
-	mu   sync.Mutex
-	port spi.PortCloser
-	conn spi.Conn
+	mu  sync.Mutex
+	dev spibus.Device
 }
 
 // New validates opts and returns the sensor; it does not open the bus.
-func New(name string, opts *Options) (*Sensor, error) {
+func New(_ string, opts *Options) (*Sensor, error) {
 	o := *opts
 	var errs config.FieldErrors
-	if o.Bus == "" {
-		errs.Add("bus", `must be set, e.g. "SPI0.1"`)
-	}
-	if o.SpeedHz < 10_000 || o.SpeedHz > maxSpeed {
-		errs.Add("speed_hz", "must be between 10000 and 5000000 (the MAX31855's maximum), got %d", o.SpeedHz)
-	}
+	o.Options.Validate(&errs, "MAX31855", maxSpeed, "")
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	return &Sensor{name: name, o: o}, nil
+	return &Sensor{o: o, dev: spibus.Device{Driver: "max31855", Port: o.Bus, SpeedHz: o.SpeedHz}}, nil
 }
-
-func (s *Sensor) where() string { return fmt.Sprintf("max31855 %s on %s", s.name, s.o.Bus) }
 
 // Read reads one frame.
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.conn == nil {
-		p, err := hw.OpenSPI(s.o.Bus)
-		if err != nil {
-			return nil, fmt.Errorf("max31855 %s: %w", s.name, err)
-		}
-		c, err := p.Connect(physic.Frequency(s.o.SpeedHz)*physic.Hertz, spi.Mode0, 8)
-		if err != nil {
-			_ = p.Close()
-			return nil, fmt.Errorf("%s: connect at %d Hz, mode 0: %w", s.where(), s.o.SpeedHz, err)
-		}
-		s.port, s.conn = p, c
+	conn, err := s.dev.Open()
+	if err != nil {
+		return nil, err
 	}
 	var b [4]byte
-	if err := s.conn.Tx(make([]byte, 4), b[:]); err != nil {
-		return nil, fmt.Errorf("%s: %w", s.where(), err)
+	if err := conn.Tx(make([]byte, 4), b[:]); err != nil {
+		return nil, s.dev.Err("", err)
 	}
 	f := Decode(b)
 	switch {
 	case b == [4]byte{}:
 		// MISO held low. The chip sends it only with both junctions
 		// within one step of 0 °C at once: taken for a stuck line.
-		return nil, fmt.Errorf("%s: all-zero frame: MISO held low (no chip, no power, or a broken wire): check the wiring, the chip select (%s) and power", s.where(), s.o.Bus)
+		return nil, s.dev.Err("", fmt.Errorf("all-zero frame: MISO held low (no chip, no power, or a broken wire): check the wiring, the chip select (%s) and power", s.o.Bus))
 	case f.Reserved:
-		return nil, fmt.Errorf("%s: no chip answering (read % x, reserved bits set): check the wiring, the chip select (%s) and power", s.where(), b, s.o.Bus)
+		return nil, s.dev.Err("", fmt.Errorf("no chip answering (read % x, reserved bits set): check the wiring, the chip select (%s) and power", b, s.o.Bus))
 	case f.Fault || f.OC || f.SCG || f.SCV:
-		return nil, fmt.Errorf("%s: %s (cold junction %.4g °C)", s.where(), f.Faults(), f.Internal)
+		return nil, s.dev.Err("", fmt.Errorf("%s (cold junction %.4g °C)", f.Faults(), f.Internal))
 	}
 	return []sensors.Value{
 		{Field: "temperature", Value: f.Thermocouple, Unit: "°C"},
@@ -149,13 +126,5 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 func (s *Sensor) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.port == nil {
-		return nil
-	}
-	err := s.port.Close()
-	s.port, s.conn = nil, nil
-	if err != nil {
-		return fmt.Errorf("%s: close: %w", s.where(), err)
-	}
-	return nil
+	return s.dev.Close()
 }

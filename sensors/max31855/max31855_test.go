@@ -16,6 +16,7 @@ import (
 
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/sensors/internal/hw"
+	"github.com/karana-energy/karana-edge/sensors/spibus"
 )
 
 func TestMain(m *testing.M) {
@@ -87,7 +88,7 @@ func TestDatasheetFrames(t *testing.T) {
 		frames = append(frames, frame(t, c.tc, c.in, false, false, false, false))
 	}
 	p := fakeBus(t, "SPIM.0", frames...)
-	s, err := New("tc", &Options{Bus: "SPIM.0", SpeedHz: 1_000_000})
+	s, err := New("tc", &Options{spibus.Options{Bus: "SPIM.0", SpeedHz: 1_000_000}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestFaults(t *testing.T) {
 		scv, scg, oc bool
 		want         string
 	}{
-		{oc: true, want: "max31855 tc on SPIM.1: thermocouple open circuit (OC) (cold junction 25 °C)"},
+		{oc: true, want: "max31855 on SPIM.1: thermocouple open circuit (OC) (cold junction 25 °C)"},
 		{scg: true, want: "thermocouple shorted to GND (SCG)"},
 		{scv: true, want: "thermocouple shorted to VCC (SCV)"},
 		{scg: true, oc: true, want: "thermocouple open circuit (OC), thermocouple shorted to GND (SCG)"},
@@ -122,7 +123,7 @@ func TestFaults(t *testing.T) {
 		name := "SPIM.1"
 		f := frame(t, "0000 0000 0000 00", "0001 1001 0000", true, c.scv, c.scg, c.oc)
 		fakeBus(t, name, f)
-		s, _ := New("tc", &Options{Bus: name, SpeedHz: 1_000_000})
+		s, _ := New("tc", &Options{spibus.Options{Bus: name, SpeedHz: 1_000_000}})
 		_, err := s.Read(context.Background())
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("case %d: %v, want %q", i, err, c.want)
@@ -134,20 +135,20 @@ func TestFaults(t *testing.T) {
 
 func TestNoChip(t *testing.T) {
 	fakeBus(t, "SPIM.2", []byte{0xff, 0xff, 0xff, 0xff})
-	s, _ := New("tc", &Options{Bus: "SPIM.2", SpeedHz: 1_000_000})
+	s, _ := New("tc", &Options{spibus.Options{Bus: "SPIM.2", SpeedHz: 1_000_000}})
 	defer s.Close()
 	if _, err := s.Read(context.Background()); err == nil || !strings.Contains(err.Error(), "no chip answering (read ff ff ff ff") {
 		t.Errorf("all-ones frame: %v", err)
 	}
 
-	m, _ := New("tc", &Options{Bus: "SPI7.7", SpeedHz: 1_000_000})
-	if _, err := m.Read(context.Background()); !errors.Is(err, sensors.ErrNotFitted) || !strings.Contains(err.Error(), "SPI port SPI7.7") {
+	m, _ := New("tc", &Options{spibus.Options{Bus: "SPI7.7", SpeedHz: 1_000_000}})
+	if _, err := m.Read(context.Background()); !errors.Is(err, sensors.ErrNotFitted) || !strings.Contains(err.Error(), "max31855 on SPI7.7: no such SPI port on this box") {
 		t.Errorf("missing bus: %v", err)
 	}
 }
 
 func TestValidate(t *testing.T) {
-	_, err := New("tc", &Options{SpeedHz: 6_000_000})
+	_, err := New("tc", &Options{spibus.Options{SpeedHz: 6_000_000}})
 	if err == nil || !strings.Contains(err.Error(), "bus: must be set") || !strings.Contains(err.Error(), "speed_hz: must be between") {
 		t.Errorf("New = %v", err)
 	}
@@ -165,7 +166,7 @@ func TestValidate(t *testing.T) {
 func TestAllZeroFrameIsAnError(t *testing.T) {
 	real := frame(t, "0000 0000 0000 00", "0000 0000 0001", false, false, false, false) // 0 °C, 0.0625 °C
 	fakeBus(t, "SPIM.3", []byte{0, 0, 0, 0}, real)
-	s, _ := New("tc", &Options{Bus: "SPIM.3", SpeedHz: 1_000_000})
+	s, _ := New("tc", &Options{spibus.Options{Bus: "SPIM.3", SpeedHz: 1_000_000}})
 	defer s.Close()
 	if vals, err := s.Read(context.Background()); err == nil || !strings.Contains(err.Error(), "all-zero frame") {
 		t.Errorf("all-zero frame: %+v, %v; want an error", vals, err)

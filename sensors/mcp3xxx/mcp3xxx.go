@@ -6,13 +6,10 @@ import (
 	"math"
 	"sync"
 
-	"periph.io/x/conn/v3/physic"
-	"periph.io/x/conn/v3/spi"
-
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/reading"
 	"github.com/karana-energy/karana-edge/sensors"
-	"github.com/karana-energy/karana-edge/sensors/internal/hw"
+	"github.com/karana-energy/karana-edge/sensors/spibus"
 )
 
 // Chip is one member of the family.
@@ -74,41 +71,34 @@ type Channel struct {
 	Differential bool `toml:"differential"`
 }
 
-// Options are the keys of an mcp3008/mcp3208 [[sensor]] table.
+// Options are the keys of an mcp3008/mcp3208 [[sensor]] table: bus
+// (default "SPI0.0") and speed_hz (default 1 MHz) and those below.
 type Options struct {
-	// Bus is the SPI port, e.g. "SPI0.0" (bus 0, CE0). Default "SPI0.0".
-	Bus string `toml:"bus"`
+	spibus.Options
 	// Channels to read. Default: all eight, single-ended, ch0 … ch7.
 	Channels []Channel `toml:"channels"`
 	// Vref is the voltage on VREF. Default 3.3.
 	Vref float64 `toml:"vref"`
-	// SpeedHz is the SPI clock. Default 1 MHz.
-	SpeedHz int64 `toml:"speed_hz"`
 }
 
 // DefaultOptions returns the documented defaults.
 func DefaultOptions() Options {
-	return Options{Bus: "SPI0.0", Vref: 3.3, SpeedHz: 1_000_000}
+	return Options{Options: spibus.Options{Bus: spibus.DefaultBus, SpeedHz: 1_000_000}, Vref: 3.3}
 }
-
-// BusName implements sensors.BusUser.
-func (o *Options) BusName() string { return o.Bus }
 
 // Sensor is one ADC.
 type Sensor struct {
 	chip Chip
-	name string
 	o    Options
 
-	mu   sync.Mutex
-	port spi.PortCloser
-	conn spi.Conn
+	mu  sync.Mutex
+	dev spibus.Device
 }
 
 // New validates opts and returns the sensor; it does not open the bus.
 // Defaulted channels and names are filled in opts, so that the effective
 // config shows them.
-func New(chip Chip, name string, opts *Options) (*Sensor, error) {
+func New(chip Chip, _ string, opts *Options) (*Sensor, error) {
 	o := *opts
 	if o.Channels == nil {
 		for ch := range 8 {
@@ -118,9 +108,7 @@ func New(chip Chip, name string, opts *Options) (*Sensor, error) {
 		o.Channels = append([]Channel(nil), o.Channels...)
 	}
 	var errs config.FieldErrors
-	if o.Bus == "" {
-		errs.Add("bus", `must be set, e.g. "SPI0.0"`)
-	}
+	o.Options.Validate(&errs, chip.Name, chip.MaxSpeed, "at VDD 5 V")
 	if len(o.Channels) == 0 {
 		errs.Add("channels", "must list at least one channel (leave it out for all eight)")
 	}
@@ -156,37 +144,35 @@ func New(chip Chip, name string, opts *Options) (*Sensor, error) {
 	if !(o.Vref > 0 && o.Vref <= 5.5) {
 		errs.Add("vref", "must be above 0 and at most 5.5 V (VDD), got %v", o.Vref)
 	}
-	if o.SpeedHz < 10_000 || o.SpeedHz > chip.MaxSpeed {
-		errs.Add("speed_hz", "must be between 10000 and %d (the %s's maximum at VDD 5 V), got %d", chip.MaxSpeed, chip.Name, o.SpeedHz)
-	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	opts.Channels = o.Channels
-	return &Sensor{chip: chip, name: name, o: o}, nil
+	return &Sensor{chip: chip, o: o, dev: spibus.Device{Driver: chip.Name, Port: o.Bus, SpeedHz: o.SpeedHz}}, nil
 }
 
 // Read converts every configured channel, in volts.
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.open(); err != nil {
+	conn, err := s.dev.Open()
+	if err != nil {
 		return nil, err
 	}
 	full := float64(int(1) << s.chip.Bits)
 	vals := make([]sensors.Value, 0, len(s.o.Channels))
 	r := make([]byte, 3)
 	for _, c := range s.o.Channels {
+		op := fmt.Sprintf("channel %d", c.Channel)
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("%s: %w", s.where(), err)
+			return nil, s.dev.Err(op, err)
 		}
-		if err := s.conn.Tx(s.chip.command(c.Channel, !c.Differential), r); err != nil {
-			return nil, fmt.Errorf("%s: channel %d: %w", s.where(), c.Channel, err)
+		if err := conn.Tx(s.chip.command(c.Channel, !c.Differential), r); err != nil {
+			return nil, s.dev.Err(op, err)
 		}
 		code, null := s.chip.result(r)
 		if null {
-			return nil, fmt.Errorf("%s: channel %d: no chip answering (null bit high, read % x): check the wiring, the chip select (%s) and power",
-				s.where(), c.Channel, r, s.o.Bus)
+			return nil, s.dev.Err(op, fmt.Errorf("no chip answering (null bit high, read % x): check the wiring, the chip select (%s) and power", r, s.o.Bus))
 		}
 		v := float64(code) * s.o.Vref / full
 		vals = append(vals, sensors.Value{Field: c.Name, Value: roundTo(v, s.o.Vref/full), Unit: "V"})
@@ -205,36 +191,9 @@ func roundTo(v, step float64) float64 {
 	return math.Round(v*p) / p
 }
 
-func (s *Sensor) where() string { return fmt.Sprintf("%s %s on %s", s.chip.Name, s.name, s.o.Bus) }
-
-func (s *Sensor) open() error {
-	if s.conn != nil {
-		return nil
-	}
-	p, err := hw.OpenSPI(s.o.Bus)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", s.chip.Name, s.name, err)
-	}
-	c, err := p.Connect(physic.Frequency(s.o.SpeedHz)*physic.Hertz, spi.Mode0, 8)
-	if err != nil {
-		_ = p.Close()
-		return fmt.Errorf("%s: connect at %d Hz, mode 0: %w", s.where(), s.o.SpeedHz, err)
-	}
-	s.port, s.conn = p, c
-	return nil
-}
-
 // Close releases the SPI port; the next read opens it again.
 func (s *Sensor) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.port == nil {
-		return nil
-	}
-	err := s.port.Close()
-	s.port, s.conn = nil, nil
-	if err != nil {
-		return fmt.Errorf("%s: close: %w", s.where(), err)
-	}
-	return nil
+	return s.dev.Close()
 }

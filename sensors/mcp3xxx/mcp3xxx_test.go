@@ -16,6 +16,7 @@ import (
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/sensors/internal/hw"
+	"github.com/karana-energy/karana-edge/sensors/spibus"
 )
 
 func TestMain(m *testing.M) {
@@ -142,12 +143,12 @@ func TestNoChipAndBusErrors(t *testing.T) {
 	o.Channels = []Channel{{Channel: 0}}
 	s := newSensor(t, MCP3008, o)
 	_, err := s.Read(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "mcp3008 adc on SPIT.2: channel 0: no chip answering (null bit high") {
+	if err == nil || !strings.Contains(err.Error(), "mcp3008 on SPIT.2: channel 0: no chip answering (null bit high") {
 		t.Errorf("null bit: %v", err)
 	}
 	s.Close()
 	_, err = s.Read(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "mcp3008 adc on SPIT.2: channel 0: ") {
+	if err == nil || !strings.Contains(err.Error(), "mcp3008 on SPIT.2: channel 0: ") {
 		t.Errorf("failed transfer: %v", err)
 	}
 	s.Close()
@@ -166,13 +167,13 @@ func TestNotFitted(t *testing.T) {
 	o.Bus = "SPI9.9"
 	s := newSensor(t, MCP3208, o)
 	_, err := s.Read(context.Background())
-	if !errors.Is(err, sensors.ErrNotFitted) || !strings.Contains(err.Error(), "mcp3208 adc: SPI port SPI9.9: no ") {
+	if !errors.Is(err, sensors.ErrNotFitted) || !strings.Contains(err.Error(), "mcp3208 on SPI9.9: no SPI port on this box") {
 		t.Errorf("Read on a missing bus: %v", err)
 	}
 }
 
 func TestValidate(t *testing.T) {
-	o := Options{Bus: "", Vref: 0, SpeedHz: 3_000_000, Channels: []Channel{
+	o := Options{Options: spibus.Options{Bus: "", SpeedHz: 3_000_000}, Vref: 0, Channels: []Channel{
 		{Channel: 8}, {Channel: 1, Name: "a"}, {Channel: 2, Name: "a"}, {Channel: 1, Name: "b b"},
 	}}
 	_, err := New(MCP3208, "adc", &o)
@@ -194,7 +195,7 @@ func TestValidate(t *testing.T) {
 			t.Errorf("missing %q in %v", w, err)
 		}
 	}
-	if _, err := New(MCP3008, "adc", &Options{Bus: "SPI0.0", Vref: 3.3, SpeedHz: 1e6, Channels: []Channel{}}); err == nil {
+	if _, err := New(MCP3008, "adc", &Options{Options: spibus.Options{Bus: "SPI0.0", SpeedHz: 1e6}, Vref: 3.3, Channels: []Channel{}}); err == nil {
 		t.Error("an empty channel list was accepted")
 	}
 

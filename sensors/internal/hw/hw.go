@@ -34,26 +34,28 @@ import (
 // fakes they register are seen, never the machine's buses.
 var HostInit = func() error { return i2cbus.Init(nil) }
 
-// OpenSPI opens the SPI port called name ("SPI0.0" is bus 0, chip select 0).
+// OpenSPI opens the SPI port called name ("SPI0.0" is bus 0, chip select
+// 0). Its errors do not repeat the name: the caller's error names the port
+// (spibus.Device: "max31855 on SPI0.1: no such SPI port on this box …").
 func OpenSPI(name string) (spi.PortCloser, error) {
 	if err := HostInit(); err != nil {
 		return nil, err
 	}
 	known := spiNames()
 	if len(known) == 0 {
-		return nil, fmt.Errorf("SPI port %s: no SPI port on this box (enable SPI: dtparam=spi=on in /boot/firmware/config.txt, then reboot): %w",
-			name, sensors.ErrNotFitted)
+		return nil, fmt.Errorf("no SPI port on this box (enable SPI: dtparam=spi=on in /boot/firmware/config.txt, then reboot): %w",
+			sensors.ErrNotFitted)
 	}
 	p, err := spireg.Open(name)
 	if err != nil {
 		if !contains(known, name) {
-			return nil, fmt.Errorf("SPI port %s: no such port on this box (ports: %s; SPI0.1 is chip select CE1): %w",
-				name, strings.Join(known, ", "), sensors.ErrNotFitted)
+			return nil, fmt.Errorf("no such SPI port on this box (ports: %s; SPI0.1 is chip select CE1): %w",
+				strings.Join(known, ", "), sensors.ErrNotFitted)
 		}
 		if errors.Is(err, fs.ErrPermission) {
-			return nil, fmt.Errorf("SPI port %s: %w (is the service user in group spi?)", name, err)
+			return nil, fmt.Errorf("open: %w (is the service user in group spi?)", err)
 		}
-		return nil, fmt.Errorf("SPI port %s: %w", name, err)
+		return nil, fmt.Errorf("open: %w", err)
 	}
 	return p, nil
 }
