@@ -239,7 +239,11 @@ func (u *Uplink) clientOptions(s *session) *mqtt.ClientOptions {
 	o.SetPingTimeout(max(10*time.Second, u.cfg.Keepalive.Duration))
 	o.SetConnectTimeout(u.cfg.ConnectTimeout.Duration)
 	o.SetWriteTimeout(u.cfg.PublishTimeout.Duration)
-	o.SetOrderMatters(false) // we subscribe to nothing here; never block paho's router
+	// In order: config/set and cmd/* reach Options.Inbound one at a time,
+	// in the order the broker sent them, on paho's router goroutine (which
+	// is why Inbound only queues). Out of order, paho runs each in its own
+	// goroutine and a burst of config/set races into the queue shuffled.
+	o.SetOrderMatters(true)
 	o.SetBinaryWill(u.topicStatus, u.offlineDoc(""), 1, true)
 	o.SetCustomOpenConnectionFn(u.dialer(s))
 	o.SetConnectionLostHandler(func(_ mqtt.Client, err error) { s.end(err) })

@@ -16,9 +16,11 @@ import (
 // by the broker for it: the sender retries, or publishes retained (the
 // version check makes a retained config/set harmless on every reconnect).
 //
-// Inbound runs on paho's goroutine (SetOrderMatters(false) gives each
-// message its own): it must hand the message off and return, never apply a
-// config in place, since applying may restart this very uplink.
+// Inbound runs on paho's router goroutine, one message after the other in
+// the order the broker sent them (SetOrderMatters(true)): it must hand the
+// message off and return at once, never apply a config in place or wait
+// for a publish: paho's incoming traffic (PUBACKs included) waits behind
+// it, and applying may reconnect this very uplink.
 
 // subscriber is the part of paho's client that subscribes; Client leaves it
 // out so that test wrappers need not implement it.

@@ -33,7 +33,7 @@ const (
 // markDraining is called at each connect, before the streams see the new
 // session.
 func (u *Uplink) markDraining() {
-	for _, s := range u.streams {
+	for _, s := range u.list() {
 		s.draining.Store(s.backlog() > 0)
 	}
 }
@@ -43,7 +43,7 @@ func (u *Uplink) held(s *stream) bool {
 	if !s.draining.Load() {
 		return false
 	}
-	for _, t := range u.streams {
+	for _, t := range u.list() {
 		if t.cfg.Priority > s.cfg.Priority && t.draining.Load() && !u.budgetBlocks(t) {
 			return true
 		}
@@ -60,7 +60,7 @@ func (s *stream) drained() {
 
 // wakeLower pokes the streams s may have held back.
 func (s *stream) wakeLower() {
-	for _, t := range s.u.streams {
+	for _, t := range s.u.list() {
 		if t != s && t.cfg.Priority < s.cfg.Priority {
 			t.poke()
 		}

@@ -53,7 +53,7 @@ func (u *Uplink) Stats() Stats {
 	st.Disconnects = u.disconnects.Load()
 	st.Progress = u.progress.Load()
 	st.Budget = u.meter.stats()
-	for _, s := range u.streams {
+	for _, s := range u.list() {
 		s.mu.Lock()
 		ss := StreamStats{Name: s.name, Topic: s.topic, LastPublish: s.lastPublish, LastError: s.lastErr}
 		s.mu.Unlock()

@@ -72,10 +72,11 @@ type Uplink struct {
 	startedAt   time.Time
 	newClient   func(*mqtt.ClientOptions) Client
 	backoff     backoff
-	streams     []*stream
-	meter       *meter   // bytes sent and the data budget (budget.go)
-	limiter     *limiter // rate_limit; nil: none (ratelimit.go)
-	windows     []window // link windows; nil: always (windows.go)
+	streams     []*stream // replaced by Reconfigure under mu: read with list()
+	set         streamSet // the streams' goroutines (reconfigure.go)
+	meter       *meter    // bytes sent and the data budget (budget.go)
+	limiter     *limiter  // rate_limit; nil: none (ratelimit.go)
+	windows     []window  // link windows; nil: always (windows.go)
 	windowPoll  time.Duration
 	now         func() time.Time
 	health      healthState // status republish on health changes (status.go)
@@ -135,11 +136,7 @@ func New(cfg MQTTConfig, streams []StreamConfig, src Source, opts Options) (*Upl
 	if u.meter, err = newMeter(cfg.Budget, store, nil); err != nil {
 		return nil, fmt.Errorf("uplink: [mqtt] budget: %w", err)
 	}
-	var maxBatch int64
-	for i := range streams {
-		maxBatch = max(maxBatch, int64(streams[i].MaxBatchBytes))
-	}
-	u.limiter = newLimiter(cfg.RateLimit, maxBatch)
+	u.limiter = newLimiter(cfg.RateLimit, maxBatchBytes(streams))
 	if u.windows, err = cfg.Windows.Parse(); err != nil {
 		return nil, fmt.Errorf("uplink: [mqtt] %w", err)
 	}
@@ -150,21 +147,8 @@ func New(cfg MQTTConfig, streams []StreamConfig, src Source, opts Options) (*Upl
 	if u.newClient == nil {
 		u.newClient = newPahoClient
 	}
-	seen := map[string]bool{}
-	for i := range streams {
-		sc := streams[i]
-		if err := sc.Validate(); err != nil {
-			return nil, fmt.Errorf("uplink: stream[%d] %q: %w", i, sc.Name, err)
-		}
-		if seen[sc.Name] {
-			return nil, fmt.Errorf("uplink: stream[%d]: duplicate stream name %q", i, sc.Name)
-		}
-		seen[sc.Name] = true
-		s, err := newStream(u, sc)
-		if err != nil {
-			return nil, fmt.Errorf("uplink: stream[%d] %q: %w", i, sc.Name, err)
-		}
-		u.streams = append(u.streams, s)
+	if u.streams, err = u.buildStreams(streams, nil); err != nil {
+		return nil, err
 	}
 	return u, nil
 }
@@ -190,13 +174,10 @@ func (u *Uplink) Run(ctx context.Context) error {
 	u.mu.Unlock()
 	defer close(done)
 
-	var wg sync.WaitGroup
-	for _, s := range u.streams {
-		wg.Go(func() { s.run(ctx) })
-	}
+	u.startStreams(ctx)
 	live := u.connectLoop(ctx)
 	u.setSession(nil)
-	wg.Wait() // streams must be off the buffer before Run returns and the buffer closes
+	u.stopStreams() // streams must be off the buffer before Run returns and the buffer closes
 	if live != nil {
 		u.goOffline(live)
 	}
@@ -340,7 +321,7 @@ func publishAsync(ctx context.Context, s *session, topic string, retained bool, 
 // Flush makes every stream publish what is buffered now, without waiting
 // for its period (the `flush` command).
 func (u *Uplink) Flush() {
-	for _, s := range u.streams {
+	for _, s := range u.list() {
 		s.poke()
 	}
 }
@@ -359,7 +340,7 @@ func (u *Uplink) Progress() uint64 { return u.progress.Load() }
 // yet (the largest over the streams).
 func (u *Uplink) backlog() uint64 {
 	var n uint64
-	for _, s := range u.streams {
+	for _, s := range u.list() {
 		n = max(n, s.backlog())
 	}
 	return n
@@ -423,7 +404,7 @@ func (u *Uplink) ackedUpTo(seq uint64) bool { return u.unackedUpTo(seq) == 0 }
 func (u *Uplink) unackedUpTo(seq uint64) uint64 {
 	first, _ := u.src.Bounds()
 	var n uint64
-	for _, s := range u.streams {
+	for _, s := range u.list() {
 		c := s.cursor.Load()
 		if first > 0 {
 			c = max(c, first-1) // readings lost to overflow are not waited for

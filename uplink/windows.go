@@ -149,7 +149,7 @@ func (u *Uplink) waitForLink(ctx context.Context) {
 // essentialPending returns an essential stream with matching readings past
 // its cursor, or nil.
 func (u *Uplink) essentialPending() *stream {
-	for _, s := range u.streams {
+	for _, s := range u.list() {
 		if !s.cfg.Essential {
 			continue
 		}
@@ -214,7 +214,7 @@ func (u *Uplink) windowClosed(ctx context.Context, sess *session) <-chan struct{
 // for the budget.
 func (u *Uplink) drainedUpTo(seq uint64) bool {
 	first, _ := u.src.Bounds()
-	for _, s := range u.streams {
+	for _, s := range u.list() {
 		c := max(s.cursor.Load(), s.quiet.Load())
 		if first > 0 {
 			c = max(c, first-1)
