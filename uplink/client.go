@@ -186,7 +186,7 @@ func (u *Uplink) dialer(s *session) mqtt.OpenConnectionFunc {
 		if s.lost() { // abandoned while dialing
 			conn.Close()
 		}
-		return conn, nil
+		return newLimitConn(conn, u.opts.MaxInbound), nil
 	}
 }
 

@@ -58,6 +58,10 @@ type Options struct {
 	// Inbound receives config/set and cmd/+ messages (see inbound.go); nil:
 	// the uplink subscribes to nothing.
 	Inbound func(topic string, payload []byte)
+	// MaxInbound bounds the payload of a message from the broker: a larger
+	// one reaches Inbound as a stand-in (CutPayload), its bytes never held
+	// in memory (inbound_limit.go). 0: no bound.
+	MaxInbound int
 }
 
 // Uplink streams buffered readings to one MQTT broker.
