@@ -149,17 +149,25 @@ func (t *Table) Doc() *Doc { return t.doc }
 
 // Keys lists the table's keys in file order.
 func (t *Table) Keys() []string {
-	keys := make([]string, 0, len(t.keys))
-	for k := range t.keys {
-		keys = append(keys, k)
+	type at struct {
+		key string
+		pos Pos
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := t.doc.keys.Find(t.KeyPath(keys[i])), t.doc.keys.Find(t.KeyPath(keys[j]))
+	list := make([]at, 0, len(t.keys))
+	for k := range t.keys {
+		list = append(list, at{k, t.doc.keys.Find(t.KeyPath(k))}) // once per key, not per comparison
+	}
+	sort.Slice(list, func(i, j int) bool {
+		a, b := list[i].pos, list[j].pos
 		if a != b {
 			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
 		}
-		return keys[i] < keys[j]
+		return list[i].key < list[j].key
 	})
+	keys := make([]string, len(list))
+	for i, e := range list {
+		keys[i] = e.key
+	}
 	return keys
 }
 

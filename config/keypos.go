@@ -726,10 +726,12 @@ func (d *depthScan) header() int {
 	if array {
 		d.advance()
 	}
-	parts := d.keyParts()
-	if len(parts) > d.limit {
-		return len(parts) // too deep already; the paths below would cost its square
+	start := d.scanner
+	if n := d.countParts(); n > d.limit {
+		return n // too deep already; the paths below would cost its square
 	}
+	d.scanner = start
+	parts := d.keyParts()
 	if d.aot == nil {
 		d.aot = map[string]bool{}
 	}
@@ -751,7 +753,7 @@ func (d *depthScan) header() int {
 // kept on d.stack instead of recursion.
 func (d *depthScan) keyval(base int) (Pos, int, bool) {
 	p := d.pos()
-	n := base + len(d.keyParts())
+	n := base + d.countParts()
 	if n > d.limit {
 		return p, n, false
 	}
@@ -816,7 +818,7 @@ func (d *depthScan) keyval(base int) (Pos, int, bool) {
 			// an inline table: the next key
 			p := d.pos()
 			start := d.i
-			n = -top - 1 + len(d.keyParts())
+			n = -top - 1 + d.countParts()
 			if n > d.limit {
 				return p, n, false
 			}
@@ -830,6 +832,33 @@ func (d *depthScan) keyval(base int) (Pos, int, bool) {
 				d.advance() // junk: make progress
 			}
 		}
+	}
+}
+
+// countParts passes over a possibly dotted key, as keyParts reads it,
+// and counts its parts without keeping them.
+func (d *depthScan) countParts() int {
+	n := 0
+	for {
+		d.skipSpace()
+		switch c := d.peek(); {
+		case c == '"':
+			d.skipBasicString()
+		case c == '\'':
+			d.literalString()
+		case isBareChar(c):
+			for isBareChar(d.peek()) {
+				d.advance()
+			}
+		default:
+			return n
+		}
+		n++
+		d.skipSpace()
+		if d.peek() != '.' {
+			return n
+		}
+		d.advance()
 	}
 }
 

@@ -11,6 +11,9 @@ func Suggest(key string, candidates []string) string {
 	best, bestDist := "", limit+1
 	k := strings.ToLower(key)
 	for _, c := range candidates {
+		if len(c) > len(k)+limit || len(k) > len(c)+limit {
+			continue // the lengths alone are further apart than the limit
+		}
 		d := editDistance(k, strings.ToLower(c))
 		if d < bestDist {
 			best, bestDist = c, d
