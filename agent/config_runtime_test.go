@@ -36,6 +36,8 @@ func TestConfigRejectsWhatRunCannotDo(t *testing.T) {
 			"mqtt.broker", `missing host in "tcp://:1883"`, 4},
 		{"keepalive past MQTT's 16-bit seconds", head + "[mqtt]\nkeepalive = \"24h\"\n",
 			"mqtt.keepalive", "from 1s to 18h12m15s (MQTT carries it as 16-bit seconds), got 24h0m0s", 4},
+		{"connect_timeout no handshake fits in", head + "[mqtt]\nconnect_timeout = \"1ms\"\n",
+			"mqtt.connect_timeout", "at least 1s", 4},
 		{"client_id too long for brokers", head + "[mqtt]\nclient_id = \"" + strings.Repeat("c", 129) + "\"\n",
 			"mqtt.client_id", "129 bytes; at most 128", 4},
 		{"client_id with a control character", head + "[mqtt]\nclient_id = \"a\\u0000b\"\n",

@@ -84,8 +84,9 @@ func (c *MQTTConfig) Validate() error {
 	if c.Keepalive.Duration < time.Second || c.Keepalive.Duration > maxKeepalive {
 		errs.Add("keepalive", "must be from 1s to %s (MQTT carries it as 16-bit seconds), got %s", maxKeepalive, c.Keepalive.Duration)
 	}
-	if c.ConnectTimeout.Duration <= 0 {
-		errs.Add("connect_timeout", "must be positive")
+	if c.ConnectTimeout.Duration < time.Second {
+		// less fits no TCP and TLS handshake: every attempt would time out
+		errs.Add("connect_timeout", "must be at least 1s, got %s", c.ConnectTimeout.Duration)
 	}
 	if c.ReconnectMin.Duration <= 0 || c.ReconnectMax.Duration < c.ReconnectMin.Duration {
 		errs.Add("reconnect_max", "need 0 < reconnect_min (%s) <= reconnect_max (%s)", c.ReconnectMin.Duration, c.ReconnectMax.Duration)
