@@ -2,6 +2,7 @@ package frequency
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -13,8 +14,8 @@ import (
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/reading"
 	"github.com/karana-energy/karana-edge/sensors"
+	"github.com/karana-energy/karana-edge/sensors/gpiopin"
 	"github.com/karana-energy/karana-edge/sensors/internal/edges"
-	"github.com/karana-energy/karana-edge/sensors/internal/hw"
 )
 
 func init() {
@@ -27,18 +28,13 @@ func init() {
 // maxGate bounds the first read's measurement.
 const maxGate = time.Second
 
-// Options are the frequency driver's keys, inline in its [[sensor]] table.
+// Options are the frequency driver's keys, inline in its [[sensor]] table:
+// pin (required), pull (default "up": a reed switch to ground), edge
+// (default "falling"; both counts two transitions per cycle and the count
+// is halved), debounce (how long the level must settle, 0 counting every
+// edge event; default 1ms, at most 1s) and those below.
 type Options struct {
-	// Pin is the GPIO input, e.g. "GPIO27". Required.
-	Pin string `toml:"pin"`
-	// Pull is up, down or none. Default "up" (a reed switch to ground).
-	Pull string `toml:"pull"`
-	// Edge is falling, rising or both; both counts two transitions per
-	// cycle and the count is halved. Default "falling".
-	Edge string `toml:"edge"`
-	// Debounce: how long the level must settle; 0 counts every edge event.
-	// Default 1ms; at most 1s.
-	Debounce config.Duration `toml:"debounce"`
+	gpiopin.CounterOptions
 	// Scale converts Hz into the reported unit. Default 1.
 	Scale float64 `toml:"scale"`
 	// Field names the series "<sensor>.<field>". Default "frequency".
@@ -49,18 +45,20 @@ type Options struct {
 
 // DefaultOptions returns the documented defaults.
 func DefaultOptions() Options {
-	return Options{Pull: "up", Edge: "falling", Debounce: config.D(time.Millisecond), Scale: 1, Field: "frequency"}
+	return Options{
+		CounterOptions: gpiopin.CounterOptions{
+			Options: gpiopin.Options{Pull: "up", Debounce: config.D(time.Millisecond)},
+			Edge:    "falling",
+		},
+		Scale: 1,
+		Field: "frequency",
+	}
 }
-
-// PinNames implements sensors.PinUser.
-func (o *Options) PinNames() []string { return []string{o.Pin} }
 
 // Sensor is a frequency meter.
 type Sensor struct {
-	name string
 	o    Options
-	pull gpio.Pull
-	edge gpio.Edge
+	in   gpiopin.Input
 	poll time.Duration // tests shorten it
 
 	mu      sync.Mutex
@@ -71,23 +69,10 @@ type Sensor struct {
 
 // New validates opts and returns the sensor; it does not touch the pin. An
 // empty unit is filled in opts ("Hz").
-func New(name string, opts *Options) (*Sensor, error) {
+func New(_ string, opts *Options) (*Sensor, error) {
 	o := *opts
 	var errs config.FieldErrors
-	if o.Pin == "" {
-		errs.Add("pin", `must be set, e.g. "GPIO27"`)
-	}
-	pull, err := hw.ParsePull(o.Pull)
-	if err != nil {
-		errs.Add("pull", "%v", err)
-	}
-	edge, err := hw.ParseEdge(o.Edge)
-	if err != nil {
-		errs.Add("edge", "%v", err)
-	}
-	if d := o.Debounce.Duration; d < 0 || d > time.Second {
-		errs.Add("debounce", "must be between 0 and 1s, got %s", d)
-	}
+	in := o.CounterOptions.Validate(&errs, "frequency", time.Second)
 	if !(o.Scale > 0) || math.IsInf(o.Scale, 0) {
 		errs.Add("scale", "must be a positive number (units per Hz), got %v", o.Scale)
 	}
@@ -107,7 +92,7 @@ func New(name string, opts *Options) (*Sensor, error) {
 		o.Unit = "Hz"
 		opts.Unit = o.Unit
 	}
-	return &Sensor{name: name, o: o, pull: pull, edge: edge}, nil
+	return &Sensor{o: o, in: in}, nil
 }
 
 // Read returns the mean frequency, scaled, since the previous read.
@@ -115,28 +100,24 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.counter == nil {
-		pin, err := hw.Pin(s.o.Pin)
+		c, err := s.in.Count(s.poll)
 		if err != nil {
-			return nil, fmt.Errorf("frequency %s: %w", s.name, err)
-		}
-		c, err := edges.Start(s.o.Pin, pin, edges.Options{Pull: s.pull, Edge: s.edge, Debounce: s.o.Debounce.Duration, Poll: s.poll})
-		if err != nil {
-			return nil, fmt.Errorf("frequency %s: %w", s.name, err)
+			return nil, err
 		}
 		s.counter, s.prev, s.prevAt = c, 0, time.Now()
 		if err := gate(ctx); err != nil {
-			return nil, fmt.Errorf("frequency %s: first read: %w", s.name, err)
+			return nil, s.in.Err(fmt.Errorf("first read: %w", err))
 		}
 	}
 	now, n := time.Now(), s.counter.Count()
 	dt := now.Sub(s.prevAt)
 	cycles := float64(n - s.prev)
-	if s.edge == gpio.BothEdges {
+	if s.in.Edge == gpio.BothEdges {
 		cycles /= 2
 	}
 	s.prev, s.prevAt = n, now
 	if dt <= 0 {
-		return nil, fmt.Errorf("frequency %s: no time passed since the previous read", s.name)
+		return nil, s.in.Err(errors.New("no time passed since the previous read"))
 	}
 	hz := cycles / dt.Seconds()
 	return []sensors.Value{{Field: s.o.Field, Value: hz * s.o.Scale, Unit: s.o.Unit}}, nil

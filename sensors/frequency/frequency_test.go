@@ -118,14 +118,15 @@ func TestNotFittedAndValidate(t *testing.T) {
 	o := DefaultOptions()
 	o.Pin = "GPIO_NOPE"
 	s := newSensor(t, o)
-	if _, err := s.Read(context.Background()); !errors.Is(err, sensors.ErrNotFitted) || !strings.Contains(err.Error(), "frequency wind: pin GPIO_NOPE: no such pin") {
+	if _, err := s.Read(context.Background()); !errors.Is(err, sensors.ErrNotFitted) || !strings.Contains(err.Error(), "frequency on pin GPIO_NOPE: no such pin") {
 		t.Errorf("Read = %v", err)
 	}
 	if s.o.Unit != "Hz" {
 		t.Errorf("unit default = %q, want Hz", s.o.Unit)
 	}
 
-	bad := Options{Pull: "up", Edge: "sideways", Scale: 2, Field: "a b"}
+	bad := Options{Scale: 2, Field: "a b"}
+	bad.Pull, bad.Edge = "up", "sideways"
 	_, err := New("w", &bad)
 	var fe config.FieldErrors
 	if !errors.As(err, &fe) {

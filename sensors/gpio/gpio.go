@@ -10,7 +10,7 @@ import (
 
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/sensors"
-	"github.com/karana-energy/karana-edge/sensors/internal/hw"
+	"github.com/karana-energy/karana-edge/sensors/gpiopin"
 )
 
 func init() {
@@ -20,53 +20,38 @@ func init() {
 	}, DefaultOptions, New)
 }
 
-// Options are the gpio driver's keys, inline in its [[sensor]] table.
+// maxDebounce bounds debounce.
+const maxDebounce = 10 * time.Second
+
+// Options are the gpio driver's keys, inline in its [[sensor]] table: pin
+// (required), pull (default "up"), debounce (how long the level must be
+// stable; default 0, which reads it once; at most 10s), and invert.
 type Options struct {
-	// Pin is the GPIO input, e.g. "GPIO22". Required.
-	Pin string `toml:"pin"`
-	// Pull is up, down or none. Default "up".
-	Pull string `toml:"pull"`
+	gpiopin.Options
 	// Invert reports 1 for a low level. Default false.
 	Invert bool `toml:"invert"`
-	// Debounce is how long the level must be stable; 0 reads it once.
-	// Default 0; at most 10s.
-	Debounce config.Duration `toml:"debounce"`
 }
 
 // DefaultOptions returns the documented defaults.
-func DefaultOptions() Options { return Options{Pull: "up"} }
-
-// PinNames implements sensors.PinUser.
-func (o *Options) PinNames() []string { return []string{o.Pin} }
+func DefaultOptions() Options { return Options{Options: gpiopin.Options{Pull: "up"}} }
 
 // Sensor reads one pin's level.
 type Sensor struct {
-	name string
-	o    Options
-	pull periphgpio.Pull
+	in     gpiopin.Input
+	invert bool
 
 	mu  sync.Mutex
 	pin periphgpio.PinIO // nil until the first read, and after Close
 }
 
 // New validates opts and returns the sensor; it does not touch the pin.
-func New(name string, opts *Options) (*Sensor, error) {
-	o := *opts
+func New(_ string, opts *Options) (*Sensor, error) {
 	var errs config.FieldErrors
-	if o.Pin == "" {
-		errs.Add("pin", `must be set, e.g. "GPIO22"`)
-	}
-	pull, err := hw.ParsePull(o.Pull)
-	if err != nil {
-		errs.Add("pull", "%v", err)
-	}
-	if d := o.Debounce.Duration; d < 0 || d > 10*time.Second {
-		errs.Add("debounce", "must be between 0 and 10s, got %s", d)
-	}
+	in := opts.Options.Validate(&errs, "gpio", maxDebounce)
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	return &Sensor{name: name, o: o, pull: pull}, nil
+	return &Sensor{in: in, invert: opts.Invert}, nil
 }
 
 // Read returns the (debounced, inverted) level as field "level".
@@ -74,21 +59,18 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.pin == nil {
-		p, err := hw.Pin(s.o.Pin)
+		p, err := s.in.Level()
 		if err != nil {
-			return nil, fmt.Errorf("gpio %s: %w", s.name, err)
-		}
-		if err := p.In(s.pull, periphgpio.NoEdge); err != nil {
-			return nil, fmt.Errorf("gpio %s: pin %s: set as input (pull %s): %w", s.name, s.o.Pin, s.o.Pull, err)
+			return nil, err
 		}
 		s.pin = p
 	}
 	l, err := s.stableLevel(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("gpio %s: pin %s: %w", s.name, s.o.Pin, err)
+		return nil, s.in.Err(err)
 	}
 	v := 0.0
-	if l != s.o.Invert { // High xor invert
+	if l != s.invert { // High xor invert
 		v = 1
 	}
 	return []sensors.Value{{Field: "level", Value: v}}, nil
@@ -97,7 +79,7 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 // stableLevel samples until the level has not changed for the debounce time.
 func (s *Sensor) stableLevel(ctx context.Context) (bool, error) {
 	l := bool(s.pin.Read())
-	db := s.o.Debounce.Duration
+	db := s.in.Debounce
 	if db <= 0 {
 		return l, nil
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/sensors"
+	"github.com/karana-energy/karana-edge/sensors/gpiopin"
 	"github.com/karana-energy/karana-edge/sensors/internal/hw"
 )
 
@@ -85,7 +86,7 @@ func newSensor(t *testing.T, o Options) *Sensor {
 
 func TestLevelPullInvert(t *testing.T) {
 	pin := fakePin(t, "LVL_A")
-	s := newSensor(t, Options{Pin: "LVL_A", Pull: "up"})
+	s := newSensor(t, Options{Options: gpiopin.Options{Pin: "LVL_A", Pull: "up"}})
 	if v := level(t, s, context.Background()); v != 1 || pin.Pull() != periphgpio.PullUp {
 		t.Errorf("pulled-up open contact reads %v (pull %s), want 1", v, pin.Pull())
 	}
@@ -94,7 +95,7 @@ func TestLevelPullInvert(t *testing.T) {
 		t.Errorf("low level reads %v, want 0", v)
 	}
 
-	inv := newSensor(t, Options{Pin: "LVL_A", Pull: "down", Invert: true})
+	inv := newSensor(t, Options{Options: gpiopin.Options{Pin: "LVL_A", Pull: "down"}, Invert: true})
 	if v := level(t, inv, context.Background()); v != 1 || pin.Pull() != periphgpio.PullDown {
 		t.Errorf("inverted pulled-down pin reads %v (pull %s), want 1", v, pin.Pull())
 	}
@@ -111,7 +112,7 @@ func TestLevelPullInvert(t *testing.T) {
 func TestDebounce(t *testing.T) {
 	pin := fakePin(t, "LVL_B")
 	const db = 30 * time.Millisecond
-	s := newSensor(t, Options{Pin: "LVL_B", Pull: "none", Debounce: config.D(db)})
+	s := newSensor(t, Options{Options: gpiopin.Options{Pin: "LVL_B", Pull: "none", Debounce: config.D(db)}})
 	pin.set(periphgpio.High)
 	start := time.Now()
 	if v := level(t, s, context.Background()); v != 1 {
@@ -125,18 +126,18 @@ func TestDebounce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
 	_, err := s.Read(ctx)
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "gpio door: pin LVL_B: level not stable for 30ms") {
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "gpio on pin LVL_B: level not stable for 30ms") {
 		t.Errorf("bouncing pin: %v", err)
 	}
 }
 
 func TestNotFittedAndValidate(t *testing.T) {
-	s := newSensor(t, Options{Pin: "GPIO_NOPE", Pull: "up"})
+	s := newSensor(t, Options{Options: gpiopin.Options{Pin: "GPIO_NOPE", Pull: "up"}})
 	_, err := s.Read(context.Background())
-	if !errors.Is(err, sensors.ErrNotFitted) || !strings.Contains(err.Error(), "pin GPIO_NOPE: no such pin on this board") {
+	if !errors.Is(err, sensors.ErrNotFitted) || !strings.Contains(err.Error(), "gpio on pin GPIO_NOPE: no such pin on this board") {
 		t.Errorf("Read = %v", err)
 	}
-	_, err = New("x", &Options{Pull: "strong", Debounce: config.D(-time.Second)})
+	_, err = New("x", &Options{Options: gpiopin.Options{Pull: "strong", Debounce: config.D(-time.Second)}})
 	for _, k := range []string{"pin:", "pull:", "debounce:"} {
 		if err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("no %s error in %v", k, err)

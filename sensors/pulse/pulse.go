@@ -9,12 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"periph.io/x/conn/v3/gpio"
-
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/sensors"
+	"github.com/karana-energy/karana-edge/sensors/gpiopin"
 	"github.com/karana-energy/karana-edge/sensors/internal/edges"
-	"github.com/karana-energy/karana-edge/sensors/internal/hw"
 )
 
 func init() {
@@ -27,19 +25,14 @@ func init() {
 // stateKey is where the pulse count is persisted (sensors.State).
 const stateKey = "pulses"
 
-// Options are the pulse driver's keys, inline in its [[sensor]] table.
+// Options are the pulse driver's keys, inline in its [[sensor]] table: pin
+// (required), pull (default "up": S0 outputs are open collector), edge (the
+// transition that is a pulse; default "falling": an S0 output pulls the
+// line low), debounce (how long the level must settle before a transition
+// counts, 0 counting every edge event, for clean push-pull signals only;
+// default 10ms, at most 1s) and those below.
 type Options struct {
-	// Pin is the GPIO input, e.g. "GPIO17". Required.
-	Pin string `toml:"pin"`
-	// Pull is up, down or none. Default "up" (S0 outputs are open collector).
-	Pull string `toml:"pull"`
-	// Edge is the transition that is a pulse: falling, rising or both.
-	// Default "falling" (an S0 output pulls the line low).
-	Edge string `toml:"edge"`
-	// Debounce is how long the level must settle before a transition
-	// counts; 0 counts every edge event (clean push-pull signals only).
-	// Default 10ms; at most 1s.
-	Debounce config.Duration `toml:"debounce"`
+	gpiopin.CounterOptions
 	// PerUnit is the number of pulses per unit of total. Default 1.
 	PerUnit float64 `toml:"per_unit"`
 	// Unit of total, e.g. "kWh". Default "".
@@ -53,28 +46,19 @@ type Options struct {
 
 // DefaultOptions returns the documented defaults.
 func DefaultOptions() Options {
-	return Options{Pull: "up", Edge: "falling", Debounce: config.D(10 * time.Millisecond), PerUnit: 1, RateScale: 1}
+	return Options{
+		CounterOptions: gpiopin.CounterOptions{
+			Options: gpiopin.Options{Pull: "up", Debounce: config.D(10 * time.Millisecond)},
+			Edge:    "falling",
+		},
+		PerUnit:   1,
+		RateScale: 1,
+	}
 }
 
-// PinNames implements sensors.PinUser.
-func (o *Options) PinNames() []string { return []string{o.Pin} }
-
-func (o *Options) validate() (gpio.Pull, gpio.Edge, config.FieldErrors) {
+func (o *Options) validate() (gpiopin.Input, config.FieldErrors) {
 	var errs config.FieldErrors
-	if o.Pin == "" {
-		errs.Add("pin", `must be set, e.g. "GPIO17"`)
-	}
-	pull, err := hw.ParsePull(o.Pull)
-	if err != nil {
-		errs.Add("pull", "%v", err)
-	}
-	edge, err := hw.ParseEdge(o.Edge)
-	if err != nil {
-		errs.Add("edge", "%v", err)
-	}
-	if d := o.Debounce.Duration; d < 0 || d > time.Second {
-		errs.Add("debounce", "must be between 0 and 1s, got %s", d)
-	}
+	in := o.CounterOptions.Validate(&errs, "pulse", time.Second)
 	if !(o.PerUnit > 0) || math.IsInf(o.PerUnit, 0) {
 		errs.Add("per_unit", "must be a positive number of pulses per unit, got %v", o.PerUnit)
 	}
@@ -89,16 +73,14 @@ func (o *Options) validate() (gpio.Pull, gpio.Edge, config.FieldErrors) {
 			errs.Add(key, "must be at most 32 printable characters, got %q", u)
 		}
 	}
-	return pull, edge, errs
+	return in, errs
 }
 
 // Sensor is a pulse counter. Read and Close may be called from different
 // goroutines.
 type Sensor struct {
-	name  string
 	o     Options
-	pull  gpio.Pull
-	edge  gpio.Edge
+	in    gpiopin.Input
 	poll  time.Duration // edges.Options.Poll; tests shorten it
 	state sensors.State
 
@@ -112,9 +94,9 @@ type Sensor struct {
 
 // New validates opts and returns the sensor; it does not touch the pin. A
 // rate_unit left empty is filled in opts.
-func New(name string, opts *Options) (*Sensor, error) {
+func New(_ string, opts *Options) (*Sensor, error) {
 	o := *opts
-	pull, edge, errs := o.validate()
+	in, errs := o.validate()
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
@@ -122,7 +104,7 @@ func New(name string, opts *Options) (*Sensor, error) {
 		o.RateUnit = o.Unit + "/h"
 		opts.RateUnit = o.RateUnit
 	}
-	return &Sensor{name: name, o: o, pull: pull, edge: edge}, nil
+	return &Sensor{o: o, in: in}, nil
 }
 
 // Restore implements sensors.Stateful: the count persisted by the previous
@@ -140,7 +122,7 @@ func (s *Sensor) Restore(st sensors.State) error {
 		return nil
 	}
 	if len(v) != 8 {
-		return fmt.Errorf("pulse %s: stored pulse count is %d bytes, want 8 (counting from 0)", s.name, len(v))
+		return fmt.Errorf("stored pulse count is %d bytes, want 8 (counting from 0)", len(v))
 	}
 	s.base = binary.BigEndian.Uint64(v)
 	return nil
@@ -151,13 +133,9 @@ func (s *Sensor) startLocked() error {
 	if s.counter != nil {
 		return nil
 	}
-	pin, err := hw.Pin(s.o.Pin)
+	c, err := s.in.Count(s.poll)
 	if err != nil {
-		return fmt.Errorf("pulse %s: %w", s.name, err)
-	}
-	c, err := edges.Start(s.o.Pin, pin, edges.Options{Pull: s.pull, Edge: s.edge, Debounce: s.o.Debounce.Duration, Poll: s.poll})
-	if err != nil {
-		return fmt.Errorf("pulse %s: %w", s.name, err)
+		return err
 	}
 	s.counter = c
 	s.prevOK = false

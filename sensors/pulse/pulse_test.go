@@ -284,13 +284,14 @@ func TestNotFitted(t *testing.T) {
 	o.Pin = "GPIO_NOPE"
 	s := newSensor(t, o)
 	_, err := s.Read(context.Background())
-	if !errors.Is(err, sensors.ErrNotFitted) || !strings.Contains(err.Error(), "pin GPIO_NOPE: no such pin on this board") {
+	if !errors.Is(err, sensors.ErrNotFitted) || !strings.Contains(err.Error(), "pulse on pin GPIO_NOPE: no such pin on this board") {
 		t.Errorf("Read of a missing pin: %v", err)
 	}
 }
 
 func TestValidate(t *testing.T) {
-	o := Options{Pull: "sideways", Edge: "up", Debounce: config.D(2 * time.Second), PerUnit: 0, RateScale: 1000, Unit: "kWh"}
+	o := Options{PerUnit: 0, RateScale: 1000, Unit: "kWh"}
+	o.Pull, o.Edge, o.Debounce = "sideways", "up", config.D(2*time.Second)
 	_, err := New("m", &o)
 	var fe config.FieldErrors
 	if !errors.As(err, &fe) {

@@ -60,10 +60,10 @@ type Counter struct {
 }
 
 // Start configures pin as an input with edge detection and starts counting.
-// name is the pin's name for errors.
-func Start(name string, pin gpio.PinIn, o Options) (*Counter, error) {
+// Its errors do not name the pin: the caller's do.
+func Start(pin gpio.PinIn, o Options) (*Counter, error) {
 	if o.Edge != gpio.RisingEdge && o.Edge != gpio.FallingEdge && o.Edge != gpio.BothEdges {
-		return nil, fmt.Errorf("pin %s: edge %s cannot be counted", name, o.Edge)
+		return nil, fmt.Errorf("edge %s cannot be counted", o.Edge)
 	}
 	if o.Poll <= 0 {
 		o.Poll = DefaultPoll
@@ -73,7 +73,7 @@ func Start(name string, pin gpio.PinIn, o Options) (*Counter, error) {
 		detect = gpio.BothEdges
 	}
 	if err := pin.In(o.Pull, detect); err != nil {
-		return nil, fmt.Errorf("pin %s: set as input (%s, %s detection): %w", name, o.Pull, detect, err)
+		return nil, fmt.Errorf("set as input (%s, %s detection): %w", o.Pull, detect, err)
 	}
 	c := &Counter{pin: pin, o: o, stop: make(chan struct{}), done: make(chan struct{})}
 	if o.Debounce > 0 {

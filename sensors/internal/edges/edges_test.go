@@ -24,7 +24,7 @@ func waitCount(t *testing.T, c *Counter, n uint64) {
 func TestRisingDebounced(t *testing.T) {
 	pin := &gpiotest.Pin{N: "X", EdgesChan: make(chan gpio.Level)}
 	const db = 100 * time.Millisecond
-	c, err := Start("X", pin, Options{Pull: gpio.PullDown, Edge: gpio.RisingEdge, Debounce: db, Poll: 10 * time.Millisecond})
+	c, err := Start(pin, Options{Pull: gpio.PullDown, Edge: gpio.RisingEdge, Debounce: db, Poll: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestRisingDebounced(t *testing.T) {
 }
 
 func TestStartRejectsNoEdge(t *testing.T) {
-	if _, err := Start("X", &gpiotest.Pin{N: "X"}, Options{Edge: gpio.NoEdge}); err == nil {
+	if _, err := Start(&gpiotest.Pin{N: "X"}, Options{Edge: gpio.NoEdge}); err == nil {
 		t.Error("NoEdge accepted")
 	}
 }
@@ -63,7 +63,7 @@ func (p *deafPin) WaitForEdge(time.Duration) bool { p.waits.Add(1); return false
 
 func TestNoSpinOnFailingWait(t *testing.T) {
 	pin := &deafPin{Pin: gpiotest.Pin{N: "D", EdgesChan: make(chan gpio.Level)}}
-	c, err := Start("D", pin, Options{Pull: gpio.PullUp, Edge: gpio.FallingEdge, Poll: 20 * time.Millisecond})
+	c, err := Start(pin, Options{Pull: gpio.PullUp, Edge: gpio.FallingEdge, Poll: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

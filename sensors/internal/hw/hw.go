@@ -79,7 +79,8 @@ func contains(list []string, s string) bool {
 }
 
 // Pin returns the GPIO pin called name ("GPIO17", or "gpiochip0/17" for an
-// unnamed line on a generic board).
+// unnamed line on a generic board). Its errors do not repeat the name: the
+// caller's error names the pin (gpiopin.Input: "pulse on pin GPIO17: …").
 func Pin(name string) (gpio.PinIO, error) {
 	if err := HostInit(); err != nil {
 		return nil, err
@@ -95,35 +96,9 @@ func Pin(name string) (gpio.PinIO, error) {
 		if len(gpioreg.All()) == 0 {
 			hint = "no GPIO pins at all on this box: is /dev/gpiochip0 there and is the service user in group gpio?"
 		}
-		return nil, fmt.Errorf("pin %s: no such pin on this board (%s): %w", name, hint, sensors.ErrNotFitted)
+		return nil, fmt.Errorf("no such pin on this board (%s): %w", hint, sensors.ErrNotFitted)
 	}
 	return p, nil
-}
-
-// ParsePull turns the "pull" option into periph's Pull.
-func ParsePull(s string) (gpio.Pull, error) {
-	switch s {
-	case "up":
-		return gpio.PullUp, nil
-	case "down":
-		return gpio.PullDown, nil
-	case "none":
-		return gpio.Float, nil
-	}
-	return gpio.PullNoChange, fmt.Errorf("unknown pull %q (use up, down or none)", s)
-}
-
-// ParseEdge turns the "edge" option into periph's Edge.
-func ParseEdge(s string) (gpio.Edge, error) {
-	switch s {
-	case "falling":
-		return gpio.FallingEdge, nil
-	case "rising":
-		return gpio.RisingEdge, nil
-	case "both":
-		return gpio.BothEdges, nil
-	}
-	return gpio.NoEdge, fmt.Errorf("unknown edge %q (use falling, rising or both)", s)
 }
 
 // lineByNumber resolves "gpiochipN/LINE" (a chip as /dev names it, then the
