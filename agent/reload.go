@@ -27,6 +27,7 @@ import (
 
 	"github.com/karana-energy/karana-edge/clock"
 	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/remote"
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/uplink"
 )
@@ -78,6 +79,7 @@ func (a *Agent) newUplink(cfg *Config) (*uplink.Uplink, error) {
 	}
 	if cfg.Remote.Enabled {
 		opts.Inbound = a.inbound
+		opts.MaxInbound = max(remote.MaxDocument, MaxCommand)
 	}
 	return uplink.New(cfg.MQTT, allStreams(cfg), a.ring, opts)
 }
@@ -227,14 +229,23 @@ func (a *Agent) Reload() error {
 	a.applyMu.Lock()
 	defer a.applyMu.Unlock()
 	cur, _, _ := a.parts()
-	next, err := LoadEffective(cur.File, a.log)
+	next, reset, err := loadEffective(cur.File, a.log)
 	if err != nil {
 		return err
+	}
+	if reset {
+		a.stopConfirm() // the overlay on probation is gone with the rest
 	}
 	if err := a.applyLocked(next); err != nil {
 		return err
 	}
 	a.remoteLoaded(next)
+	if reset {
+		a.remote.mu.Lock()
+		a.remote.version = next.remoteVersion // down: remoteLoaded only raises it
+		a.remote.mu.Unlock()
+		a.publishState(context.Background())
+	}
 	return nil
 }
 

@@ -1,10 +1,12 @@
 package agent
 
 // Remote configuration over MQTT (package remote holds the pure parts).
-// Every config/set is answered on config/result; the retained config/state
-// always holds the running config. Messages are handled one at a time on
-// one goroutine, never on paho's: applying a config may restart the uplink
-// the message came in on, and replies wait for the new link.
+// Every config/set is answered on config/result, exactly once and in the
+// order the sets arrived; the retained config/state always holds the
+// running config. Messages are queued in arrival order (remote_queue.go)
+// and handled one at a time on one goroutine, never on paho's: applying a
+// config may reconnect the uplink the message came in on, and replies
+// wait for the link.
 //
 // Persistence: an applied overlay is written to data_dir/remote.pending.toml
 // (temp file, fsync, rename, fsync of the directory) and renamed to
@@ -14,6 +16,12 @@ package agent
 // does not come back with the reboot. The highest accepted version goes to
 // data_dir/remote.version, so a replay stays a replay after a reboot or a
 // rollback. The local file is never written.
+//
+// Versions are bounded (remote.CheckVersion: at most 2^53, at most
+// remote.MaxVersionStep above the current one), and the local file can
+// always take the box back: [remote] version_reset = N makes the next
+// start or SIGHUP forget the remote overlay and set the version to N, once
+// per value of N (data_dir/remote.reset remembers the value honoured).
 
 import (
 	"context"
@@ -45,6 +53,7 @@ const (
 	RemoteFile        = "remote.toml"
 	RemotePendingFile = "remote.pending.toml"
 	RemoteVersionFile = "remote.version"
+	RemoteResetFile   = "remote.reset"
 )
 
 // Result statuses on config/result.
@@ -57,17 +66,17 @@ const (
 // replyRetry spaces attempts to publish a reply while the link is down.
 const replyRetry = 250 * time.Millisecond
 
-type inboundMsg struct {
-	topic   string
-	payload []byte
-}
+// maxResultErrors bounds the errors one config/result lists: a document of
+// thousands of mistakes is answered in a few hundred bytes, not megabytes
+// on a metered link.
+const maxResultErrors = 20
 
 // remoteState is the agent's remote side; mu guards the fields.
 type remoteState struct {
 	mu         sync.Mutex
 	version    int64
 	overlay    *remote.Doc
-	queue      chan inboundMsg
+	queue      *inboundQueue
 	ctx        context.Context
 	cancel     context.CancelCauseFunc // restart command
 	confirm    context.CancelFunc      // the pending confirmation, if any
@@ -89,14 +98,18 @@ type ResultError struct {
 }
 
 func resultErrors(err error) []ResultError {
-	if errs, ok := config.AsErrors(err); ok {
-		out := make([]ResultError, len(errs))
-		for i, e := range errs {
-			out[i] = ResultError{Key: e.Key, Line: e.Line, Message: e.Msg}
-		}
-		return out
+	errs, ok := config.AsErrors(err)
+	if !ok {
+		return []ResultError{{Message: err.Error()}}
 	}
-	return []ResultError{{Message: err.Error()}}
+	out := make([]ResultError, 0, min(len(errs), maxResultErrors+1))
+	for _, e := range errs[:min(len(errs), maxResultErrors)] {
+		out = append(out, ResultError{Key: e.Key, Line: e.Line, Message: e.Msg})
+	}
+	if n := len(errs) - maxResultErrors; n > 0 {
+		out = append(out, ResultError{Message: fmt.Sprintf("and %d more errors (a result lists at most %d)", n, maxResultErrors)})
+	}
+	return out
 }
 
 // LoadEffective is LoadConfig plus, with [remote] enabled, the overlay
@@ -104,17 +117,25 @@ func resultErrors(err error) []ResultError {
 // validates against the file is logged and left out: the local file alone
 // always starts the box.
 func LoadEffective(path string, log *slog.Logger) (*Config, error) {
+	cfg, _, err := loadEffective(path, log)
+	return cfg, err
+}
+
+// loadEffective is LoadEffective, and reports whether it honoured a
+// version_reset (the running agent's version then goes down to it).
+func loadEffective(path string, log *slog.Logger) (*Config, bool, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	local, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, false, fmt.Errorf("config: %w", err)
 	}
 	cfg, err := ParseConfig(path, local)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	reset := resetVersion(cfg, log)
 	cfg.remoteVersion = readVersion(cfg.Device.DataDir)
 	pending := filepath.Join(cfg.Device.DataDir, RemotePendingFile)
 	if _, err := os.Stat(pending); err == nil {
@@ -122,29 +143,63 @@ func LoadEffective(path string, log *slog.Logger) (*Config, error) {
 		os.Remove(pending)
 	}
 	if !cfg.Remote.Enabled {
-		return cfg, nil
+		return cfg, reset, nil
 	}
 	data, err := os.ReadFile(filepath.Join(cfg.Device.DataDir, RemoteFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return cfg, nil
+		return cfg, reset, nil
 	}
 	if err != nil {
 		log.Warn("remote config not loaded; running the local file alone", "err", err)
-		return cfg, nil
+		return cfg, reset, nil
 	}
 	d, err := remote.Parse(data, nil) // verified when it was accepted; the data dir is ours
 	if err != nil {
 		LogConfigError(log, "persisted remote config unreadable; running the local file alone", err)
-		return cfg, nil
+		return cfg, reset, nil
 	}
 	cfg.remoteVersion = max(cfg.remoteVersion, d.Version)
 	eff, err := mergeConfig(path, local, cfg, d)
 	if err != nil {
 		LogConfigError(log, "persisted remote config no longer valid with the local file; running the local file alone", err)
-		return cfg, nil
+		return cfg, reset, nil
 	}
 	eff.remoteVersion = cfg.remoteVersion
-	return eff, nil
+	return eff, reset, nil
+}
+
+// resetVersion honours [remote] version_reset = N of the local file, once
+// per N: the remote overlay is dropped and N becomes the current version.
+// It reports whether it did. A failure is logged and leaves everything as
+// it was, to be tried again at the next load.
+func resetVersion(cfg *Config, log *slog.Logger) bool {
+	n := cfg.Remote.VersionReset
+	if n == nil {
+		return false
+	}
+	dir := cfg.Device.DataDir
+	resetFile := filepath.Join(dir, RemoteResetFile)
+	if b, err := os.ReadFile(resetFile); err == nil && strings.TrimSpace(string(b)) == strconv.FormatInt(*n, 10) {
+		return false // honoured already
+	}
+	prev := readVersion(dir)
+	v := []byte(strconv.FormatInt(*n, 10) + "\n")
+	if err := durable.WriteFile(filepath.Join(dir, RemoteVersionFile), v, 0o640); err != nil {
+		log.Error("remote: [remote] version_reset not honoured; will retry at the next start or SIGHUP", "err", err)
+		return false
+	}
+	for _, f := range []string{RemoteFile, RemotePendingFile} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			log.Error("remote: version_reset: overlay not removed", "file", f, "err", err)
+		}
+	}
+	durable.SyncDir(dir)
+	if err := durable.WriteFile(resetFile, v, 0o640); err != nil {
+		log.Error("remote: version_reset done but not recorded; it will be done again at the next start", "err", err)
+	}
+	log.Warn("remote: [remote] version_reset honoured: remote overlay dropped, the next document needs a version above it",
+		"version", *n, "previous_version", prev)
+	return true
 }
 
 // mergeConfig validates d merged over the local file exactly as a local
@@ -207,6 +262,13 @@ func checkPolicy(cur, next *Config, d *remote.Doc) config.Errors {
 			}
 		}
 	}
+	checkGuards(pol, cur, next, add)
+	errs.Sort()
+	return errs
+}
+
+// checkGuards enforces the guarded entries of [mqtt] and [remote].
+func checkGuards(pol remote.Policy, cur, next *Config, add func(key, format string, args ...any)) {
 	m, n := cur.MQTT, next.MQTT
 	if !pol.Guard(remote.GuardBroker) && (m.Broker != n.Broker || m.ClientID != n.ClientID || m.TopicPrefix != n.TopicPrefix) {
 		add("mqtt.broker", "the broker address, client_id and topic_prefix may not be changed remotely (needs \"mqtt.broker\" in [remote] allow)")
@@ -219,9 +281,9 @@ func checkPolicy(cur, next *Config, d *remote.Doc) config.Errors {
 	}
 	if !pol.Guard(remote.GuardRemote) && !equalJSON(cur.Remote, next.Remote) {
 		add("remote", "the [remote] section may not be changed remotely (needs \"remote\" in [remote] allow)")
+	} else if !equalJSON(cur.Remote.VersionReset, next.Remote.VersionReset) {
+		add("remote.version_reset", "version_reset may only be set in the local file: it is how the box is taken back when remote versions are stuck")
 	}
-	errs.Sort()
-	return errs
 }
 
 // equalJSON compares two config values by their JSON form: driver options
@@ -247,13 +309,24 @@ func (a *Agent) RemoteVersion() int64 {
 	return a.remote.version
 }
 
+// inboundQueue returns the agent's inbound queue, made on first use: a
+// message may arrive before the worker starts.
+func (a *Agent) inboundQueue() *inboundQueue {
+	a.remote.mu.Lock()
+	defer a.remote.mu.Unlock()
+	if a.remote.queue == nil {
+		a.remote.queue = newInboundQueue()
+	}
+	return a.remote.queue
+}
+
 // startRemote starts the inbound worker; the channel closes when it is done.
 func (a *Agent) startRemote(ctx context.Context, restart context.CancelCauseFunc) <-chan struct{} {
+	q := a.inboundQueue()
 	a.remote.mu.Lock()
-	a.remote.queue = make(chan inboundMsg, 16)
 	a.remote.ctx, a.remote.cancel = ctx, restart
 	a.remote.stateDirty = make(chan struct{}, 1)
-	q, dirty := a.remote.queue, a.remote.stateDirty
+	dirty := a.remote.stateDirty
 	a.remote.mu.Unlock()
 	done := make(chan struct{})
 	if a.Config().Remote.Enabled {
@@ -267,30 +340,43 @@ func (a *Agent) startRemote(ctx context.Context, restart context.CancelCauseFunc
 	go func() {
 		defer close(done)
 		defer func() { <-stateDone }()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case m := <-q:
-				a.handleInbound(ctx, m)
+		for ctx.Err() == nil {
+			m, ok := q.pop()
+			if !ok {
+				select {
+				case <-ctx.Done():
+				case <-q.wake:
+				}
+				continue
 			}
+			a.handleInbound(ctx, m)
 		}
 	}()
 	return done
 }
 
-// inbound is uplink.Options.Inbound: it queues and returns at once.
+// inbound is uplink.Options.Inbound, on paho's router goroutine: it
+// queues (or queues the refusal of) the message and returns at once. A
+// payload over its limit is refused by its length, before it is copied;
+// one over remote.MaxDocument was cut by the uplink before paho read it
+// (uplink.Options.MaxInbound) and arrives as a stand-in.
 func (a *Agent) inbound(topic string, payload []byte) {
-	a.remote.mu.Lock()
-	q := a.remote.queue
-	a.remote.mu.Unlock()
-	if q == nil {
-		return
+	isSet := topic == a.Config().Topic("config", "set")
+	limit := MaxCommand
+	if isSet {
+		limit = remote.MaxDocument
 	}
-	select {
-	case q <- inboundMsg{topic: topic, payload: slices.Clone(payload)}:
-	default:
-		a.log.Warn("remote: queue full; message dropped", "topic", topic)
+	size := int64(len(payload))
+	if n, head, ok := uplink.CutPayload(payload); ok {
+		size, payload = n, head
+	}
+	q := a.inboundQueue()
+	if !q.push(topic, payload, size, limit, isSet) {
+		q.mu.Lock()
+		n := q.dropped
+		q.mu.Unlock()
+		a.log.Warn("remote: flood: message dropped unanswered", "topic", topic, "bytes", len(payload),
+			"refusals_waiting", maxRefusals, "dropped_total", n)
 	}
 }
 
@@ -309,12 +395,23 @@ func (a *Agent) handleInbound(ctx context.Context, m inboundMsg) {
 	}()
 	switch {
 	case m.topic == cfg.Topic("config", "set"):
-		res := a.handleSet(ctx, m.payload)
+		res := SetResult{Version: m.version, Status: StatusRejected}
+		if m.refused != nil {
+			res.Errors = resultErrors(m.refused)
+		} else {
+			res = a.handleSet(ctx, m.payload)
+		}
 		a.log.Info("remote: config/set", "version", res.Version, "status", res.Status, "errors", len(res.Errors))
 		a.sendResult(ctx, res)
 	case strings.HasPrefix(m.topic, cmdPrefix):
 		name := strings.TrimPrefix(m.topic, cmdPrefix)
-		a.reply(ctx, cfg.Topic("cmd", name, "result"), a.handleCmd(ctx, name, m.payload), false)
+		reply := cmdReply{ID: json.RawMessage("null")}
+		if m.refused != nil {
+			reply.Error = m.refused.Error()
+		} else {
+			reply = a.handleCmd(ctx, name, m.payload)
+		}
+		a.reply(ctx, cfg.Topic("cmd", name, "result"), reply, false)
 	default:
 		a.log.Warn("remote: message on an unexpected topic", "topic", m.topic)
 	}
@@ -334,9 +431,13 @@ func (a *Agent) handleSet(ctx context.Context, payload []byte) SetResult {
 	if err != nil {
 		return reject(0, err)
 	}
-	if v := a.RemoteVersion(); d.Version <= v {
-		return reject(d.Version, config.Errors{{File: "config/set", Key: "version", Line: lineIf(d, "version"),
-			Msg: fmt.Sprintf("replay: version %d is not above the current version %d", d.Version, v)}})
+	if err := remote.CheckVersion(d.Version, a.RemoteVersion()); err != nil {
+		if errs, ok := config.AsErrors(err); ok {
+			for _, e := range errs {
+				e.Line = lineIf(d, "version")
+			}
+		}
+		return reject(d.Version, err)
 	}
 	local, err := os.ReadFile(cur.File)
 	if err != nil {

@@ -29,6 +29,14 @@ type RemoteConfig struct {
 	// ConfirmTimeout is how long an applied remote config has to prove
 	// itself (uplink connected, sampler producing) before it is rolled back.
 	ConfirmTimeout config.Duration `toml:"confirm_timeout"`
+	// VersionReset, in the local file, takes remote management back from
+	// a version nothing can follow (2^53, or a typo): the next start or
+	// SIGHUP drops the remote overlay and makes N the current version, so
+	// the next document needs a version above N. It happens once per value
+	// (data_dir/remote.reset remembers it): leaving the key in the file
+	// does not reset again at every start. A remote document may not set
+	// it.
+	VersionReset *int64 `toml:"version_reset"`
 }
 
 // DefaultRemoteConfig returns the [remote] defaults.
@@ -53,6 +61,9 @@ func (c *RemoteConfig) Validate() error {
 			key = "public_key_file"
 		}
 		errs.Add(key, "%v", err)
+	}
+	if r := c.VersionReset; r != nil && (*r < 0 || *r > remote.MaxVersion) {
+		errs.Add("version_reset", "must be between 0 and 2^53 (%d), got %d", int64(remote.MaxVersion), *r)
 	}
 	if c.ConfirmTimeout.Duration < time.Second || c.ConfirmTimeout.Duration > 24*time.Hour {
 		errs.Add("confirm_timeout", "must be between 1s and 24h, got %s", c.ConfirmTimeout.Duration)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -69,6 +70,9 @@ func FuzzConfigSet(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	for _, s := range hostileDocs() {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		res := a.handleSet(ctx, payload)
 		switch res.Status {
@@ -81,4 +85,20 @@ func FuzzConfigSet(f *testing.F) {
 			t.Fatalf("status %q", res.Status)
 		}
 	})
+}
+
+// hostileDocs are config/set payloads under the size limit shaped to make
+// parsing expensive: the report's 240 KB of nested arrays after a version,
+// and the shapes that cost BurntSushi/toml the square of their depth.
+func hostileDocs() []string {
+	const n = 120000
+	return []string{
+		"version = 22\nx = " + strings.Repeat("[", n) + strings.Repeat("]", n) + "\n",
+		`{"version":22,"x":` + strings.Repeat("[", n) + strings.Repeat("]", n) + "}",
+		"version = 22\n[[stream]]\nname = \"raw\"\nx = " + strings.Repeat("{a=", n/2) + "1" + strings.Repeat("}", n/2) + "\n",
+		"version = 22\n[[stream]]\n" + strings.Repeat("a.", n) + "b = 1\n",
+		"version = 22\n[" + strings.Repeat("stream.", n/4) + "b]\n",
+		`{"version":22,"stream":[` + strings.Repeat(`{"a":`, n/3) + "1" + strings.Repeat("}", n/3) + "]}",
+		"version = 9223372036854775807\n[[stream]]\nname = \"raw\"\n",
+	}
 }

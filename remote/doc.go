@@ -10,7 +10,10 @@
 // a top-level integer "version", or a JSON object of the same shape. The
 // top-level sections it contains replace the current ones whole (a
 // [[sensor]] list replaces the whole list); sections it leaves out stay.
-// A version lower than or equal to the current one is a replay.
+// A version lower than or equal to the current one is a replay. Versions
+// are at most MaxVersion (2^53) and at most MaxVersionStep above the
+// current one (CheckVersion), and the size and depth of a document are
+// bounded before it is decoded (MaxDocument, config.MaxDepth).
 //
 // # Signature envelope
 //
