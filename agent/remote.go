@@ -375,8 +375,10 @@ func (a *Agent) inbound(topic string, payload []byte) {
 		q.mu.Lock()
 		n := q.dropped
 		q.mu.Unlock()
-		a.log.Warn("remote: flood: message dropped unanswered", "topic", topic, "bytes", len(payload),
-			"refusals_waiting", maxRefusals, "dropped_total", n)
+		if n&(n-1) == 0 { // the 1st, 2nd, 4th, 8th ...: a flood must not wear the card out in log lines
+			a.log.Warn("remote: flood: message dropped unanswered", "topic", topic, "bytes", size,
+				"refusals_waiting", maxRefusals, "dropped_total", n)
+		}
 	}
 }
 
