@@ -14,6 +14,7 @@ package sensors
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Value is one field of a sensor's read. The sampler names the series
@@ -31,6 +32,23 @@ type Sensor interface {
 	// Close releases the sensor's bus or pins. Read may be called again after
 	// Close and must then re-open them.
 	Close() error
+}
+
+// Sleep waits d or until ctx ends, returning ctx's error then. Drivers use
+// it for conversion times and settling delays, so that a read's timeout is
+// honoured.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // ErrNotFitted is returned (wrapped) by a sensor that is not present on this

@@ -107,7 +107,7 @@ type Sensor struct {
 
 	mu   sync.Mutex
 	dev  i2cbus.Device
-	pins []ads1x15.PinADC // nil until the first read after the bus opened
+	pins []ads1x15.PinADC // made by setup, for the bus then open
 }
 
 // New validates opts for model (ADS1115 or ADS1015) and returns the
@@ -187,17 +187,8 @@ func (s *Sensor) Channels() []Channel { return slices.Clone(s.chans) }
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return nil, s.dev.Err("read", err)
-	}
-	bus, fresh, err := s.dev.Open()
-	if err != nil {
+	if _, err := s.dev.Begin(ctx, s.setup); err != nil {
 		return nil, err
-	}
-	if fresh || s.pins == nil {
-		if err := s.setup(bus); err != nil {
-			return nil, err
-		}
 	}
 	vals := make([]sensors.Value, 0, len(s.chans))
 	for i, p := range s.pins {
@@ -218,8 +209,8 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 
 // setup makes periph's device and one pin per channel; no I/O (single-shot
 // conversions carry their whole configuration).
-func (s *Sensor) setup(bus i2c.Bus) error {
-	rb := &readyBus{Bus: bus, addr: s.dev.Addr, poll: time.Second / time.Duration(s.o.DataRate) / 4}
+func (s *Sensor) setup(context.Context) error {
+	rb := &readyBus{Bus: s.dev.Dev().Bus, addr: s.dev.Addr, poll: time.Second / time.Duration(s.o.DataRate) / 4}
 	opts := &ads1x15.Opts{I2cAddress: s.dev.Addr}
 	var adc *ads1x15.Dev
 	var err error
@@ -249,7 +240,6 @@ func (s *Sensor) setup(bus i2c.Bus) error {
 func (s *Sensor) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.pins = nil
 	return s.dev.Close()
 }
 

@@ -110,7 +110,6 @@ type Sensor struct {
 
 	mu    sync.Mutex
 	dev   i2cbus.Device
-	ready bool // set up since the bus opened
 	isBME bool // the chip found has humidity
 	cal   calibration
 	// sleep waits; tests replace it to see when the driver waits.
@@ -139,7 +138,7 @@ func New(name, model string, opts *Options) (*Sensor, error) {
 		ctrlHum:  oversampling[o.HumidityOversampling],
 		meas:     measureTime(o.TemperatureOversampling, o.PressureOversampling, o.HumidityOversampling),
 		dev:      i2cbus.Device{Driver: model, Bus: o.Bus, Addr: uint16(o.Address)},
-		sleep:    i2cbus.Sleep,
+		sleep:    sensors.Sleep,
 	}
 	return s, nil
 }
@@ -172,17 +171,8 @@ func (s *Sensor) Options() Options { return s.o }
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return nil, s.dev.Err("read", err)
-	}
-	_, fresh, err := s.dev.Open()
-	if err != nil {
+	if _, err := s.dev.Begin(ctx, s.setup); err != nil {
 		return nil, err
-	}
-	if fresh || !s.ready {
-		if err := s.setup(); err != nil {
-			return nil, err
-		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, s.dev.Err("read", err)
@@ -197,8 +187,7 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 
 // setup checks the chip id, reads the calibration and writes the
 // configuration, in the order periph's bmxx80 did.
-func (s *Sensor) setup() error {
-	s.ready = false
+func (s *Sensor) setup(context.Context) error {
 	d := s.dev.Dev()
 	var id [1]byte
 	if err := d.Tx([]byte{regChipID}, id[:]); err != nil {
@@ -242,7 +231,7 @@ func (s *Sensor) setup() error {
 	if err := d.Tx(w, nil); err != nil {
 		return s.dev.Err("init", err)
 	}
-	s.cal, s.ready = cal, true
+	s.cal = cal
 	return nil
 }
 
@@ -311,7 +300,7 @@ func (s *Sensor) compensate(raw []byte) ([]sensors.Value, error) {
 		adcH := int32(raw[6])<<8 | int32(raw[7])
 		if adcH == skipped16 {
 			// ctrl_hum is lost when the chip resets; set it up again.
-			s.ready = false
+			s.dev.Reset()
 			return nil, s.dev.Err("read", fmt.Errorf("humidity skipped (raw 0x8000) though humidity_oversampling is %d: the chip was reset (a brown-out?) and is set up again on the next read", s.o.HumidityOversampling))
 		}
 		h := s.cal.humidity(adcH, tFine)
@@ -337,6 +326,5 @@ func stuck(raw []byte) bool {
 func (s *Sensor) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ready = false
 	return s.dev.Close()
 }

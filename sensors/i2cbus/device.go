@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
@@ -15,9 +14,9 @@ import (
 )
 
 // Device is one chip on a named bus. The bus is opened on first use and
-// closed by Close; a driver initialises the chip whenever Open reports a
-// freshly opened bus. Device is not safe for concurrent use: drivers hold
-// their own lock around Read and Close.
+// closed by Close; Begin opens it and sets the chip up again whenever the
+// bus was freshly opened or the driver called Reset. Device is not safe
+// for concurrent use: drivers hold their own lock around Read and Close.
 type Device struct {
 	// Driver is the registered driver name, for messages ("ina219").
 	Driver string
@@ -31,6 +30,7 @@ type Device struct {
 	bus      i2c.BusCloser
 	tr       *tracker
 	answered bool // the chip acknowledged a transaction since the process started
+	ready    bool // the driver's setup succeeded since the bus was opened
 }
 
 // String names the device as errors do: "ina219 on i2c bus 1 addr 0x40".
@@ -59,6 +59,47 @@ func (d *Device) Open() (bus i2c.Bus, fresh bool, err error) {
 	return d.tr, fresh, nil
 }
 
+// Begin starts a read, the same way for every driver: it fails with ctx's
+// error when ctx is done, opens the bus when it is closed and, when the
+// chip is not set up (the bus was just opened, a setup failed, or Reset
+// was called), runs setup through Setup. set reports that setup ran now;
+// a driver that checks for a chip reset does so only when it did not.
+// setup may be nil (a chip with nothing to set up). Errors are wrapped by
+// Err, or setup's own.
+func (d *Device) Begin(ctx context.Context, setup func(context.Context) error) (set bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, d.Err("read", err)
+	}
+	_, fresh, err := d.Open()
+	if err != nil {
+		return false, err
+	}
+	if fresh {
+		d.ready = false
+	}
+	if d.ready || setup == nil {
+		return false, nil
+	}
+	return true, d.Setup(ctx, setup)
+}
+
+// Setup runs setup now, for a driver that found its chip reset in the
+// middle of a read, and records whether it succeeded: after a failure the
+// next Begin runs it again.
+func (d *Device) Setup(ctx context.Context, setup func(context.Context) error) error {
+	d.ready = false
+	if err := setup(ctx); err != nil {
+		return err
+	}
+	d.ready = true
+	return nil
+}
+
+// Reset makes the next Begin set the chip up again: its registers no
+// longer hold what setup wrote (a brown-out), or a read showed the bus
+// stuck.
+func (d *Device) Reset() { d.ready = false }
+
 // Dev returns the chip's connection on the open bus; nil when closed.
 func (d *Device) Dev() *i2c.Dev {
 	if d.tr == nil {
@@ -86,7 +127,7 @@ func (d *Device) Close() error {
 		return nil
 	}
 	b := d.bus
-	d.bus, d.tr = nil, nil
+	d.bus, d.tr, d.ready = nil, nil, false
 	if err := b.Close(); err != nil {
 		return fmt.Errorf("%s: close: %w", d, err)
 	}
@@ -228,20 +269,4 @@ func (t *tracker) take() error {
 	err := t.last
 	t.last = nil
 	return err
-}
-
-// Sleep waits d or until ctx ends, returning ctx's error then. Drivers use
-// it for conversion times so a read's timeout is honoured.
-func Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

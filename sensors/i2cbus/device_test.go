@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
@@ -165,17 +164,6 @@ func TestIsNoAnswer(t *testing.T) {
 	}
 }
 
-func TestSleepHonoursContext(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
-		t.Errorf("Sleep on a cancelled context = %v", err)
-	}
-	if err := Sleep(context.Background(), time.Millisecond); err != nil {
-		t.Errorf("Sleep = %v", err)
-	}
-}
-
 func TestOptionsValidate(t *testing.T) {
 	valid := Range(0x40, 0x4f)
 	cases := []struct {
@@ -273,5 +261,68 @@ func TestRecoveredForgetsTheRetriedFailure(t *testing.T) {
 	}
 	if err := d.Close(); err != nil {
 		t.Error(err)
+	}
+}
+
+// Begin sets the chip up after every open, after a failed setup and after
+// Reset, and at no other time.
+func TestBeginSetsUpWhenNeeded(t *testing.T) {
+	op := &i2cbustest.Opener{Buses: []i2c.BusCloser{&i2ctest.Playback{DontPanic: true}, &i2ctest.Playback{DontPanic: true}}}
+	d := &Device{Driver: "chip", Bus: "1", Addr: 0x40, Opener: op.Open}
+	setups, fail := 0, false
+	setup := func(context.Context) error {
+		setups++
+		if fail {
+			return errors.New("id mismatch")
+		}
+		return nil
+	}
+	begin := func(step string, wantSet bool, wantSetups int) {
+		t.Helper()
+		set, err := d.Begin(context.Background(), setup)
+		if fail {
+			if err == nil || err.Error() != "id mismatch" {
+				t.Errorf("%s: Begin = %v, want setup's error", step, err)
+			}
+		} else if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		if set != wantSet || setups != wantSetups {
+			t.Errorf("%s: set %v after %d setups, want %v after %d", step, set, setups, wantSet, wantSetups)
+		}
+	}
+	begin("first read", true, 1)
+	begin("second read", false, 1)
+	d.Reset()
+	begin("after Reset", true, 2)
+	fail = true
+	d.Reset()
+	begin("failing setup", true, 3)
+	fail = false
+	begin("after a failed setup", true, 4)
+	begin("set up", false, 4)
+	if err := d.Setup(context.Background(), setup); err != nil || setups != 5 {
+		t.Fatalf("Setup: %v after %d", err, setups)
+	}
+	begin("after Setup", false, 5)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	begin("after Close", true, 6)
+	if op.Opens() != 2 {
+		t.Errorf("bus opened %d times, want 2", op.Opens())
+	}
+
+	// A read whose context has ended opens nothing and says so.
+	d.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	set, err := d.Begin(ctx, setup)
+	if set || !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "chip on i2c bus 1 addr 0x40: read: ") || op.Opens() != 2 {
+		t.Errorf("Begin on an ended context = %v, %v (opened %d)", set, err, op.Opens())
+	}
+	// Without a setup there is nothing to run.
+	if set, err := d.Begin(context.Background(), nil); set || err == nil {
+		t.Errorf("Begin(nil setup) with no bus left = %v, %v; want the open error", set, err)
 	}
 }

@@ -178,10 +178,7 @@ func (s *Sensor) Options() Options { return s.o }
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return nil, s.dev.Err("read", err)
-	}
-	if _, _, err := s.dev.Open(); err != nil {
+	if _, err := s.dev.Begin(ctx, nil); err != nil {
 		return nil, err
 	}
 	d := s.dev.Dev()
@@ -202,7 +199,7 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 			return nil, s.dev.Err(fmt.Sprintf("write register 0x%02x", s.o.Register), err)
 		}
 		s.dev.OK()
-		if err := i2cbus.Sleep(ctx, delay); err != nil {
+		if err := sensors.Sleep(ctx, delay); err != nil {
 			return nil, s.dev.Err(op, err)
 		}
 		w = nil

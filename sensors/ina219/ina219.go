@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
 	"periph.io/x/devices/v3/ina219"
 
@@ -123,7 +122,7 @@ func New(name string, opts *Options) (*Sensor, error) {
 		o:     o,
 		cfg:   cfg,
 		dev:   i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)},
-		sleep: i2cbus.Sleep,
+		sleep: sensors.Sleep,
 	}, nil
 }
 
@@ -166,18 +165,11 @@ const errOverflow = "bus voltage register overflow"
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return nil, s.dev.Err("read", err)
-	}
-	bus, fresh, err := s.dev.Open()
+	set, err := s.dev.Begin(ctx, s.setup)
 	if err != nil {
 		return nil, err
 	}
-	if fresh || s.chip == nil {
-		if err := s.setup(ctx, bus); err != nil {
-			return nil, err
-		}
-	} else {
+	if !set {
 		// Calibration reads 0 after a power-on reset: current and power
 		// would read 0 while the voltage looks right.
 		cal, err := s.readCal()
@@ -185,7 +177,7 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 			return nil, err
 		}
 		if cal == 0 {
-			if err := s.setup(ctx, bus); err != nil {
+			if err := s.dev.Setup(ctx, s.setup); err != nil {
 				return nil, err
 			}
 			return nil, s.dev.Err("read", errors.New("the chip had reset (calibration register read 0: a brown-out?); it is set up again and the next read will be valid"))
@@ -210,7 +202,7 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 		return nil, err
 	}
 	if cal != s.cal {
-		s.chip = nil // set up again on the next read
+		s.dev.Reset() // set up again on the next read
 		return nil, s.dev.Err("read", fmt.Errorf("calibration reads 0x%04x after the data, written 0x%04x: the chip let go of the bus (0xffff) or reset (0x0000) during the read; its values are dropped", cal, s.cal))
 	}
 	// physic units are nV, nA, nW: exact integers, one division each.
@@ -234,9 +226,8 @@ func (s *Sensor) readCal() (uint16, error) {
 // setup constructs periph's device (which writes calibration and its
 // configuration), writes the configuration again with the bus range, and
 // waits for the first conversion: before it ends, current and power read 0.
-func (s *Sensor) setup(ctx context.Context, bus i2c.Bus) error {
-	s.chip = nil
-	chip, err := ina219.New(bus, &ina219.Opts{
+func (s *Sensor) setup(ctx context.Context) error {
+	chip, err := ina219.New(s.dev.Dev().Bus, &ina219.Opts{
 		Address:       int(s.o.Address),
 		SenseResistor: physic.ElectricResistance(math.Round(s.o.ShuntOhms * float64(physic.Ohm))),
 		MaxCurrent:    physic.ElectricCurrent(math.Round(s.o.MaxCurrent * float64(physic.Ampere))),
@@ -284,6 +275,5 @@ func (s *Sensor) waitFirstConversion(ctx context.Context) error {
 func (s *Sensor) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.chip = nil
 	return s.dev.Close()
 }

@@ -93,7 +93,6 @@ type Sensor struct {
 
 	mu      sync.Mutex
 	dev     i2cbus.Device
-	ready   bool      // configured since the bus opened
 	validAt time.Time // the first conversion after set-up ends
 	// now and sleep are the clock; tests replace them to see when the
 	// driver waits.
@@ -120,7 +119,7 @@ func New(name string, opts *Options) (*Sensor, error) {
 		decimals: [2]int{decimalsFor(lsb), decimalsFor(25 * lsb)},
 		dev:      i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)},
 		now:      time.Now,
-		sleep:    i2cbus.Sleep,
+		sleep:    sensors.Sleep,
 	}, nil
 }
 
@@ -170,25 +169,18 @@ func (s *Sensor) Options() Options { return s.o }
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return nil, s.dev.Err("read", err)
-	}
-	_, fresh, err := s.dev.Open()
+	set, err := s.dev.Begin(ctx, s.setup)
 	if err != nil {
 		return nil, err
 	}
-	m := mmr.Dev8{Conn: s.dev.Dev(), Order: binary.BigEndian}
-	if fresh || !s.ready {
-		if err := s.setup(m); err != nil {
-			return nil, err
-		}
-	} else {
+	m := s.regs()
+	if !set {
 		cal, err := m.ReadUint16(regCalibration)
 		if err != nil {
 			return nil, s.dev.Err("read", err)
 		}
 		if cal == 0 {
-			if err := s.setup(m); err != nil {
+			if err := s.dev.Setup(ctx, s.setup); err != nil {
 				return nil, err
 			}
 			return nil, s.dev.Err("read", errors.New("the chip had reset (calibration register read 0: a brown-out?); it is set up again and the next read will be valid"))
@@ -219,7 +211,7 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 		return nil, s.dev.Err("read", err)
 	}
 	if cal != s.cal {
-		s.ready = false // set up again on the next read
+		s.dev.Reset() // set up again on the next read
 		return nil, s.dev.Err("read", fmt.Errorf("calibration reads 0x%04x after the data, written 0x%04x: the bus stuck or the chip let go of it (0x0000, 0xffff) or reset during the read; its values are dropped", cal, s.cal))
 	}
 	if regs[4]&flagOVF != 0 {
@@ -236,8 +228,8 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 }
 
 // setup checks the ids and writes configuration and calibration.
-func (s *Sensor) setup(m mmr.Dev8) error {
-	s.ready = false
+func (s *Sensor) setup(context.Context) error {
+	m := s.regs()
 	manuf, err := m.ReadUint16(regManufacturer)
 	if err != nil {
 		return s.dev.Err("init", err)
@@ -256,15 +248,16 @@ func (s *Sensor) setup(m mmr.Dev8) error {
 	if err := m.WriteUint16(regCalibration, s.cal); err != nil {
 		return s.dev.Err("init", err)
 	}
-	s.ready = true
 	s.validAt = s.now().Add(s.cycle)
 	return nil
 }
+
+// regs is the chip's 16-bit big-endian registers on the open bus.
+func (s *Sensor) regs() mmr.Dev8 { return mmr.Dev8{Conn: s.dev.Dev(), Order: binary.BigEndian} }
 
 // Close releases the bus; the next Read opens it and sets the chip up again.
 func (s *Sensor) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ready = false
 	return s.dev.Close()
 }

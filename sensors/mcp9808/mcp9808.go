@@ -71,9 +71,8 @@ type Sensor struct {
 	opts mcp9808.Opts
 	conv time.Duration
 
-	mu   sync.Mutex
-	dev  i2cbus.Device
-	chip *mcp9808.Dev
+	mu  sync.Mutex
+	dev i2cbus.Device
 }
 
 // New validates opts and returns the sensor; it does no I/O. Errors are
@@ -108,17 +107,8 @@ func (s *Sensor) Options() Options { return s.o }
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return nil, s.dev.Err("read", err)
-	}
-	_, fresh, err := s.dev.Open()
-	if err != nil {
+	if _, err := s.dev.Begin(ctx, s.setup); err != nil {
 		return nil, err
-	}
-	if fresh || s.chip == nil {
-		if err := s.setup(ctx); err != nil {
-			return nil, err
-		}
 	}
 	var b [2]byte
 	if err := s.dev.Dev().Tx([]byte{regTemperature}, b[:]); err != nil {
@@ -155,14 +145,13 @@ func (s *Sensor) notConverted() error {
 	if uint16(m[0])<<8|uint16(m[1]) != manufacturerID || id[0] != deviceID {
 		return s.dev.Err("read", fmt.Errorf("temperature register reads 0x0000 and the ids 0x%02x%02x 0x%02x%02x: SDA held low (a stuck bus) or another chip", m[0], m[1], id[0], id[1]))
 	}
-	s.chip = nil // a reset also restored the power-on resolution
+	s.dev.Reset() // a reset also restored the power-on resolution
 	return s.dev.Err("read", errors.New("temperature register reads 0x0000, its value before the first conversion: the chip was reset (a brown-out?); it is set up again on the next read"))
 }
 
 // setup checks the chip's ids, lets periph configure it, and waits for the
 // first conversion.
 func (s *Sensor) setup(ctx context.Context) error {
-	s.chip = nil
 	d := s.dev.Dev()
 	var b [2]byte
 	if err := d.Tx([]byte{regManufacturer}, b[:]); err != nil {
@@ -176,14 +165,14 @@ func (s *Sensor) setup(ctx context.Context) error {
 	if manuf != manufacturerID || b[0] != deviceID {
 		return s.dev.Err("init", fmt.Errorf("not an MCP9808: manufacturer id 0x%04x (want 0x%04x), device id 0x%02x (want 0x%02x); is the address right?", manuf, manufacturerID, b[0], deviceID))
 	}
-	chip, err := mcp9808.New(d.Bus, &s.opts)
-	if err != nil {
+	// periph's device writes the resolution; the driver reads the
+	// temperature register itself (see notConverted), so it is not kept.
+	if _, err := mcp9808.New(d.Bus, &s.opts); err != nil {
 		return s.dev.Err("init", err)
 	}
-	if err := i2cbus.Sleep(ctx, s.conv); err != nil {
+	if err := sensors.Sleep(ctx, s.conv); err != nil {
 		return s.dev.Err("init: waiting for the first conversion", err)
 	}
-	s.chip = chip
 	return nil
 }
 
@@ -191,6 +180,5 @@ func (s *Sensor) setup(ctx context.Context) error {
 func (s *Sensor) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.chip = nil
 	return s.dev.Close()
 }

@@ -74,9 +74,8 @@ type Sensor struct {
 	cmd  []byte
 	dur  time.Duration
 
-	mu    sync.Mutex
-	dev   i2cbus.Device
-	ready bool
+	mu  sync.Mutex
+	dev i2cbus.Device
 }
 
 // New validates opts and returns the sensor; it does no I/O. Errors are
@@ -108,34 +107,26 @@ func (s *Sensor) Options() Options { return s.o }
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return nil, s.dev.Err("read", err)
-	}
-	_, fresh, err := s.dev.Open()
-	if err != nil {
+	if _, err := s.dev.Begin(ctx, s.setup); err != nil {
 		return nil, err
-	}
-	if fresh || !s.ready {
-		if err := s.setup(ctx); err != nil {
-			return nil, err
-		}
 	}
 	d := s.dev.Dev()
 	if err := d.Tx(s.cmd, nil); err != nil {
 		return nil, s.dev.Err("measure", err)
 	}
 	s.dev.OK()
-	if err := i2cbus.Sleep(ctx, s.dur); err != nil {
+	if err := sensors.Sleep(ctx, s.dur); err != nil {
 		return nil, s.dev.Err("measure", err)
 	}
 	var b [6]byte
+	var err error
 	for try := 0; ; try++ {
 		err = d.Tx(nil, b[:])
 		if err == nil || !i2cbus.IsNoAnswer(err) || try == readRetries {
 			break
 		}
 		// Still measuring: the sensor NACKs its read header.
-		if err := i2cbus.Sleep(ctx, retryGap); err != nil {
+		if err := sensors.Sleep(ctx, retryGap); err != nil {
 			return nil, s.dev.Err("read", err)
 		}
 	}
@@ -160,13 +151,12 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 // setup soft-resets the sensor, checks that its status register comes with
 // a valid CRC (it is an SHT3x) and clears it.
 func (s *Sensor) setup(ctx context.Context) error {
-	s.ready = false
 	d := s.dev.Dev()
 	if err := d.Tx(command(cmdSoftReset), nil); err != nil {
 		return s.dev.Err("init: soft reset", err)
 	}
 	s.dev.OK()
-	if err := i2cbus.Sleep(ctx, resetTime); err != nil {
+	if err := sensors.Sleep(ctx, resetTime); err != nil {
 		return s.dev.Err("init", err)
 	}
 	var st [3]byte
@@ -179,10 +169,9 @@ func (s *Sensor) setup(ctx context.Context) error {
 	if err := d.Tx(command(cmdClearStatus), nil); err != nil {
 		return s.dev.Err("init: clear status", err)
 	}
-	if err := i2cbus.Sleep(ctx, commandGap); err != nil {
+	if err := sensors.Sleep(ctx, commandGap); err != nil {
 		return s.dev.Err("init", err)
 	}
-	s.ready = true
 	return nil
 }
 
@@ -217,6 +206,5 @@ func CRC8(data []byte) byte {
 func (s *Sensor) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ready = false
 	return s.dev.Close()
 }
