@@ -121,7 +121,7 @@ interval = "20ms"
 	}
 	for name, want := range map[string]string{
 		"flaky":  "simulated failure",
-		"script": "exec script: /bin/false exited with exit status 1",
+		"script": "/bin/false exited with exit status 1",
 		"door":   "pin GPIO_NOT_ON_THIS_BOX: no such pin on this board",
 	} {
 		st := m[name]

@@ -100,7 +100,6 @@ func defaultChannels() []Channel {
 
 // Sensor is one ADS1115 or ADS1015.
 type Sensor struct {
-	name  string
 	model string
 	o     Options
 	chans []Channel // filled in: field and gain set
@@ -114,7 +113,7 @@ type Sensor struct {
 // sensor; it does no I/O. Channels, fields and gains left out are filled
 // in, in opts too, so that the effective configuration shows them. Errors
 // are config.FieldErrors keyed by option name ("channels[1].gain").
-func New(name, model string, opts *Options) (*Sensor, error) {
+func New(_, model string, opts *Options) (*Sensor, error) {
 	if _, ok := dataRates[model]; !ok {
 		return nil, fmt.Errorf("ads1x15: unknown model %q", model)
 	}
@@ -137,7 +136,6 @@ func New(name, model string, opts *Options) (*Sensor, error) {
 	}
 	opts.Channels = slices.Clone(chans) // the effective config shows the defaults filled in
 	return &Sensor{
-		name:  name,
 		model: model,
 		o:     o,
 		chans: chans,

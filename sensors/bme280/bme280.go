@@ -101,7 +101,6 @@ const (
 
 // Sensor is one BME280 or BMP280.
 type Sensor struct {
-	name     string
 	model    string // BME280 or BMP280: the driver it was configured as
 	o        Options
 	ctrlMeas byte          // osrs_t, osrs_p, mode sleep
@@ -119,7 +118,7 @@ type Sensor struct {
 // New validates opts for driver model (BME280 or BMP280) and returns the
 // sensor; it does no I/O. A BMP280 has no humidity_oversampling: it is
 // ignored. Errors are config.FieldErrors keyed by option name.
-func New(name, model string, opts *Options) (*Sensor, error) {
+func New(_, model string, opts *Options) (*Sensor, error) {
 	o := *opts
 	if model != BME280 && model != BMP280 {
 		return nil, fmt.Errorf("bme280: unknown model %q", model)
@@ -131,7 +130,6 @@ func New(name, model string, opts *Options) (*Sensor, error) {
 		return nil, err
 	}
 	s := &Sensor{
-		name:     name,
 		model:    model,
 		o:        o,
 		ctrlMeas: oversampling[o.TemperatureOversampling]<<5 | oversampling[o.PressureOversampling]<<2,

@@ -53,13 +53,12 @@ func (o *Options) BusName() string { return "w1" }
 
 // Sensor reads one or all probes.
 type Sensor struct {
-	name string
-	o    Options
-	mu   sync.Mutex
+	o  Options
+	mu sync.Mutex
 }
 
 // New validates opts and returns the sensor.
-func New(name string, opts *Options) (*Sensor, error) {
+func New(_ string, opts *Options) (*Sensor, error) {
 	o := *opts
 	var errs config.FieldErrors
 	if !filepath.IsAbs(o.Root) {
@@ -92,7 +91,7 @@ func New(name string, opts *Options) (*Sensor, error) {
 		return nil, err
 	}
 	o.Names = cloneMap(o.Names)
-	return &Sensor{name: name, o: o}, nil
+	return &Sensor{o: o}, nil
 }
 
 func cloneMap(m map[string]string) map[string]string {
@@ -112,13 +111,13 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	defer s.mu.Unlock()
 	ids, err := s.probes()
 	if err != nil {
-		return nil, fmt.Errorf("ds18b20 %s: %w", s.name, err)
+		return nil, err
 	}
 	vals := make([]sensors.Value, 0, len(ids))
 	var errs []error
 	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("ds18b20 %s: after %d of %d probes: %w", s.name, len(vals), len(ids), err)
+			return nil, fmt.Errorf("after %d of %d probes: %w", len(vals), len(ids), err)
 		}
 		field := id
 		if f, ok := s.o.Names[id]; ok {
@@ -133,7 +132,7 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 		vals = append(vals, sensors.Value{Field: field, Value: v, Unit: "°C"})
 	}
 	if len(errs) == len(ids) {
-		return nil, fmt.Errorf("ds18b20 %s: %w", s.name, errors.Join(errs...))
+		return nil, errors.Join(errs...)
 	}
 	return vals, nil
 }

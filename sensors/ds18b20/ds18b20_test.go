@@ -115,7 +115,7 @@ func TestFailingProbes(t *testing.T) {
 	}
 
 	_, err = read(t, Options{Root: root(t, "mixed"), ID: "28-0000000bad0c"})
-	if err == nil || !strings.Contains(err.Error(), "ds18b20 tank: probe 28-0000000bad0c: crc error") {
+	if err == nil || !strings.HasPrefix(err.Error(), "probe 28-0000000bad0c: crc error") {
 		t.Errorf("one failing probe: %v", err)
 	}
 	_, err = read(t, Options{Root: root(t, "mixed"), ID: "28-000000085c00"})

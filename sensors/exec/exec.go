@@ -51,14 +51,13 @@ func (*Options) LocalOnly() {}
 
 // Sensor runs one command per read.
 type Sensor struct {
-	name string
-	o    Options
-	mu   sync.Mutex // one run at a time, whoever calls
+	o  Options
+	mu sync.Mutex // one run at a time, whoever calls
 }
 
 // New validates opts and returns the sensor; it runs nothing and does not
 // look for the program.
-func New(name string, opts *Options) (*Sensor, error) {
+func New(_ string, opts *Options) (*Sensor, error) {
 	o := *opts
 	var errs config.FieldErrors
 	switch {
@@ -79,7 +78,7 @@ func New(name string, opts *Options) (*Sensor, error) {
 		return nil, err
 	}
 	o.Command = append([]string(nil), o.Command...)
-	return &Sensor{name: name, o: o}, nil
+	return &Sensor{o: o}, nil
 }
 
 // Read runs the command once, within ctx.
@@ -110,19 +109,19 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	var exitErr *osexec.ExitError
 	switch {
 	case ctx.Err() != nil:
-		return nil, fmt.Errorf("exec %s: %s killed (with its process group) after %s: %w", s.name, prog, took, ctx.Err())
+		return nil, fmt.Errorf("%s killed (with its process group) after %s: %w", prog, took, ctx.Err())
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("exec %s: %s: no such program on this box", s.name, prog)
+		return nil, fmt.Errorf("%s: no such program on this box", prog)
 	case errors.As(err, &exitErr):
-		return nil, fmt.Errorf("exec %s: %s exited with %s: %s", s.name, prog, exitErr.ProcessState, firstLine(stderr.String()))
+		return nil, fmt.Errorf("%s exited with %s: %s", prog, exitErr.ProcessState, firstLine(stderr.String()))
 	case err != nil:
-		return nil, fmt.Errorf("exec %s: %s: %w", s.name, prog, err)
+		return nil, fmt.Errorf("%s: %w", prog, err)
 	case stdout.over:
-		return nil, fmt.Errorf("exec %s: %s wrote more than %d KiB to standard output", s.name, prog, maxStdout>>10)
+		return nil, fmt.Errorf("%s wrote more than %d KiB to standard output", prog, maxStdout>>10)
 	}
 	vals, err := Parse(stdout.String(), s.o.Unit)
 	if err != nil {
-		return nil, fmt.Errorf("exec %s: %s: %w", s.name, prog, err)
+		return nil, fmt.Errorf("%s: %w", prog, err)
 	}
 	return vals, nil
 }

@@ -75,7 +75,6 @@ func DefaultOptions() Options {
 
 // Sensor is one register of one chip.
 type Sensor struct {
-	name     string
 	o        Options
 	width    int // bits of the value after mask and shift
 	decimals int // of the result: scale's and offset's
@@ -86,7 +85,7 @@ type Sensor struct {
 
 // New validates opts and returns the sensor; it does no I/O. Errors are
 // config.FieldErrors keyed by option.
-func New(name string, opts *Options) (*Sensor, error) {
+func New(_ string, opts *Options) (*Sensor, error) {
 	o := *opts
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -96,7 +95,6 @@ func New(name string, opts *Options) (*Sensor, error) {
 		width = bits.Len64(uint64(o.Mask) >> o.Shift)
 	}
 	return &Sensor{
-		name:     name,
 		o:        o,
 		width:    width,
 		decimals: min(15, max(decimals(o.Scale), decimals(o.Offset))),

@@ -92,10 +92,9 @@ func calibration(shuntOhms, maxCurrent float64) (cal int64, lsb int64) {
 
 // Sensor is one INA219.
 type Sensor struct {
-	name string
-	o    Options
-	cfg  uint16 // configuration register value written after periph's
-	cal  uint16 // calibration register value periph writes
+	o   Options
+	cfg uint16 // configuration register value written after periph's
+	cal uint16 // calibration register value periph writes
 
 	mu   sync.Mutex
 	dev  i2cbus.Device
@@ -106,7 +105,7 @@ type Sensor struct {
 
 // New validates opts and returns the sensor; it does no I/O. Errors are
 // config.FieldErrors keyed by option.
-func New(name string, opts *Options) (*Sensor, error) {
+func New(_ string, opts *Options) (*Sensor, error) {
 	o := *opts
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -118,7 +117,6 @@ func New(name string, opts *Options) (*Sensor, error) {
 	cal, _ := calibration(o.ShuntOhms, o.MaxCurrent)
 	return &Sensor{
 		cal:   uint16(cal),
-		name:  name,
 		o:     o,
 		cfg:   cfg,
 		dev:   i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)},

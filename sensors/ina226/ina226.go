@@ -83,7 +83,6 @@ const (
 
 // Sensor is one INA226.
 type Sensor struct {
-	name     string
 	o        Options
 	config   uint16
 	cal      uint16
@@ -102,7 +101,7 @@ type Sensor struct {
 
 // New validates opts and returns the sensor; it does no I/O. Errors are
 // config.FieldErrors keyed by option.
-func New(name string, opts *Options) (*Sensor, error) {
+func New(_ string, opts *Options) (*Sensor, error) {
 	o := *opts
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -110,7 +109,6 @@ func New(name string, opts *Options) (*Sensor, error) {
 	cal, _ := calibration(o.ShuntOhms, o.MaxCurrent)
 	lsb := calScale / (float64(cal) * o.ShuntOhms)
 	return &Sensor{
-		name:     name,
 		o:        o,
 		config:   configReserved | inatiming.Bits(o.Averages, o.ConversionTime) | modeContinuous,
 		cal:      uint16(cal),

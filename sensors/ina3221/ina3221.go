@@ -79,7 +79,6 @@ type channel struct {
 
 // Sensor is one INA3221.
 type Sensor struct {
-	name   string
 	o      Options
 	chans  []channel
 	config uint16
@@ -96,12 +95,12 @@ type Sensor struct {
 
 // New validates opts and returns the sensor; it does no I/O. Errors are
 // config.FieldErrors keyed by option.
-func New(name string, opts *Options) (*Sensor, error) {
+func New(_ string, opts *Options) (*Sensor, error) {
 	o := *opts
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	s := &Sensor{name: name, o: o, dev: i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)}, now: time.Now, sleep: sensors.Sleep}
+	s := &Sensor{o: o, dev: i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)}, now: time.Now, sleep: sensors.Sleep}
 	enable := 0
 	for n := 1; n <= 3; n++ {
 		if !slices.Contains(o.Channels, n) {

@@ -66,7 +66,6 @@ const (
 
 // Sensor is one MCP9808.
 type Sensor struct {
-	name string
 	o    Options
 	opts mcp9808.Opts
 	conv time.Duration
@@ -77,7 +76,7 @@ type Sensor struct {
 
 // New validates opts and returns the sensor; it does no I/O. Errors are
 // config.FieldErrors keyed by option.
-func New(name string, opts *Options) (*Sensor, error) {
+func New(_ string, opts *Options) (*Sensor, error) {
 	o := *opts
 	var errs config.FieldErrors
 	o.Options.Validate(&errs, "MCP9808", Addrs, "set by the A0, A1 and A2 pins")
@@ -91,7 +90,6 @@ func New(name string, opts *Options) (*Sensor, error) {
 	po := r.opts
 	po.Addr = int(o.Address)
 	return &Sensor{
-		name: name,
 		o:    o,
 		opts: po,
 		conv: r.conv,

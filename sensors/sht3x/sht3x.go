@@ -69,10 +69,9 @@ const (
 
 // Sensor is one SHT3x.
 type Sensor struct {
-	name string
-	o    Options
-	cmd  []byte
-	dur  time.Duration
+	o   Options
+	cmd []byte
+	dur time.Duration
 
 	mu  sync.Mutex
 	dev i2cbus.Device
@@ -80,7 +79,7 @@ type Sensor struct {
 
 // New validates opts and returns the sensor; it does no I/O. Errors are
 // config.FieldErrors keyed by option.
-func New(name string, opts *Options) (*Sensor, error) {
+func New(_ string, opts *Options) (*Sensor, error) {
 	o := *opts
 	var errs config.FieldErrors
 	o.Options.Validate(&errs, "SHT3x", Addrs, "0x44 with ADDR low, 0x45 with ADDR high")
@@ -92,11 +91,10 @@ func New(name string, opts *Options) (*Sensor, error) {
 		return nil, err
 	}
 	return &Sensor{
-		name: name,
-		o:    o,
-		cmd:  []byte{byte(m.cmd >> 8), byte(m.cmd)},
-		dur:  m.dur,
-		dev:  i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)},
+		o:   o,
+		cmd: []byte{byte(m.cmd >> 8), byte(m.cmd)},
+		dur: m.dur,
+		dev: i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)},
 	}, nil
 }
 

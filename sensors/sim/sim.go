@@ -89,7 +89,6 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 
 // Sensor is a simulated sensor. It is safe for concurrent use.
 type Sensor struct {
-	name     string
 	o        Options
 	period   time.Duration
 	seed     uint64
@@ -117,7 +116,7 @@ func New(name string, opts *Options) (*Sensor, error) {
 		o.Period.Duration = defaultPeriod(o.Waveform)
 		opts.Period = o.Period
 	}
-	s := &Sensor{name: name, o: o, period: o.Period.Duration, seed: uint64(o.Seed)}
+	s := &Sensor{o: o, period: o.Period.Duration, seed: uint64(o.Seed)}
 	if o.Seed == 0 {
 		h := fnv.New64a()
 		h.Write([]byte(name))
@@ -187,15 +186,11 @@ func (s *Sensor) Options() Options { return s.o }
 // Read returns the value for the slot in ctx (sensors.Slot), or for now.
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("sim %s: %w", s.name, err)
+		return nil, err
 	}
 	if d := s.o.Delay.Duration; d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("sim %s: delay %s: %w", s.name, d, ctx.Err())
-		case <-t.C:
+		if err := sensors.Sleep(ctx, d); err != nil {
+			return nil, fmt.Errorf("delay %s: %w", d, err)
 		}
 	}
 	at, ok := sensors.Slot(ctx)
@@ -207,7 +202,7 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	defer s.mu.Unlock()
 	s.reads++
 	if n := uint64(s.o.FailEvery); n > 0 && s.reads%n == 0 {
-		return nil, fmt.Errorf("sim %s: simulated failure of read %d (fail_every = %d)", s.name, s.reads, n)
+		return nil, fmt.Errorf("simulated failure of read %d (fail_every = %d)", s.reads, n)
 	}
 	return []sensors.Value{{Field: s.o.Field, Value: s.value(at), Unit: s.o.Unit}}, nil
 }

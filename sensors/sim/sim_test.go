@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -388,9 +389,18 @@ func TestFailEvery(t *testing.T) {
 		if (i%3 == 0) != (err != nil) {
 			t.Errorf("read %d: err = %v", i, err)
 		}
-		if err != nil && !strings.Contains(err.Error(), "flaky") {
-			t.Errorf("error should name the sensor: %v", err)
+		// The sensor's name is added by its caller, once.
+		if want := fmt.Sprintf("simulated failure of read %d (fail_every = 3)", i); err != nil && err.Error() != want {
+			t.Errorf("read %d: error %q, want %q", i, err, want)
 		}
+	}
+	o.FailEvery = 1
+	_, err := sensors.ReadOnce(context.Background(), sensors.Configured{
+		Config: sensors.Config{Name: "flaky", Driver: "sim", Options: &o},
+		Sensor: newSim(t, "flaky", o),
+	})
+	if want := "sensor flaky (sim): read: simulated failure of read 1 (fail_every = 1)"; err == nil || err.Error() != want {
+		t.Errorf("ReadOnce error %v, want %q", err, want)
 	}
 }
 

@@ -37,13 +37,12 @@ func DefaultOptions() Options {
 
 // Sensor reads the box's own figures.
 type Sensor struct {
-	name string
-	o    Options
-	mu   sync.Mutex
+	o  Options
+	mu sync.Mutex
 }
 
 // New validates opts and returns the sensor.
-func New(name string, opts *Options) (*Sensor, error) {
+func New(_ string, opts *Options) (*Sensor, error) {
 	o := *opts
 	var errs config.FieldErrors
 	for key, p := range map[string]string{"path": o.Path, "proc_root": o.ProcRoot, "sys_root": o.SysRoot} {
@@ -54,7 +53,7 @@ func New(name string, opts *Options) (*Sensor, error) {
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	return &Sensor{name: name, o: o}, nil
+	return &Sensor{o: o}, nil
 }
 
 // Read returns every field whose source can be read.
@@ -123,7 +122,7 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 		}
 	}
 	if len(vals) == 0 {
-		return nil, fmt.Errorf("system %s: nothing readable: %w", s.name, errors.Join(errs...))
+		return nil, fmt.Errorf("nothing readable: %w", errors.Join(errs...))
 	}
 	return vals, nil
 }
