@@ -46,9 +46,9 @@ func TestStatusBirthAndWill(t *testing.T) {
 			t.Errorf("%s = %q: %v", k, d[k], err)
 		}
 	}
-	if !h.u.Connected() {
-		t.Error("Connected() is false while online")
-	}
+	// the birth document goes out from connect, a moment before the
+	// session is installed: Connected() follows, it does not precede
+	waitFor(t, "Connected() while online", h.u.Connected)
 
 	if n := h.b.DropClients(dev); n != 1 {
 		t.Fatalf("dropped %d clients, want 1 (client id defaults to the device id)", n)
