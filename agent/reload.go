@@ -235,6 +235,8 @@ func (a *Agent) Reload() error {
 	}
 	if reset {
 		a.stopConfirm() // the overlay on probation is gone with the rest
+	} else {
+		next = a.rebaseProbation(next)
 	}
 	if err := a.applyLocked(next); err != nil {
 		return err

@@ -73,14 +73,17 @@ const maxResultErrors = 20
 
 // remoteState is the agent's remote side; mu guards the fields.
 type remoteState struct {
-	mu         sync.Mutex
-	version    int64
-	overlay    *remote.Doc
-	queue      *inboundQueue
-	ctx        context.Context
-	cancel     context.CancelCauseFunc // restart command
-	confirm    context.CancelFunc      // the pending confirmation, if any
-	stateDirty chan struct{}           // poked when config/state must be republished
+	mu      sync.Mutex
+	version int64
+	overlay *remote.Doc
+	queue   *inboundQueue
+	ctx     context.Context
+	cancel  context.CancelCauseFunc // restart command
+	confirm context.CancelFunc      // the pending confirmation, if any
+	// probation is what a rollback restores while a document is pending
+	// confirmation; nil otherwise. A SIGHUP rebases it onto the new file.
+	probation  *probation
+	stateDirty chan struct{} // poked when config/state must be republished
 }
 
 // SetResult is the config/result document.
@@ -116,13 +119,29 @@ func resultErrors(err error) []ResultError {
 // persisted in data_dir merged over the file. An overlay that no longer
 // validates against the file is logged and left out: the local file alone
 // always starts the box.
+//
+// It is for boot: an overlay still pending confirmation (the box restarted
+// during its probation) is discarded, so a config that kills the box
+// cannot come back.
 func LoadEffective(path string, log *slog.Logger) (*Config, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	cfg, _, err := loadEffective(path, log)
+	if err == nil {
+		pending := filepath.Join(cfg.Device.DataDir, RemotePendingFile)
+		if _, err := os.Stat(pending); err == nil {
+			log.Warn("remote config applied before the restart was never confirmed; discarding it", "file", pending)
+			os.Remove(pending)
+		}
+	}
 	return cfg, err
 }
 
-// loadEffective is LoadEffective, and reports whether it honoured a
-// version_reset (the running agent's version then goes down to it).
+// loadEffective is the local file plus the confirmed overlay, and reports
+// whether it honoured a version_reset (the running agent's version then
+// goes down to it). It leaves a pending overlay alone: during a SIGHUP
+// that document is still on probation.
 func loadEffective(path string, log *slog.Logger) (*Config, bool, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -137,11 +156,6 @@ func loadEffective(path string, log *slog.Logger) (*Config, bool, error) {
 	}
 	reset := resetVersion(cfg, log)
 	cfg.remoteVersion = readVersion(cfg.Device.DataDir)
-	pending := filepath.Join(cfg.Device.DataDir, RemotePendingFile)
-	if _, err := os.Stat(pending); err == nil {
-		log.Warn("remote config applied before the restart was never confirmed; discarding it", "file", pending)
-		os.Remove(pending)
-	}
 	if !cfg.Remote.Enabled {
 		return cfg, reset, nil
 	}
