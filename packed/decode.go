@@ -329,22 +329,22 @@ func (d *decoder) seriesTable(nser int) {
 	var units []string
 	total := 0
 	for s := 0; s < nser && d.err == nil; s++ {
-		sd, newUnit := d.seriesEntry(s, &c, units, total)
-		if newUnit {
+		d.series = append(d.series, seriesDesc{})
+		sd := &d.series[s]
+		if d.seriesEntry(s, sd, &c, units, total) {
 			units = append(units, sd.unit)
 		}
 		total += sd.n
-		d.series = append(d.series, sd)
 	}
 	if d.err == nil && total != d.nReadings {
 		d.corrupt("series hold %d readings, header says %d", total, d.nReadings)
 	}
 }
 
-// seriesEntry reads entry s of the table, after entries that hold total
-// readings and named units; newUnit says its unit is not one of those. The
-// first entry has no previous one to refer to.
-func (d *decoder) seriesEntry(s int, c *tableContext, units []string, total int) (sd seriesDesc, newUnit bool) {
+// seriesEntry reads entry s of the table into sd, after entries that hold
+// total readings and named units; newUnit says its unit is not one of
+// those. The first entry has no previous one to refer to.
+func (d *decoder) seriesEntry(s int, sd *seriesDesc, c *tableContext, units []string, total int) (newUnit bool) {
 	head := d.byte1("series head")
 	sd.valueKind = head & valueKind
 	if s == 0 && head&(seriesSameN|seriesSameTs) != 0 {
@@ -353,9 +353,9 @@ func (d *decoder) seriesEntry(s int, c *tableContext, units []string, total int)
 	sd.name = d.seriesName(c)
 	sd.unit, newUnit = d.seriesUnit(units)
 	sd.n = d.seriesCount(s, head, sd.name, total)
-	sd.ts = d.seriesTimestamps(head, &sd, c)
-	d.seriesValueDesc(&sd)
-	return sd, newUnit
+	d.seriesTimestamps(head, sd, c)
+	d.seriesValueDesc(sd)
+	return newUnit
 }
 
 // seriesName reads a name as the previous one's prefix and suffix around
@@ -403,19 +403,18 @@ func (d *decoder) seriesCount(s int, head byte, name string, total int) int {
 	return n
 }
 
-// seriesTimestamps reads the timestamp descriptor, or takes the previous
+// seriesTimestamps reads sd's timestamp descriptor, or takes the previous
 // entry's, which must then be for as many readings.
-func (d *decoder) seriesTimestamps(head byte, sd *seriesDesc, c *tableContext) intSeq {
-	ts := c.prevTs
+func (d *decoder) seriesTimestamps(head byte, sd *seriesDesc, c *tableContext) {
 	if head&seriesSameTs != 0 {
-		if ts.n != sd.n && d.err == nil {
-			d.corrupt("series %s: timestamps like a series of %d readings, it has %d", sd.name, ts.n, sd.n)
+		if c.prevTs.n != sd.n && d.err == nil {
+			d.corrupt("series %s: timestamps like a series of %d readings, it has %d", sd.name, c.prevTs.n, sd.n)
 		}
+		sd.ts = c.prevTs
 	} else {
-		ts = d.readIntSeqDesc(sd.n, c.prevTs.x0, "timestamps of "+sd.name)
+		sd.ts = d.readIntSeqDesc(sd.n, c.prevTs.x0, "timestamps of "+sd.name)
 	}
-	c.prevTs = ts
-	return ts
+	c.prevTs = sd.ts
 }
 
 // seriesValueDesc reads what the value kind needs from the table: the
@@ -562,24 +561,25 @@ func (d *decoder) bitsEnd(r *bitReader) {
 // readings puts the batch's readings together, in batch order, from the
 // per-series arrays.
 func (d *decoder) readings(c *columns) []reading.Reading {
+	span, flat, seqv, ts, vals, flags := c.span, c.flat, c.seqv, c.ts, c.vals, c.flags
 	// series of each flat index, to name the readings
 	sidOf := make([]int32, d.nReadings)
 	for s := range d.series {
-		for j := c.span[s]; j < c.span[s+1]; j++ {
+		for j := span[s]; j < span[s+1]; j++ {
 			sidOf[j] = int32(s)
 		}
 	}
 	rs := make([]reading.Reading, d.nReadings)
 	for i := range rs {
-		j := c.flat[i]
+		j := flat[i]
 		sd := &d.series[sidOf[j]]
 		rd := &rs[i]
-		rd.Seq = uint64(c.seqv[i])
+		rd.Seq = uint64(seqv[i])
 		rd.Name, rd.Unit = sd.name, sd.unit
-		rd.Time = timeOf(c.ts[j])
-		rd.Value = c.vals[j]
-		if c.flags != nil {
-			rd.Flags = c.flags[i]
+		rd.Time = timeOf(ts[j])
+		rd.Value = vals[j]
+		if flags != nil {
+			rd.Flags = flags[i]
 		}
 	}
 	return rs
