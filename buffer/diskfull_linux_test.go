@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes on a fresh directory, or skips:
@@ -236,5 +237,57 @@ func TestReadOnlyMountAtStart(t *testing.T) {
 	}
 	if st := mustStats(t, r); st.DiskReadOnly || !st.FailingSince.IsZero() || st.Pending != 0 {
 		t.Errorf("after the remount: %+v", st)
+	}
+}
+
+// TestFullDiskAtFirstStart is a real, full file system at the first start,
+// with no buffer file yet: Open does not fail, sampling goes into the
+// bounded queue without seqs, no partial file is left behind by the
+// attempts to create one, and once there is room the queue commits from
+// seq 1.
+func TestFullDiskAtFirstStart(t *testing.T) {
+	dir := mountTmpfs(t, "1m")
+	path := filepath.Join(dir, "buffer.db")
+	filler := filepath.Join(dir, "filler")
+	fillUp(t, filler)
+	log, logs := testLogger(t)
+	r, err := open(path, testConfig(1<<20), log, tuning{manual: true, upgradeEvery: -1})
+	if err != nil {
+		t.Fatalf("Open on a full disk with no buffer file: %v", err)
+	}
+	defer r.Close()
+	st := mustStats(t, r)
+	if st.FailingSince.IsZero() || !strings.Contains(st.LastError, "no space left") || !containsAll(logs.String(), "level=ERROR", "no space left", path) {
+		t.Errorf("a full disk at start not reported: %+v\n%s", st, logs)
+	}
+	r.Append(gen(0, 50, 5))
+	for range 3 {
+		if err := r.Flush(); err == nil {
+			t.Fatal("Flush succeeded on a full disk")
+		}
+	}
+	if st := mustStats(t, r); st.Pending != 50 || st.LastSeq != 0 {
+		t.Errorf("on the full disk: pending %d last %d, want 50 and 0", st.Pending, st.LastSeq)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() != "filler" {
+			t.Errorf("the failed attempts left %s behind", e.Name())
+		}
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	mustFlush(t, r)
+	got := readAll(t, r, 0)
+	if len(got) != 50 || got[0].Seq != 1 || got[0].Value != 0 || got[49].Seq != 50 {
+		t.Fatalf("once there is room: %d readings, want values 0..49 at seqs 1..50", len(got))
+	}
+	if st := mustStats(t, r); st.Pending != 0 || !st.FailingSince.IsZero() || st.RecoveredAt != (time.Time{}) {
+		t.Errorf("once there is room: %+v", st)
 	}
 }

@@ -165,9 +165,14 @@
 // empty file while the .seq shows readings existed) is renamed to
 // <path>.corrupt-<UTC time>, logged at ERROR with both paths, reported in
 // Stats.RecoveredFrom, and replaced by an empty ring numbered past it
-// (Sequence numbers). A directory or file that refuses writes opens
-// read-only (below). Only a missing directory, or a lock held elsewhere, is
-// an error.
+// (Sequence numbers). A new file is built under <path>.init and renamed
+// into place, and a damaged one is moved aside only once its replacement
+// is built and the numbering past it is in the .seq reservation: a full
+// disk or a crash leaves the old state or the new, never a partial file
+// that the next start would take for a damaged one. A file that cannot be
+// opened for writing, created or replaced (a read-only card, a full disk)
+// does not stop the box either (below). Only a missing data directory, or
+// a lock held elsewhere, is an error.
 //
 // The check costs one walk of the file, done anyway: with NoFreelistSync,
 // bbolt's writable open walks every page on a goroutine of its own, where a
@@ -207,16 +212,25 @@
 // exactly the queue's overflow; TestDiskFullKeepsSeqsBelowReservation that
 // bbolt committing into its free pages never outruns the reservation.
 //
-// A data directory or file that refuses writes at Open (EROFS, EACCES: a
-// worn card gone read-only) does not stop the box (readonly.go): the file
-// is opened read-only and its readings served (cursors move in memory
-// only), new readings wait in the queue without a seq (so none is ever
-// published with a seq a later boot could hand out again), Stats reports
-// DiskReadOnly with LastError, FailingSince and Pending, an ERROR is logged
-// at open and once a minute, and every 10 s the directory is checked: once
-// writable (a remount) the file is reopened for writing as Open would and
-// the queue and cursors are committed. A stop while read-only loses the
-// queue.
+// Nor does a buffer that cannot be opened for writing at Open
+// (readonly.go): a data directory or file that refuses writes (EROFS,
+// EACCES: a worn card gone read-only), a disk too full (ENOSPC, EDQUOT) to
+// create the file at a first start or to replace a damaged one, or any
+// other failure but a missing data directory or a lock held elsewhere. The
+// file, if there is a usable one, is opened read-only and its readings
+// served (cursors move in memory only); new readings wait in the queue
+// without a seq (so none is ever published with a seq a later boot could
+// hand out again); Stats reports LastError, FailingSince and Pending, and
+// DiskReadOnly when writes are refused; an ERROR is logged at open, when
+// the cause changes, and once a minute. Every 10 s the directory is
+// checked (access(2): a remount passes, and so does a full disk) and the
+// file opened for writing as Open would: created, recovered and numbered by
+// the same rules (a missing file resumes at the .seq reservation, if any),
+// and once that works the queue (its overflow a hole, as above) and the
+// cursors are committed. A stop before that loses the queue.
+// TestFullDiskAtFirstStart proves it on a real, full tmpfs with no file
+// yet: no partial file is left by the tries, and the queue commits from
+// seq 1 once there is room.
 //
 // A block whose checksum fails later (bit rot bbolt cannot see) is skipped
 // by Read with an ERROR log, once: the seq jump tells the streams, and one

@@ -27,10 +27,12 @@ import (
 // logged at ERROR, reported in Stats.RecoveredFrom, and a fresh buffer
 // takes its place, numbered above every seq the old one used, with the jump
 // announced to every stream (jump.go): the daemon never refuses to start
-// because of the buffer file. A data directory or file that refuses writes
-// (a card gone read-only) opens the file read-only instead (readonly.go). A
-// missing directory, or a file locked by another process (ErrLocked), is an
-// error.
+// because of the buffer file. Nor because it cannot write: a data
+// directory or file that refuses writes (a card gone read-only), or a full
+// disk where no file can be created or a damaged one replaced, opens the
+// file read-only if there is one, or none, and samples into memory until
+// it can write (readonly.go). A missing data directory, or a file locked by
+// another process (ErrLocked), is an error.
 func Open(path string, cfg Config, log *slog.Logger) (*Ring, error) {
 	return open(path, cfg, log, tuning{})
 }
@@ -45,7 +47,8 @@ func open(path string, cfg Config, log *slog.Logger, tn tuning) (*Ring, error) {
 	tn.fill(cfg)
 	r := &Ring{path: path, cfg: cfg, log: log, tn: tn, badBlocks: map[uint64]bool{}}
 	a, err := r.attachWritable()
-	if refusesWrites(err) {
+	var dde dataDirError
+	if err != nil && !errors.Is(err, ErrLocked) && !errors.As(err, &dde) {
 		a, err = r.attachReadOnly(err)
 	}
 	if err != nil {
@@ -70,20 +73,23 @@ type attached struct {
 	next     uint64 // next_seq
 	reserved uint64 // the .seq reservation
 	rec      recovery
-	readOnly bool   // the data directory refuses writes (readonly.go)
-	roCause  string // why
+	readOnly bool  // no file could be opened for writing (readonly.go)
+	roCause  error // why
 }
 
 // attachWritable opens the file for writing, recovering from whatever is
-// wrong with it (open's doc). An error for which refusesWrites holds
-// means the directory or the file cannot be written: nothing was changed.
+// wrong with it (open's doc). On an error other than ErrLocked or a
+// dataDirError (the directory or the file cannot be written, the disk is
+// full) nothing was changed that the next try would need: a damaged file is
+// moved aside only once its replacement exists (replaceLost).
 func (r *Ring) attachWritable() (*attached, error) {
 	if err := checkDir(filepath.Dir(r.path), r.tn.writeFault); err != nil {
 		return nil, err
 	}
-	// A compaction interrupted before its rename leaves this behind; the
-	// database itself is whole.
+	// A compaction or a creation interrupted before its rename leaves one
+	// of these behind; the database itself is whole, or missing.
 	_ = os.Remove(r.path + compactSuffix)
+	_ = os.Remove(r.path + initSuffix)
 	dropCache(r.path)
 	reserved := r.reservation()
 	db, ld, err := r.openExisting(reserved)
@@ -96,18 +102,21 @@ func (r *Ring) attachWritable() (*attached, error) {
 		if reserved > 0 {
 			return r.replaceLost(errors.New("the file is missing but the seq reservation shows it held readings"), nil, reserved, false)
 		}
-		if db, err = r.openRW(); err != nil {
-			return nil, classify(err, "create")
+		// A new box (or a crash before the first commit: no reservation
+		// then, or the file would be lost).
+		if db, err = r.createFresh(1, jump{}, nil, nil); err != nil {
+			return nil, err
 		}
-		ld = &loaded{empty: true}
+		ld := &loaded{empty: true, cursors: map[string]uint64{}, format: dbFormat}
+		return &attached{db: db, ld: ld, next: 1}, nil
 	default:
 		return nil, err
 	}
 	a := &attached{db: db, ld: ld, reserved: reserved, next: ld.nextSeq}
 	switch {
 	case ld.empty:
-		// bbolt created the file (a new box, or a crash before the first
-		// commit: no reservation then, or the file would be lost).
+		// A bare bbolt file with no reservation: an older version crashed
+		// while creating it.
 		a.next = max(reserved, 1)
 		if a.db, err = r.initFresh(db, a.next, jump{}, nil); err != nil {
 			return nil, err
@@ -134,33 +143,46 @@ func (r *Ring) reservation() uint64 {
 	return reserved
 }
 
-// replaceLost moves an unusable file aside (when move is set: a missing
-// file has nothing to move) and creates a fresh one numbered above every
+// replaceLost replaces an unusable file (moved aside when move is set: a
+// missing file has nothing to move) with a fresh one numbered above every
 // seq the lost file may have used, with the jump to announce (jump.go).
+// The fresh file is made before the old one is touched, and the numbering
+// is made durable in the .seq reservation before the old one goes: a
+// failure (a full disk) leaves the damaged file in place for the next try
+// to read the same marks from, and a crash between the renames leaves a
+// missing file with a reservation, which resumes at the same seq.
 func (r *Ring) replaceLost(cause error, ld *loaded, reserved uint64, move bool) (*attached, error) {
 	rec := recovery{reason: cause.Error(), at: time.Now().UTC()}
-	if move {
-		aside, err := moveAside(r.path)
-		if err != nil {
-			return nil, fmt.Errorf("unusable (%v), and moving it aside failed: %w", cause, err)
-		}
-		rec.aside = aside
-	}
 	next, ok := resumeSeq(reserved, ld)
 	if !ok {
 		next = wallClockSeq()
-		r.log.Warn("buffer: no seq high-water mark survived; seeding seqs from the wall clock",
-			"path", r.path, "next_seq", next)
 	}
 	j := jump{floor: lostFloor(ld, reserved, r.tn.reserveStep, next), to: next}
 	rec.jump = j.to - j.floor
 	cursors := salvagedCursors(ld, next)
-	db, err := r.openRW()
+	db, err := r.createFresh(next, j, cursors, func() error {
+		if next > reserved {
+			if err := r.writeReservation(next); err != nil {
+				return err
+			}
+			reserved = next
+		}
+		if !move {
+			return nil
+		}
+		aside, err := moveAside(r.path)
+		if err != nil {
+			return fmt.Errorf("move the unusable file aside: %w", err)
+		}
+		rec.aside = aside
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("create after the loss of the file (%v): %w", cause, classify(err, "create"))
+		return nil, fmt.Errorf("replace the unusable file (%v): %w", cause, err)
 	}
-	if db, err = r.initFresh(db, next, j, cursors); err != nil {
-		return nil, err
+	if !ok {
+		r.log.Warn("buffer: no seq high-water mark survived; seeded seqs from the wall clock",
+			"path", r.path, "next_seq", next)
 	}
 	r.log.Error("buffer: the file is lost; started an empty buffer numbered above every seq the old one used, and every stream announces the jump as dropped (readings the streams had not sent are in the moved file, if any)",
 		"path", r.path, "moved_to", rec.aside, "err", cause, "next_seq", next,
@@ -201,6 +223,68 @@ func (r *Ring) rolledBack(a *attached) error {
 	r.log.Error("buffer: a meta page of the file is damaged; bbolt opened the previous commit, so the last one (readings, cursor moves) may be lost; new readings are numbered above every seq it may have used, and every stream announces the jump as dropped",
 		"path", r.path, "detail", ld.rollback, "next_seq", ld.nextSeq, "resume_seq", to, "seq_jump", a.rec.jump)
 	return nil
+}
+
+// initSuffix names the file a new database is built in (createFresh).
+const initSuffix = ".init"
+
+// createFresh makes a new database at the path with next_seq next, the
+// jump j and the cursors given, and opens it for writing. It is built
+// under <path>.init and renamed over the path (after before, when set), so
+// that a full disk or a crash leaves either no new file or a whole one:
+// never a partial bbolt file that the next try or start would take for a
+// damaged one (moved aside, numbering seeded from the clock).
+func (r *Ring) createFresh(next uint64, j jump, cursors map[string]uint64, before func() error) (*bolt.DB, error) {
+	tmp := r.path + initSuffix
+	_ = os.Remove(tmp)
+	err := r.buildFresh(tmp, next, j, cursors)
+	if err == nil && before != nil {
+		err = before()
+	}
+	if err == nil {
+		err = os.Rename(tmp, r.path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return nil, fmt.Errorf("create: %w", err)
+	}
+	if err := durable.SyncDir(filepath.Dir(r.path)); err != nil {
+		return nil, fmt.Errorf("create: %w", err)
+	}
+	// bbolt wrote both meta pages in one 16 KiB write; see dropCache.
+	dropCache(r.path)
+	db, err := r.openRW()
+	if err != nil {
+		return nil, fmt.Errorf("open after creating: %w", classify(err, "open"))
+	}
+	return db, nil
+}
+
+// buildFresh writes a new database at path (bbolt's first pages, then
+// initDB's transaction, each synced).
+func (r *Ring) buildFresh(path string, next uint64, j jump, cursors map[string]uint64) error {
+	if r.tn.writeFault != nil {
+		if err := r.tn.writeFault(); err != nil {
+			return err
+		}
+	}
+	db, err := boltOpen(path, r.rwOptions())
+	if err != nil {
+		return err
+	}
+	// Before initDB grows the file: bbolt's default would make it the
+	// whole InitialMmapSize (see allocSize).
+	db.AllocSize = allocSize(r.cfg)
+	if r.tn.createFault != nil {
+		err = r.tn.createFault()
+	}
+	if err == nil {
+		err = initDB(db, next, j, cursors)
+	}
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // initFresh writes the buckets and meta of a new file into db, then
@@ -244,7 +328,8 @@ func (r *Ring) install(a *attached) {
 	r.recovery = a.rec
 	r.diskRO = a.readOnly
 	if a.readOnly {
-		r.lastErr = "read-only: " + a.roCause
+		r.lastErr = unwritableText(a.roCause)
+		r.lastErrRO = refusesWrites(a.roCause)
 		r.failingSince = time.Now().UTC()
 	}
 	r.publishLocked()
@@ -333,6 +418,10 @@ func allocSize(cfg Config) int {
 // errMissing: there is no file.
 var errMissing = errors.New("no buffer file")
 
+// dataDirError: the data directory is missing or not a directory, which is
+// the caller's to fix (the agent creates it), not a state to sample through.
+type dataDirError struct{ error }
+
 // openExisting probes the file read-only (see load) and then opens it for
 // writing. It returns a *corruptError for a file to move aside, and
 // errMissing when there is no file.
@@ -353,11 +442,8 @@ func (r *Ring) openExisting(reserved uint64) (*bolt.DB, *loaded, error) {
 			// never a reservation: that is only written by a commit.
 			return nil, &loaded{}, corrupt("the file is empty, but the seq reservation (%d) shows it held readings", reserved)
 		}
-		db, err := r.openRW() // bbolt initialises it
-		if err != nil {
-			return nil, nil, classify(err, "open")
-		}
-		return db, &loaded{empty: true}, nil
+		// A crash before bbolt's first write: made afresh, as if missing.
+		return nil, nil, errMissing
 	}
 	ld, err := r.probe(fi.Size())
 	if err != nil {
@@ -489,13 +575,13 @@ func initDB(db *bolt.DB, next uint64, j jump, cursors map[string]uint64) error {
 func checkDir(dir string, fault func() error) error {
 	fi, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("directory %s does not exist (create it, or set device.data_dir)", dir)
+		return dataDirError{fmt.Errorf("directory %s does not exist (create it, or set device.data_dir)", dir)}
 	}
 	if err != nil {
 		return fmt.Errorf("directory %s: %w", dir, err)
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("%s is not a directory", dir)
+		return dataDirError{fmt.Errorf("%s is not a directory", dir)}
 	}
 	err = writable(dir)
 	if err == nil && fault != nil {

@@ -15,8 +15,11 @@ import (
 
 // A data directory that refuses writes: worn SD cards commonly go
 // read-only for good, and a box that stopped (exit, restart loop) would
-// neither sample nor send the backlog it holds. Open then opens the file
-// read-only instead and:
+// neither sample nor send the backlog it holds. The same for a disk too
+// full to create the file (a first start) or to replace a damaged one, and
+// any other failure to open it for writing but a lock held elsewhere or a
+// missing data directory. Open then opens the file read-only instead (if
+// there is a usable one; else there is nothing to serve) and:
 //   - serves the stored readings: streams read and acknowledge as usual,
 //     their cursors move in memory only;
 //   - queues new readings in the bounded pending queue, as while commits
@@ -27,8 +30,11 @@ import (
 //   - says so: an ERROR at open and once a minute, Stats.DiskReadOnly,
 //     LastError, FailingSince and Pending;
 //   - every upgradeEvery (10 s) checks whether the directory is writable
-//     again (after a remount), and if so reopens the file for writing as
-//     Open would (recovery included) and commits the queue and the cursors.
+//     (after a remount; a full disk passes that check), and if so tries to
+//     reopen the file for writing as Open would (creation and recovery
+//     included), and once that works commits the queue and the cursors.
+//     Numbering is decided then, by the same rules as at Open: a missing
+//     file resumes at the .seq reservation, if any.
 //
 // A file that is unusable cannot be moved aside on a read-only directory:
 // the ring then serves nothing until it can be.
@@ -42,8 +48,8 @@ func refusesWrites(err error) bool {
 	return err != nil && (errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM))
 }
 
-// attachReadOnly opens the file read-only after attachWritable found that
-// the directory or the file refuses writes (cause).
+// attachReadOnly opens the file read-only after attachWritable could not
+// open it for writing (cause).
 func (r *Ring) attachReadOnly(cause error) (*attached, error) {
 	a, err := r.attachRO(cause)
 	if err != nil {
@@ -57,8 +63,12 @@ func (r *Ring) attachReadOnly(cause error) (*attached, error) {
 		}
 	}
 	r.lastROLog = time.Now()
-	r.log.Error("buffer: the data directory refuses writes (a card gone read-only?); serving the stored readings, new readings wait in memory without a seq until it is writable again, and are lost if the daemon stops before",
-		"path", r.path, "err", cause, "stored_readings", stored, "max_pending", r.tn.maxPending)
+	r.lastUpgradeErr = cause.Error()
+	msg := "buffer: the data directory refuses writes (a card gone read-only?); serving the stored readings, new readings wait in memory without a seq until it is writable again, and are lost if the daemon stops before"
+	if !refusesWrites(cause) {
+		msg = "buffer: cannot write the buffer file (disk full?); serving the stored readings if any, new readings wait in memory without a seq until it can be written (tried every 10 s), and are lost if the daemon stops before"
+	}
+	r.log.Error(msg, "path", r.path, "err", cause, "stored_readings", stored, "max_pending", r.tn.maxPending)
 	return a, nil
 }
 
@@ -69,7 +79,7 @@ func (r *Ring) attachRO(cause error) (*attached, error) {
 		next:     max(reserved, 1),
 		reserved: reserved,
 		readOnly: true,
-		roCause:  cause.Error(),
+		roCause:  cause,
 	}
 	fi, err := os.Stat(r.path)
 	if err != nil || fi.IsDir() || fi.Size() == 0 {
@@ -110,14 +120,40 @@ func (r *Ring) stillReadOnly() error {
 		r.commitErrors++
 		r.failStreak++
 	}
-	since := r.failingSince
+	since, ro, cause := r.failingSince, r.lastErrRO, r.lastErr
 	r.mu.Unlock()
 	if now := time.Now(); now.Sub(r.lastROLog) >= time.Minute {
 		r.lastROLog = now
-		r.log.Error("buffer: the data directory still refuses writes; new readings wait in memory without a seq",
-			"path", r.path, "since", since, "pending", pending, "dropped_total", dropped)
+		r.log.Error("buffer: the buffer file still cannot be written; new readings wait in memory without a seq",
+			"path", r.path, "err", cause, "since", since, "pending", pending, "dropped_total", dropped)
 	}
-	return fmt.Errorf("buffer %s: %w", r.path, ErrDiskReadOnly)
+	if ro {
+		return fmt.Errorf("buffer %s: %w", r.path, ErrDiskReadOnly)
+	}
+	return fmt.Errorf("buffer %s: %w: %s", r.path, ErrNotWritable, cause)
+}
+
+// noteUnwritable records why the ring still cannot write; commitMu held.
+// A cause that differs from the last one is logged at ERROR at once (the
+// same one only by stillReadOnly, once a minute).
+func (r *Ring) noteUnwritable(err error) {
+	r.mu.Lock()
+	r.lastErr = unwritableText(err)
+	r.lastErrRO = refusesWrites(err)
+	r.mu.Unlock()
+	if msg := err.Error(); msg != r.lastUpgradeErr {
+		r.lastUpgradeErr = msg
+		r.log.Error("buffer: the buffer file still cannot be opened for writing; staying in memory",
+			"path", r.path, "err", err)
+	}
+}
+
+// unwritableText is Stats.LastError for a ring that cannot write.
+func unwritableText(err error) string {
+	if refusesWrites(err) {
+		return "read-only: " + err.Error()
+	}
+	return err.Error()
 }
 
 // tryUpgrade reopens the file for writing once the directory accepts
@@ -128,7 +164,8 @@ func (r *Ring) tryUpgrade() bool {
 		return false
 	}
 	r.lastUpgradeTry = now
-	if checkDir(filepath.Dir(r.path), r.tn.writeFault) != nil {
+	if err := checkDir(filepath.Dir(r.path), r.tn.writeFault); err != nil {
+		r.noteUnwritable(err)
 		return false
 	}
 	r.dbMu.Lock()
@@ -145,17 +182,17 @@ func (r *Ring) tryUpgrade() bool {
 		}
 	}
 	if err != nil {
-		r.log.Error("buffer: the data directory accepts writes again, but the buffer could not be reopened for writing; staying read-only",
-			"path", r.path, "err", err)
+		r.noteUnwritable(err)
 		if ro, rerr := r.attachRO(err); rerr == nil {
 			r.db = ro.db
 		}
 		return false
 	}
+	r.lastUpgradeErr = ""
 	r.mu.Lock()
 	pending := len(r.pending)
 	r.mu.Unlock()
-	r.log.Warn("buffer: the data directory accepts writes again; reopened the buffer for writing, committing the readings that waited",
+	r.log.Warn("buffer: the buffer file can be written again; opened it for writing, committing the readings that waited",
 		"path", r.path, "pending", pending)
 	return true
 }

@@ -25,6 +25,10 @@ var (
 	// writes (a card gone read-only): the stored readings are served, new
 	// ones wait in memory without a seq (readonly.go).
 	ErrDiskReadOnly = errors.New("the data directory refuses writes (read-only file system?); new readings wait in memory")
+	// ErrNotWritable is returned by Flush while the buffer file cannot be
+	// opened for writing for another reason (a disk too full to create
+	// it): new readings wait in memory without a seq (readonly.go).
+	ErrNotWritable = errors.New("the buffer file cannot be written (disk full?); new readings wait in memory")
 )
 
 // Ring is the crash-safe reading buffer. It is safe for concurrent use: one
@@ -56,6 +60,7 @@ type Ring struct {
 	lastFullLog      time.Time
 	lastUpgradeTry   time.Time // readonly.go
 	lastROLog        time.Time
+	lastUpgradeErr   string // the last reason the ring could not write (readonly.go)
 
 	// dbMu guards the handle: readers hold it shared; compaction and Close
 	// swap it holding it exclusively (and commitMu).
@@ -85,8 +90,8 @@ type Ring struct {
 	maxCommit    time.Duration
 	recovery     recovery // what this open did about a lost file (jump.go)
 	floor        uint64   // start of an unannounced jump for new streams (jump.go)
-	diskRO       bool     // the data directory refuses writes (readonly.go)
-	lastErrRO    bool     // the last commit failed because writes are refused
+	diskRO       bool     // no file open for writing: read-only or none (readonly.go)
+	lastErrRO    bool     // the last commit or try to open for writing failed because writes are refused
 	lastDropLog  time.Time
 	badBlocks    map[uint64]bool
 	thinned      uint64 // thinned_total (thin.go)
@@ -117,6 +122,9 @@ type tuning struct {
 	// writeFault, when it returns an error, stands for a data directory
 	// that refuses writes (EROFS): root ignores chmod, so tests inject it.
 	writeFault func() error
+	// createFault, when it returns an error, stands for creating the
+	// buffer file failing (a full disk, a quota: bbolt's first write).
+	createFault func() error
 	// upgradeEvery is how often a ring opened on a read-only data
 	// directory tries to reopen it writable; <0: at every commit.
 	upgradeEvery time.Duration
@@ -406,7 +414,7 @@ func (r *Ring) Close() error {
 				r.mu.Lock()
 				n := len(r.pending)
 				r.mu.Unlock()
-				if n == 0 && errors.Is(err, ErrDiskReadOnly) {
+				if n == 0 && (errors.Is(err, ErrDiskReadOnly) || errors.Is(err, ErrNotWritable)) {
 					err = nil // nothing lost but cursor moves, as announced at open
 				} else {
 					r.log.Error("buffer: final commit failed; pending readings are lost", "path", r.path, "pending", n, "err", err)

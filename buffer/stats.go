@@ -25,8 +25,12 @@ type Stats struct {
 	Oldest time.Time `json:"oldest,omitzero"`
 	Newest time.Time `json:"newest,omitzero"`
 	// Cursors holds the last acknowledged seq of every stream the file
-	// knows, active or not; Unsent is last_seq minus it. Active lists the
-	// streams given to SetStreams (sorted): only they hold data back.
+	// knows, active or not; Unsent is last_seq minus it: the seqs after
+	// the cursor, holes (drops, a seq jump, thinned spans) included, so at
+	// most the readings the stream has still to read plus what it will
+	// announce as dropped. Readings counts stored readings, holes not
+	// included. Active lists the streams given to SetStreams (sorted): only
+	// they hold data back.
 	Cursors map[string]uint64 `json:"cursors"`
 	Unsent  map[string]uint64 `json:"unsent"`
 	Active  []string          `json:"active_streams,omitempty"`
@@ -56,7 +60,8 @@ type Stats struct {
 	// read-only), at Open (the stored readings are served, cursors move
 	// in memory only, new readings wait in memory without a seq) or since
 	// (commits fail with EROFS, FailingSince and Pending as on a full
-	// disk).
+	// disk). A disk too full to create the file at Open is the same but
+	// for this flag: LastError says why.
 	DiskReadOnly bool   `json:"disk_read_only,omitempty"`
 	Series       int    `json:"series"` // dictionary size
 	ReadOnly     bool   `json:"read_only,omitempty"`
@@ -95,7 +100,7 @@ func (r *Ring) Stats() (Stats, error) {
 		RecoveredAt:   r.recovery.at,
 		Recovery:      r.recovery.reason,
 		SeqJump:       r.recovery.jump,
-		DiskReadOnly:  r.diskRO || r.lastErrRO && !r.failingSince.IsZero(),
+		DiskReadOnly:  r.lastErrRO && !r.failingSince.IsZero(),
 		ReadOnly:      r.readOnly,
 		LastError:     r.lastErr,
 		FailingSince:  r.failingSince,
