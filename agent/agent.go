@@ -228,14 +228,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		watchClock(ctx, a.ring, a.log.With("component", "clock"))
 	}()
 
-	ctl, err := listenControl(filepath.Join(cfg.Device.DataDir, ControlSocket), a.ring, a.log)
-	if err != nil {
-		// The daemon's job is sampling; a missing control socket only costs
-		// the technician the live `buffer stats`.
-		a.log.Warn("control socket unavailable", "err", err)
-	} else {
-		defer ctl.Close()
-	}
+	defer serveControl(ctx, filepath.Join(cfg.Device.DataDir, ControlSocket), a.ring, a.log)()
 
 	stopWatchdog := notifyReady(ctx, a.log, a.maxQuiet(), a.progress)
 	defer stopWatchdog()

@@ -3,6 +3,7 @@ package agent
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,6 +51,52 @@ func listenControl(path string, ring *buffer.Ring, log *slog.Logger) (*control, 
 }
 
 func (c *control) Close() error { return c.ln.Close() }
+
+// controlRetry is how often a control socket that could not be created is
+// tried again.
+var controlRetry = 10 * time.Second
+
+// serveControl listens on the control socket at path. While that fails (a
+// data directory that refuses writes at start, a full disk) it tries again
+// every controlRetry until ctx ends: the daemon runs on, and once the card
+// is writable again (the buffer then reopens its file for writing too)
+// `buffer stats|export` reach it. stop closes the socket and ends the
+// retries.
+func serveControl(ctx context.Context, path string, ring *buffer.Ring, log *slog.Logger) (stop func()) {
+	c, err := listenControl(path, ring, log)
+	if err == nil {
+		return func() { c.Close() }
+	}
+	// The daemon's job is sampling; a missing control socket only costs
+	// the technician the live `buffer stats`.
+	log.Warn("control socket unavailable; trying again until it can be created", "err", err, "every", controlRetry)
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(controlRetry)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-quit:
+				return
+			case <-t.C:
+			}
+			if c, err = listenControl(path, ring, log); err == nil {
+				log.Info("control socket up", "path", path)
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+		if c != nil {
+			c.Close()
+		}
+	}
+}
 
 func (c *control) serve() {
 	for {
