@@ -7,7 +7,6 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
@@ -79,7 +78,6 @@ type Sensor struct {
 	width    int // bits of the value after mask and shift
 	decimals int // of the result: scale's and offset's
 
-	mu  sync.Mutex
 	dev i2cbus.Device
 }
 
@@ -119,6 +117,14 @@ func (o *Options) validate() error {
 		valid = append(valid, 0) // said above; Validate checks the bus
 	}
 	o.Options.Validate(&errs, "I2C chip", valid, "0x00-0x02 and 0x78-0x7f are reserved")
+	o.validateRegister(&errs)
+	o.validateBits(&errs)
+	o.validateValue(&errs)
+	return errs.Err()
+}
+
+// validateRegister checks register and register_bytes.
+func (o *Options) validateRegister(errs *config.FieldErrors) {
 	switch o.RegisterBytes {
 	case 0:
 		if o.Register != 0 {
@@ -131,6 +137,11 @@ func (o *Options) validate() error {
 	default:
 		errs.Add("register_bytes", "must be 0 (no register), 1 or 2, got %d", o.RegisterBytes)
 	}
+}
+
+// validateBits checks what is read and which of its bits are kept: length,
+// byte_order, mask and shift.
+func (o *Options) validateBits(errs *config.FieldErrors) {
 	lengthOK := o.Length >= 1 && o.Length <= 8
 	if !lengthOK {
 		errs.Add("length", "must be from 1 to 8 bytes, got %d", o.Length)
@@ -138,25 +149,31 @@ func (o *Options) validate() error {
 	if o.ByteOrder != "big" && o.ByteOrder != "little" {
 		errs.Add("byte_order", "must be \"big\" or \"little\", got %q", o.ByteOrder)
 	}
-	if lengthOK {
-		bitsRead := 8 * o.Length
-		switch {
-		case o.Mask < 0:
-			errs.Add("mask", "must not be negative, got %d", o.Mask)
-		case bitsRead < 64 && o.Mask>>bitsRead != 0:
-			errs.Add("mask", "0x%x has bits beyond the %d bytes read", o.Mask, o.Length)
-		}
-		switch {
-		case o.Shift < 0 || o.Shift >= bitsRead:
-			errs.Add("shift", "must be from 0 to %d for %d bytes, got %d", bitsRead-1, o.Length, o.Shift)
-		case o.Mask > 0 && uint64(o.Mask)>>o.Shift == 0:
-			errs.Add("shift", "%d shifts out every bit of mask 0x%x", o.Shift, o.Mask)
-		}
+	if !lengthOK {
+		return // mask and shift are checked against the length
 	}
-	if i2cbus.Finite(&errs, "scale", o.Scale) && o.Scale == 0 {
+	bitsRead := 8 * o.Length
+	switch {
+	case o.Mask < 0:
+		errs.Add("mask", "must not be negative, got %d", o.Mask)
+	case bitsRead < 64 && o.Mask>>bitsRead != 0:
+		errs.Add("mask", "0x%x has bits beyond the %d bytes read", o.Mask, o.Length)
+	}
+	switch {
+	case o.Shift < 0 || o.Shift >= bitsRead:
+		errs.Add("shift", "must be from 0 to %d for %d bytes, got %d", bitsRead-1, o.Length, o.Shift)
+	case o.Mask > 0 && uint64(o.Mask)>>o.Shift == 0:
+		errs.Add("shift", "%d shifts out every bit of mask 0x%x", o.Shift, o.Mask)
+	}
+}
+
+// validateValue checks how the bits become the value: scale, offset, unit,
+// field, and the delay before the read.
+func (o *Options) validateValue(errs *config.FieldErrors) {
+	if i2cbus.Finite(errs, "scale", o.Scale) && o.Scale == 0 {
 		errs.Add("scale", "must not be 0 (every value would read 0)")
 	}
-	i2cbus.Finite(&errs, "offset", o.Offset)
+	i2cbus.Finite(errs, "offset", o.Offset)
 	if len(o.Unit) > 32 || strings.IndexFunc(o.Unit, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
 		errs.Add("unit", "must be at most 32 printable characters, got %q", o.Unit)
 	}
@@ -166,7 +183,6 @@ func (o *Options) validate() error {
 	if d := o.Delay.Duration; d < 0 || d > time.Second {
 		errs.Add("delay", "must be from 0 to 1s, got %s", d)
 	}
-	return errs.Err()
 }
 
 // Options returns the sensor's effective options.
@@ -174,11 +190,11 @@ func (s *Sensor) Options() Options { return s.o }
 
 // Read reads the register and converts it.
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.dev.Begin(ctx, nil); err != nil {
-		return nil, err
-	}
+	return s.dev.Read(ctx, nil, s.read)
+}
+
+// read runs under the device's lock, the bus open.
+func (s *Sensor) read(ctx context.Context, _ bool) ([]sensors.Value, error) {
 	d := s.dev.Dev()
 	var w []byte
 	switch s.o.RegisterBytes {
@@ -240,7 +256,5 @@ func (s *Sensor) convert(b []byte) float64 {
 
 // Close releases the bus; the next Read opens it again.
 func (s *Sensor) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.dev.Close()
 }
