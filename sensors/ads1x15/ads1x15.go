@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
@@ -104,7 +103,6 @@ type Sensor struct {
 	o     Options
 	chans []Channel // filled in: field and gain set
 
-	mu   sync.Mutex
 	dev  i2cbus.Device
 	pins []ads1x15.PinADC // made by setup, for the bus then open
 }
@@ -183,11 +181,11 @@ func (s *Sensor) Channels() []Channel { return slices.Clone(s.chans) }
 
 // Read converts each channel once, in order, and returns the voltages.
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.dev.Begin(ctx, s.setup); err != nil {
-		return nil, err
-	}
+	return s.dev.Read(ctx, s.setup, s.read)
+}
+
+// read runs under the device's lock, with the chip set up.
+func (s *Sensor) read(ctx context.Context, _ bool) ([]sensors.Value, error) {
 	vals := make([]sensors.Value, 0, len(s.chans))
 	for i, p := range s.pins {
 		c := s.chans[i]
@@ -236,8 +234,6 @@ func (s *Sensor) setup(context.Context) error {
 
 // Close releases the bus; the next Read opens it again.
 func (s *Sensor) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.dev.Close()
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/karana-energy/karana-edge/config"
@@ -107,7 +106,6 @@ type Sensor struct {
 	ctrlHum  byte          // osrs_h
 	meas     time.Duration // the longest one forced measurement takes
 
-	mu    sync.Mutex
 	dev   i2cbus.Device
 	isBME bool // the chip found has humidity
 	cal   calibration
@@ -167,11 +165,11 @@ func (s *Sensor) Options() Options { return s.o }
 // Read measures once (forced mode), setting the chip up on the first read
 // after the bus was opened.
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.dev.Begin(ctx, s.setup); err != nil {
-		return nil, err
-	}
+	return s.dev.Read(ctx, s.setup, s.read)
+}
+
+// read runs under the device's lock, with the chip set up.
+func (s *Sensor) read(ctx context.Context, _ bool) ([]sensors.Value, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, s.dev.Err("read", err)
 	}
@@ -322,7 +320,5 @@ func stuck(raw []byte) bool {
 
 // Close releases the bus; the next Read opens it and sets the chip up again.
 func (s *Sensor) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.dev.Close()
 }

@@ -132,14 +132,7 @@ func gate(ctx context.Context) error {
 	if d <= 0 {
 		return context.DeadlineExceeded
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return sensors.Sleep(ctx, d)
 }
 
 // Close stops counting and releases the pin.

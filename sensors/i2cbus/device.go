@@ -13,10 +13,14 @@ import (
 	"github.com/karana-energy/karana-edge/sensors"
 )
 
-// Device is one chip on a named bus. The bus is opened on first use and
-// closed by Close; Begin opens it and sets the chip up again whenever the
-// bus was freshly opened or the driver called Reset. Device is not safe
-// for concurrent use: drivers hold their own lock around Read and Close.
+// Device is one chip on a named bus. Read runs each of a driver's reads:
+// it opens the bus when it is closed and sets the chip up first whenever
+// the bus was freshly opened or the driver called Reset. Close closes the
+// bus; the next Read opens it again.
+//
+// Read and Close hold the device's lock, so a driver needs none of its own
+// for what its read and setup functions touch. The other methods are for
+// those functions, which run under the lock, and for tests.
 type Device struct {
 	// Driver is the registered driver name, for messages ("ina219").
 	Driver string
@@ -27,6 +31,7 @@ type Device struct {
 	// Opener opens the bus; nil means DefaultOpener.
 	Opener Opener
 
+	mu       sync.Mutex // held by Read and Close
 	bus      i2c.BusCloser
 	tr       *tracker
 	answered bool // the chip acknowledged a transaction since the process started
@@ -38,12 +43,11 @@ func (d *Device) String() string {
 	return fmt.Sprintf("%s on i2c bus %s addr 0x%02x", d.Driver, d.Bus, d.Addr)
 }
 
-// Open returns the bus, opening it when it is closed; fresh is true when it
-// was just opened, and the driver must then initialise the chip. The bus
-// returned remembers its last failed transaction for Err, so drivers must
-// use it (or Dev) rather than the one the Opener returned. Errors are
-// already wrapped by Err.
-func (d *Device) Open() (bus i2c.Bus, fresh bool, err error) {
+// open returns the bus, opening it when it is closed; fresh is true when it
+// was just opened. The bus returned remembers its last failed transaction
+// for Err, so drivers must use Dev rather than the bus the Opener
+// returned. Errors are already wrapped by Err.
+func (d *Device) open() (bus i2c.Bus, fresh bool, err error) {
 	if d.bus == nil {
 		open := d.Opener
 		if open == nil {
@@ -59,18 +63,29 @@ func (d *Device) Open() (bus i2c.Bus, fresh bool, err error) {
 	return d.tr, fresh, nil
 }
 
-// Begin starts a read, the same way for every driver: it fails with ctx's
-// error when ctx is done, opens the bus when it is closed and, when the
-// chip is not set up (the bus was just opened, a setup failed, or Reset
-// was called), runs setup through Setup. set reports that setup ran now;
-// a driver that checks for a chip reset does so only when it did not.
-// setup may be nil (a chip with nothing to set up). Errors are wrapped by
-// Err, or setup's own.
-func (d *Device) Begin(ctx context.Context, setup func(context.Context) error) (set bool, err error) {
+// Read runs one read of the chip, the same way for every driver: under the
+// device's lock it fails with ctx's error when ctx is done, opens the bus
+// when it is closed, runs setup through Setup when the chip is not set up
+// (the bus was just opened, a setup failed, or Reset was called), and then
+// read. set tells read that setup has just run; a driver that checks for a
+// chip reset does so only when it has not. setup may be nil (a chip with
+// nothing to set up). Errors are wrapped by Err, or setup's and read's own.
+func (d *Device) Read(ctx context.Context, setup func(context.Context) error,
+	read func(ctx context.Context, set bool) ([]sensors.Value, error)) ([]sensors.Value, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	set, err := d.begin(ctx, setup)
+	if err != nil {
+		return nil, err
+	}
+	return read(ctx, set)
+}
+
+func (d *Device) begin(ctx context.Context, setup func(context.Context) error) (set bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, d.Err("read", err)
 	}
-	_, fresh, err := d.Open()
+	_, fresh, err := d.open()
 	if err != nil {
 		return false, err
 	}
@@ -85,7 +100,7 @@ func (d *Device) Begin(ctx context.Context, setup func(context.Context) error) (
 
 // Setup runs setup now, for a driver that found its chip reset in the
 // middle of a read, and records whether it succeeded: after a failure the
-// next Begin runs it again.
+// next Read runs it again.
 func (d *Device) Setup(ctx context.Context, setup func(context.Context) error) error {
 	d.ready = false
 	if err := setup(ctx); err != nil {
@@ -95,7 +110,7 @@ func (d *Device) Setup(ctx context.Context, setup func(context.Context) error) e
 	return nil
 }
 
-// Reset makes the next Begin set the chip up again: its registers no
+// Reset makes the next Read set the chip up again: its registers no
 // longer hold what setup wrote (a brown-out), or a read showed the bus
 // stuck.
 func (d *Device) Reset() { d.ready = false }
@@ -120,9 +135,11 @@ func (d *Device) Recovered() {
 // a chip that is not fitted.
 func (d *Device) OK() { d.answered = true }
 
-// Close closes the bus, if open; the next Open opens it again. The error is
+// Close closes the bus, if open; the next Read opens it again. The error is
 // the bus's (a test's Playback reports transactions left unplayed).
 func (d *Device) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.bus == nil {
 		return nil
 	}

@@ -23,7 +23,7 @@ func TestDeviceOpensOnceAndReopensAfterClose(t *testing.T) {
 	if d.Dev() != nil {
 		t.Error("Dev before Open must be nil")
 	}
-	_, fresh, err := d.Open()
+	_, fresh, err := d.open()
 	if err != nil || !fresh {
 		t.Fatalf("first Open: fresh=%v err=%v; want fresh", fresh, err)
 	}
@@ -31,7 +31,7 @@ func TestDeviceOpensOnceAndReopensAfterClose(t *testing.T) {
 	if err := d.Dev().Tx([]byte{0x00}, r[:]); err != nil || r[0] != 0x12 {
 		t.Fatalf("Tx through Dev: %v %#x", err, r[0])
 	}
-	if _, fresh, _ := d.Open(); fresh {
+	if _, fresh, _ := d.open(); fresh {
 		t.Error("second Open reported a fresh bus while it was open")
 	}
 	if err := d.Close(); err != nil {
@@ -40,7 +40,7 @@ func TestDeviceOpensOnceAndReopensAfterClose(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if _, fresh, err := d.Open(); err != nil || !fresh {
+	if _, fresh, err := d.open(); err != nil || !fresh {
 		t.Errorf("Open after Close: fresh=%v err=%v; want a fresh bus", fresh, err)
 	}
 	if op.Opens() != 2 || op.Names[0] != "1" {
@@ -54,7 +54,7 @@ func TestDeviceOpensOnceAndReopensAfterClose(t *testing.T) {
 func TestDeviceCloseReportsUnplayedOps(t *testing.T) {
 	pb := &i2ctest.Playback{Ops: []i2ctest.IO{{Addr: 0x40, W: []byte{1}}}, DontPanic: true}
 	d := &Device{Driver: "chip", Bus: "1", Addr: 0x40, Opener: (&i2cbustest.Opener{Buses: []i2c.BusCloser{pb}}).Open}
-	if _, _, err := d.Open(); err != nil {
+	if _, _, err := d.open(); err != nil {
 		t.Fatal(err)
 	}
 	err := d.Close()
@@ -66,7 +66,7 @@ func TestDeviceCloseReportsUnplayedOps(t *testing.T) {
 func TestNoAnswerBeforeFirstSuccessIsNotFitted(t *testing.T) {
 	dead := &i2cbustest.Dead{}
 	d := &Device{Driver: "ina219", Bus: "1", Addr: 0x40, Opener: (&i2cbustest.Opener{Buses: []i2c.BusCloser{dead}}).Open}
-	if _, _, err := d.Open(); err != nil {
+	if _, _, err := d.open(); err != nil {
 		t.Fatal(err)
 	}
 	txErr := d.Dev().Tx([]byte{0}, nil)
@@ -95,7 +95,7 @@ func TestErrAddsTheBusCauseADriverDropped(t *testing.T) {
 	f := &i2cbustest.Fail{BusCloser: &i2ctest.Playback{DontPanic: true}, At: 0, Err: i2cbustest.NACK}
 	d := &Device{Driver: "ina219", Bus: "1", Addr: 0x41, Opener: (&i2cbustest.Opener{Buses: []i2c.BusCloser{f}}).Open}
 	d.OK()
-	if _, _, err := d.Open(); err != nil {
+	if _, _, err := d.open(); err != nil {
 		t.Fatal(err)
 	}
 	// A periph driver that returns a sentinel instead of the bus error.
@@ -123,7 +123,7 @@ func TestErrAddsTheBusCauseADriverDropped(t *testing.T) {
 	if d.Dev().Tx([]byte{2}, nil) == nil {
 		t.Fatal("the empty Playback accepted a transaction")
 	}
-	if _, _, err := d.Open(); err != nil {
+	if _, _, err := d.open(); err != nil {
 		t.Fatal(err)
 	}
 	err = d.Err("read", errors.New("plain"))
@@ -135,7 +135,7 @@ func TestErrAddsTheBusCauseADriverDropped(t *testing.T) {
 func TestOpenFailureNamesDeviceAndBus(t *testing.T) {
 	op := &i2cbustest.Opener{Err: classifyOpen("1", i2cbustest.ErrNoBus)}
 	d := &Device{Driver: "bme280", Bus: "1", Addr: 0x76, Opener: op.Open}
-	_, _, err := d.Open()
+	_, _, err := d.open()
 	want := `bme280 on i2c bus 1 addr 0x76: i2c bus "1": not found (is I2C enabled? dtparam=i2c_arm=on in /boot/firmware/config.txt)`
 	if err == nil || err.Error() != want {
 		t.Errorf("error:\n got %v\nwant %s", err, want)
@@ -248,7 +248,7 @@ func TestAddrDecodesAndPrintsInHex(t *testing.T) {
 func TestRecoveredForgetsTheRetriedFailure(t *testing.T) {
 	f := &i2cbustest.Fail{BusCloser: &i2ctest.Playback{Ops: []i2ctest.IO{{Addr: 0x44, R: []byte{1}}}, DontPanic: true}, At: 0, Err: i2cbustest.NACK}
 	d := &Device{Driver: "sht3x", Bus: "1", Addr: 0x44, Opener: (&i2cbustest.Opener{Buses: []i2c.BusCloser{f}}).Open}
-	if _, _, err := d.Open(); err != nil {
+	if _, _, err := d.open(); err != nil {
 		t.Fatal(err)
 	}
 	var r [1]byte
@@ -264,9 +264,9 @@ func TestRecoveredForgetsTheRetriedFailure(t *testing.T) {
 	}
 }
 
-// Begin sets the chip up after every open, after a failed setup and after
-// Reset, and at no other time.
-func TestBeginSetsUpWhenNeeded(t *testing.T) {
+// Read sets the chip up after every open, after a failed setup and after
+// Reset, and at no other time; read learns whether it just did.
+func TestReadSetsUpWhenNeeded(t *testing.T) {
 	op := &i2cbustest.Opener{Buses: []i2c.BusCloser{&i2ctest.Playback{DontPanic: true}, &i2ctest.Playback{DontPanic: true}}}
 	d := &Device{Driver: "chip", Bus: "1", Addr: 0x40, Opener: op.Open}
 	setups, fail := 0, false
@@ -277,38 +277,49 @@ func TestBeginSetsUpWhenNeeded(t *testing.T) {
 		}
 		return nil
 	}
-	begin := func(step string, wantSet bool, wantSetups int) {
+	var gotSet bool
+	reads := 0
+	read := func(_ context.Context, set bool) ([]sensors.Value, error) {
+		reads++
+		gotSet = set
+		return []sensors.Value{{Field: "x", Value: 1}}, nil
+	}
+	step := func(name string, wantSet bool, wantSetups int) {
 		t.Helper()
-		set, err := d.Begin(context.Background(), setup)
-		if fail {
-			if err == nil || err.Error() != "id mismatch" {
-				t.Errorf("%s: Begin = %v, want setup's error", step, err)
+		before := reads
+		vs, err := d.Read(context.Background(), setup, read)
+		switch {
+		case fail:
+			if err == nil || err.Error() != "id mismatch" || reads != before {
+				t.Errorf("%s: Read = %v, %v (read ran: %v); want setup's error, read not run", name, vs, err, reads != before)
 			}
-		} else if err != nil {
-			t.Fatalf("%s: %v", step, err)
+		case err != nil || len(vs) != 1:
+			t.Fatalf("%s: Read = %v, %v", name, vs, err)
+		case gotSet != wantSet:
+			t.Errorf("%s: read told set = %v, want %v", name, gotSet, wantSet)
 		}
-		if set != wantSet || setups != wantSetups {
-			t.Errorf("%s: set %v after %d setups, want %v after %d", step, set, setups, wantSet, wantSetups)
+		if setups != wantSetups {
+			t.Errorf("%s: %d setups, want %d", name, setups, wantSetups)
 		}
 	}
-	begin("first read", true, 1)
-	begin("second read", false, 1)
+	step("first read", true, 1)
+	step("second read", false, 1)
 	d.Reset()
-	begin("after Reset", true, 2)
+	step("after Reset", true, 2)
 	fail = true
 	d.Reset()
-	begin("failing setup", true, 3)
+	step("failing setup", true, 3)
 	fail = false
-	begin("after a failed setup", true, 4)
-	begin("set up", false, 4)
+	step("after a failed setup", true, 4)
+	step("set up", false, 4)
 	if err := d.Setup(context.Background(), setup); err != nil || setups != 5 {
 		t.Fatalf("Setup: %v after %d", err, setups)
 	}
-	begin("after Setup", false, 5)
+	step("after Setup", false, 5)
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	begin("after Close", true, 6)
+	step("after Close", true, 6)
 	if op.Opens() != 2 {
 		t.Errorf("bus opened %d times, want 2", op.Opens())
 	}
@@ -317,12 +328,13 @@ func TestBeginSetsUpWhenNeeded(t *testing.T) {
 	d.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	set, err := d.Begin(ctx, setup)
-	if set || !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "chip on i2c bus 1 addr 0x40: read: ") || op.Opens() != 2 {
-		t.Errorf("Begin on an ended context = %v, %v (opened %d)", set, err, op.Opens())
+	before := reads
+	_, err := d.Read(ctx, setup, read)
+	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "chip on i2c bus 1 addr 0x40: read: ") || op.Opens() != 2 || reads != before {
+		t.Errorf("Read on an ended context = %v (opened %d)", err, op.Opens())
 	}
-	// Without a setup there is nothing to run.
-	if set, err := d.Begin(context.Background(), nil); set || err == nil {
-		t.Errorf("Begin(nil setup) with no bus left = %v, %v; want the open error", set, err)
+	// Without a setup only the open stands before read; here it fails.
+	if _, err := d.Read(context.Background(), nil, read); err == nil || reads != before {
+		t.Errorf("Read(nil setup) with no bus left = %v; want the open error", err)
 	}
 }

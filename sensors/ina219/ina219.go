@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 	"time"
 
 	"periph.io/x/conn/v3/physic"
@@ -15,6 +14,7 @@ import (
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/sensors/i2cbus"
+	"github.com/karana-energy/karana-edge/sensors/internal/ina"
 )
 
 // Name is the driver's registered name.
@@ -61,8 +61,6 @@ const (
 	// 128-sample averaging for bus and shunt, continuous shunt and bus.
 	configBase = 0x1FFF
 	brng32V    = 1 << 13
-	// shuntRange is the shunt input's full scale at PGA /8, in V.
-	shuntRange = 0.32
 
 	regBus   = 0x02
 	flagCNVR = 1 << 1 // bus voltage register: a conversion has ended
@@ -94,9 +92,9 @@ func calibration(shuntOhms, maxCurrent float64) (cal int64, lsb int64) {
 type Sensor struct {
 	o   Options
 	cfg uint16 // configuration register value written after periph's
-	cal uint16 // calibration register value periph writes
+	// guard is the calibration register periph writes, 0 after a reset.
+	guard ina.Guard
 
-	mu   sync.Mutex
 	dev  i2cbus.Device
 	chip *ina219.Dev
 	// sleep waits; tests replace it to see when the driver waits.
@@ -116,31 +114,22 @@ func New(_ string, opts *Options) (*Sensor, error) {
 	}
 	cal, _ := calibration(o.ShuntOhms, o.MaxCurrent)
 	return &Sensor{
-		cal:   uint16(cal),
 		o:     o,
 		cfg:   cfg,
+		guard: ina.Guard{Reg: regCalibration, Name: "calibration", Want: uint16(cal), Reset: ina.ZeroAfterReset},
 		dev:   i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)},
 		sleep: sensors.Sleep,
 	}, nil
 }
 
+// shunt is the INA219's shunt input at PGA /8: ±320 mV.
+var shunt = ina.Shunt{Chip: "INA219", Range: 0.32, MinCurrent: 0.001}
+
 func (o *Options) validate() error {
 	var errs config.FieldErrors
 	o.Options.Validate(&errs, "INA219", Addrs, "set by the A0 and A1 pins")
-	shuntOK := i2cbus.Finite(&errs, "shunt_ohms", o.ShuntOhms)
-	if shuntOK && (o.ShuntOhms <= 0 || o.ShuntOhms > 100) {
-		errs.Add("shunt_ohms", "must be more than 0 and at most 100 Ω, got %v", o.ShuntOhms)
-		shuntOK = false
-	}
-	currentOK := i2cbus.Finite(&errs, "max_current", o.MaxCurrent)
-	if currentOK && (o.MaxCurrent < 0.001 || o.MaxCurrent > 1000) {
-		errs.Add("max_current", "must be from 0.001 to 1000 A, got %v", o.MaxCurrent)
-		currentOK = false
-	}
-	if shuntOK && currentOK {
-		if v := o.ShuntOhms * o.MaxCurrent; v > shuntRange*(1+1e-9) { // 0.1 × 3.2 is 0.32000000000000006
-			errs.Add("max_current", "%v A through %v Ω drops %.0f mV, beyond the INA219's ±320 mV shunt input: lower max_current or use a smaller shunt", o.MaxCurrent, o.ShuntOhms, v*1000)
-		} else if cal, _ := calibration(o.ShuntOhms, o.MaxCurrent); cal < 1 || cal >= 1<<16 {
+	if shunt.Validate(&errs, o.ShuntOhms, o.MaxCurrent) {
+		if cal, _ := calibration(o.ShuntOhms, o.MaxCurrent); cal < 1 || cal >= 1<<16 {
 			// Cal = 0.04096 / (max_current/32768 × R) < 65536 means
 			// max_current × R > 0.02048 V.
 			errs.Add("max_current", "the calibration register would overflow with %v A and %v Ω: max_current × shunt_ohms must be at least 0.0205 V (max_current ≥ %.4g A)", o.MaxCurrent, o.ShuntOhms, 0.02048/o.ShuntOhms)
@@ -161,29 +150,11 @@ const errOverflow = "bus voltage register overflow"
 // Read returns voltage, current, power and shunt voltage, setting the chip
 // up on the first read after the bus was opened and after a chip reset.
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	set, err := s.dev.Begin(ctx, s.setup)
-	if err != nil {
-		return nil, err
-	}
-	if !set {
-		// Calibration reads 0 after a power-on reset: current and power
-		// would read 0 while the voltage looks right.
-		cal, err := s.readCal()
-		if err != nil {
-			return nil, err
-		}
-		if cal == 0 {
-			if err := s.dev.Setup(ctx, s.setup); err != nil {
-				return nil, err
-			}
-			return nil, s.dev.Err("read", errors.New("the chip had reset (calibration register read 0: a brown-out?); it is set up again and the next read will be valid"))
-		}
-		if cal != s.cal {
-			return nil, s.dev.Err("read", fmt.Errorf("calibration reads 0x%04x, written 0x%04x: a stuck bus or another chip", cal, s.cal))
-		}
-	}
+	return s.guard.Read(ctx, &s.dev, s.setup, s.read)
+}
+
+// read runs under the device's lock, with the chip set up.
+func (s *Sensor) read(context.Context) ([]sensors.Value, error) {
 	pm, err := s.chip.Sense()
 	if err != nil {
 		if err.Error() == errOverflow {
@@ -193,15 +164,9 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 	}
 	s.dev.OK()
 	// A chip that stops driving SDA part-way reads 0xFFFF from then on
-	// (current −1 LSB, power 0xFFFF): calibration, read again after the
-	// data, still holds what was written only if the chip stayed.
-	cal, err := s.readCal()
-	if err != nil {
+	// (current −1 LSB, power 0xFFFF).
+	if err := s.guard.After(&s.dev); err != nil {
 		return nil, err
-	}
-	if cal != s.cal {
-		s.dev.Reset() // set up again on the next read
-		return nil, s.dev.Err("read", fmt.Errorf("calibration reads 0x%04x after the data, written 0x%04x: the chip let go of the bus (0xffff) or reset (0x0000) during the read; its values are dropped", cal, s.cal))
 	}
 	// physic units are nV, nA, nW: exact integers, one division each.
 	return []sensors.Value{
@@ -210,15 +175,6 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 		{Field: "power", Value: float64(pm.Power) / float64(physic.Watt), Unit: "W"},
 		{Field: "shunt_voltage", Value: float64(pm.Shunt) / float64(physic.MilliVolt), Unit: "mV"},
 	}, nil
-}
-
-// readCal reads the calibration register.
-func (s *Sensor) readCal() (uint16, error) {
-	var b [2]byte
-	if err := s.dev.Dev().Tx([]byte{regCalibration}, b[:]); err != nil {
-		return 0, s.dev.Err("read", err)
-	}
-	return binary.BigEndian.Uint16(b[:]), nil
 }
 
 // setup constructs periph's device (which writes calibration and its
@@ -271,7 +227,5 @@ func (s *Sensor) waitFirstConversion(ctx context.Context) error {
 
 // Close releases the bus; the next Read opens it and sets the chip up again.
 func (s *Sensor) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.dev.Close()
 }

@@ -2,19 +2,14 @@ package ina226
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
-	"sync"
-	"time"
-
-	"periph.io/x/conn/v3/mmr"
 
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/sensors/i2cbus"
-	"github.com/karana-energy/karana-edge/sensors/internal/inatiming"
+	"github.com/karana-energy/karana-edge/sensors/internal/ina"
 )
 
 // Name is the driver's registered name.
@@ -58,27 +53,23 @@ func DefaultOptions() Options {
 
 // Registers and fixed values.
 const (
-	regConfig       = 0x00
-	regShunt        = 0x01
-	regBus          = 0x02
-	regPower        = 0x03
-	regCurrent      = 0x04
-	regCalibration  = 0x05
-	regMaskEnable   = 0x06
-	regManufacturer = 0xFE
-	regDieID        = 0xFF
+	regConfig      = 0x00
+	regShunt       = 0x01
+	regBus         = 0x02
+	regPower       = 0x03
+	regCurrent     = 0x04
+	regCalibration = 0x05
+	regMaskEnable  = 0x06
 
-	manufacturerTI = 0x5449
-	dieINA226      = 0x226 // bits 15-4 of the die id
+	dieINA226 = 0x226 // bits 15-4 of the die id
 
 	configReserved = 0x4000 // bit 14 reads 1
 	modeContinuous = 0x7    // shunt and bus, continuous
 	flagOVF        = 1 << 2
 
-	shuntLSB   = 2.5e-6  // V
-	busLSB     = 1.25e-3 // V
-	shuntRange = 0.08192 // V
-	calScale   = 0.00512 // equation 1
+	shuntLSB = 2.5e-6  // V
+	busLSB   = 1.25e-3 // V
+	calScale = 0.00512 // equation 1
 )
 
 // Sensor is one INA226.
@@ -86,17 +77,13 @@ type Sensor struct {
 	o        Options
 	config   uint16
 	cal      uint16
-	current  float64       // A per bit of the current register: 0.00512 / (CAL × R)
-	cycle    time.Duration // one averaged conversion of bus and shunt, at most
-	decimals [2]int        // current, power: enough for their LSB
+	current  float64 // A per bit of the current register: 0.00512 / (CAL × R)
+	decimals [2]int  // current, power: enough for their LSB
+	// guard is the calibration register, 0 after a reset.
+	guard ina.Guard
 
-	mu      sync.Mutex
-	dev     i2cbus.Device
-	validAt time.Time // the first conversion after set-up ends
-	// now and sleep are the clock; tests replace them to see when the
-	// driver waits.
-	now   func() time.Time
-	sleep func(context.Context, time.Duration) error
+	dev   i2cbus.Device
+	first ina.FirstConversion
 }
 
 // New validates opts and returns the sensor; it does no I/O. Errors are
@@ -110,14 +97,13 @@ func New(_ string, opts *Options) (*Sensor, error) {
 	lsb := calScale / (float64(cal) * o.ShuntOhms)
 	return &Sensor{
 		o:        o,
-		config:   configReserved | inatiming.Bits(o.Averages, o.ConversionTime) | modeContinuous,
+		config:   configReserved | ina.Bits(o.Averages, o.ConversionTime) | modeContinuous,
 		cal:      uint16(cal),
 		current:  lsb,
-		cycle:    inatiming.Cycle(o.Averages, o.ConversionTime, 2), // bus and shunt
 		decimals: [2]int{decimalsFor(lsb), decimalsFor(25 * lsb)},
+		guard:    ina.Guard{Reg: regCalibration, Name: "calibration", Want: uint16(cal), Reset: ina.ZeroAfterReset},
 		dev:      i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)},
-		now:      time.Now,
-		sleep:    sensors.Sleep,
+		first:    ina.NewFirstConversion(ina.Cycle(o.Averages, o.ConversionTime, 2)), // bus and shunt
 	}, nil
 }
 
@@ -134,29 +120,20 @@ func decimalsFor(lsb float64) int {
 	return max(0, int(math.Ceil(-math.Log10(lsb)))+1)
 }
 
+// shunt is the INA226's shunt input: ±81.92 mV.
+var shunt = ina.Shunt{Chip: "INA226", Range: 0.08192, MinCurrent: 0.0001}
+
 func (o *Options) validate() error {
 	var errs config.FieldErrors
 	o.Options.Validate(&errs, "INA226", Addrs, "set by the A0 and A1 pins")
-	shuntOK := i2cbus.Finite(&errs, "shunt_ohms", o.ShuntOhms)
-	if shuntOK && (o.ShuntOhms <= 0 || o.ShuntOhms > 100) {
-		errs.Add("shunt_ohms", "must be more than 0 and at most 100 Ω, got %v", o.ShuntOhms)
-		shuntOK = false
-	}
-	currentOK := i2cbus.Finite(&errs, "max_current", o.MaxCurrent)
-	if currentOK && (o.MaxCurrent < 0.0001 || o.MaxCurrent > 1000) {
-		errs.Add("max_current", "must be from 0.0001 to 1000 A, got %v", o.MaxCurrent)
-		currentOK = false
-	}
-	if shuntOK && currentOK {
-		if v := o.ShuntOhms * o.MaxCurrent; v > shuntRange*(1+1e-9) {
-			errs.Add("max_current", "%v A through %v Ω drops %.2f mV, beyond the INA226's ±81.92 mV shunt input: lower max_current or use a smaller shunt", o.MaxCurrent, o.ShuntOhms, v*1000)
-		} else if cal, _ := calibration(o.ShuntOhms, o.MaxCurrent); cal < 1 || cal > 0x7FFF {
+	if shunt.Validate(&errs, o.ShuntOhms, o.MaxCurrent) {
+		if cal, _ := calibration(o.ShuntOhms, o.MaxCurrent); cal < 1 || cal > 0x7FFF {
 			// CAL = 0.00512 × 32768 / (max_current × R) ≤ 32767 means
 			// max_current × R ≥ 5.12 mV.
 			errs.Add("max_current", "the calibration register (15 bits) would overflow with %v A and %v Ω: max_current × shunt_ohms must be at least 5.12 mV (max_current ≥ %.4g A)", o.MaxCurrent, o.ShuntOhms, 0.00512/o.ShuntOhms)
 		}
 	}
-	inatiming.Validate(&errs, o.Averages, o.ConversionTime)
+	ina.Validate(&errs, o.Averages, o.ConversionTime)
 	return errs.Err()
 }
 
@@ -165,52 +142,26 @@ func (s *Sensor) Options() Options { return s.o }
 
 // Read returns voltage, current, power and shunt voltage.
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	set, err := s.dev.Begin(ctx, s.setup)
-	if err != nil {
+	return s.guard.Read(ctx, &s.dev, s.setup, s.read)
+}
+
+// read runs under the device's lock, with the chip set up.
+func (s *Sensor) read(ctx context.Context) ([]sensors.Value, error) {
+	if err := s.first.Wait(ctx, &s.dev); err != nil {
 		return nil, err
-	}
-	m := s.regs()
-	if !set {
-		cal, err := m.ReadUint16(regCalibration)
-		if err != nil {
-			return nil, s.dev.Err("read", err)
-		}
-		if cal == 0 {
-			if err := s.dev.Setup(ctx, s.setup); err != nil {
-				return nil, err
-			}
-			return nil, s.dev.Err("read", errors.New("the chip had reset (calibration register read 0: a brown-out?); it is set up again and the next read will be valid"))
-		}
-		if cal != s.cal {
-			return nil, s.dev.Err("read", fmt.Errorf("calibration reads 0x%04x, written 0x%04x: a stuck bus or another chip", cal, s.cal))
-		}
-	}
-	if wait := s.validAt.Sub(s.now()); wait > 0 {
-		if err := s.sleep(ctx, wait); err != nil {
-			return nil, s.dev.Err("waiting for the first conversion", err)
-		}
 	}
 
 	var regs [5]uint16
+	m := ina.Regs(&s.dev)
 	for i, r := range []uint8{regShunt, regBus, regCurrent, regPower, regMaskEnable} {
+		var err error
 		if regs[i], err = m.ReadUint16(r); err != nil {
 			return nil, s.dev.Err(fmt.Sprintf("read register 0x%02x", r), err)
 		}
 	}
 	s.dev.OK()
-	// SDA held low, or a chip that let go of it, from part-way through
-	// the read turns the rest into 0x0000 or 0xFFFF; calibration, read
-	// again after the data, holds what was written only if neither
-	// happened.
-	cal, err := m.ReadUint16(regCalibration)
-	if err != nil {
-		return nil, s.dev.Err("read", err)
-	}
-	if cal != s.cal {
-		s.dev.Reset() // set up again on the next read
-		return nil, s.dev.Err("read", fmt.Errorf("calibration reads 0x%04x after the data, written 0x%04x: the bus stuck or the chip let go of it (0x0000, 0xffff) or reset during the read; its values are dropped", cal, s.cal))
+	if err := s.guard.After(&s.dev); err != nil {
+		return nil, err
 	}
 	if regs[4]&flagOVF != 0 {
 		return nil, s.dev.Err("read", errors.New("overflow flag (OVF) set: the current or power is beyond the range max_current and shunt_ohms allow"))
@@ -227,35 +178,25 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 
 // setup checks the ids and writes configuration and calibration.
 func (s *Sensor) setup(context.Context) error {
-	m := s.regs()
-	manuf, err := m.ReadUint16(regManufacturer)
+	manuf, die, err := ina.IDs(&s.dev)
 	if err != nil {
-		return s.dev.Err("init", err)
+		return err
 	}
-	s.dev.OK()
-	die, err := m.ReadUint16(regDieID)
-	if err != nil {
-		return s.dev.Err("init", err)
+	if manuf != ina.ManufacturerTI || die>>4 != dieINA226 {
+		return s.dev.Err("init", fmt.Errorf("not an INA226: manufacturer id 0x%04x (want 0x%04x), die id 0x%04x (want 0x%03xN); an INA219 has no id registers (use driver = \"ina219\")", manuf, ina.ManufacturerTI, die, dieINA226))
 	}
-	if manuf != manufacturerTI || die>>4 != dieINA226 {
-		return s.dev.Err("init", fmt.Errorf("not an INA226: manufacturer id 0x%04x (want 0x%04x), die id 0x%04x (want 0x%03xN); an INA219 has no id registers (use driver = \"ina219\")", manuf, manufacturerTI, die, dieINA226))
-	}
+	m := ina.Regs(&s.dev)
 	if err := m.WriteUint16(regConfig, s.config); err != nil {
 		return s.dev.Err("init", err)
 	}
 	if err := m.WriteUint16(regCalibration, s.cal); err != nil {
 		return s.dev.Err("init", err)
 	}
-	s.validAt = s.now().Add(s.cycle)
+	s.first.Started()
 	return nil
 }
 
-// regs is the chip's 16-bit big-endian registers on the open bus.
-func (s *Sensor) regs() mmr.Dev8 { return mmr.Dev8{Conn: s.dev.Dev(), Order: binary.BigEndian} }
-
 // Close releases the bus; the next Read opens it and sets the chip up again.
 func (s *Sensor) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.dev.Close()
 }

@@ -2,18 +2,13 @@ package ina3221
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"slices"
-	"sync"
-	"time"
-
-	"periph.io/x/conn/v3/mmr"
 
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/sensors/i2cbus"
-	"github.com/karana-energy/karana-edge/sensors/internal/inatiming"
+	"github.com/karana-energy/karana-edge/sensors/internal/ina"
 )
 
 // Name is the driver's registered name.
@@ -57,12 +52,8 @@ func DefaultOptions() Options {
 
 // Registers and fixed values.
 const (
-	regConfig       = 0x00
-	regManufacturer = 0xFE
-	regDieID        = 0xFF
-
-	manufacturerTI = 0x5449
-	dieINA3221     = 0x3220
+	regConfig  = 0x00
+	dieINA3221 = 0x3220
 
 	modeContinuous = 0x7
 	shuntLSBuV     = 40 // µV per bit of bits 15-3
@@ -82,15 +73,12 @@ type Sensor struct {
 	o      Options
 	chans  []channel
 	config uint16
-	cycle  time.Duration
+	// guard is the configuration register: any other value than the one
+	// written is a reset (to 0x7127).
+	guard ina.Guard
 
-	mu      sync.Mutex
-	dev     i2cbus.Device
-	validAt time.Time
-	// now and sleep are the clock; tests replace them to see when the
-	// driver waits.
-	now   func() time.Time
-	sleep func(context.Context, time.Duration) error
+	dev   i2cbus.Device
+	first ina.FirstConversion
 }
 
 // New validates opts and returns the sensor; it does no I/O. Errors are
@@ -100,7 +88,7 @@ func New(_ string, opts *Options) (*Sensor, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	s := &Sensor{o: o, dev: i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)}, now: time.Now, sleep: sensors.Sleep}
+	s := &Sensor{o: o, dev: i2cbus.Device{Driver: Name, Bus: o.Bus, Addr: uint16(o.Address)}}
 	enable := 0
 	for n := 1; n <= 3; n++ {
 		if !slices.Contains(o.Channels, n) {
@@ -118,8 +106,9 @@ func New(_ string, opts *Options) (*Sensor, error) {
 		})
 		enable |= 1 << (15 - n) // CH1en is bit 14
 	}
-	s.config = uint16(enable) | inatiming.Bits(o.Averages, o.ConversionTime) | modeContinuous
-	s.cycle = inatiming.Cycle(o.Averages, o.ConversionTime, 2*len(s.chans)) // bus and shunt of each
+	s.config = uint16(enable) | ina.Bits(o.Averages, o.ConversionTime) | modeContinuous
+	s.guard = ina.Guard{Reg: regConfig, Name: "configuration", Want: s.config}
+	s.first = ina.NewFirstConversion(ina.Cycle(o.Averages, o.ConversionTime, 2*len(s.chans))) // bus and shunt of each
 	return s, nil
 }
 
@@ -147,7 +136,7 @@ func (o *Options) validate() error {
 			}
 		}
 	}
-	inatiming.Validate(&errs, o.Averages, o.ConversionTime)
+	ina.Validate(&errs, o.Averages, o.ConversionTime)
 	return errs.Err()
 }
 
@@ -156,32 +145,17 @@ func (s *Sensor) Options() Options { return s.o }
 
 // Read returns four values per enabled channel.
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	set, err := s.dev.Begin(ctx, s.setup)
-	if err != nil {
+	return s.guard.Read(ctx, &s.dev, s.setup, s.read)
+}
+
+// read runs under the device's lock, with the chip set up.
+func (s *Sensor) read(ctx context.Context) ([]sensors.Value, error) {
+	if err := s.first.Wait(ctx, &s.dev); err != nil {
 		return nil, err
-	}
-	m := s.regs()
-	if !set {
-		cfg, err := m.ReadUint16(regConfig)
-		if err != nil {
-			return nil, s.dev.Err("read", err)
-		}
-		if cfg != s.config {
-			if err := s.dev.Setup(ctx, s.setup); err != nil {
-				return nil, err
-			}
-			return nil, s.dev.Err("read", fmt.Errorf("the chip had reset (configuration read 0x%04x, written 0x%04x: a brown-out?); it is set up again and the next read will be valid", cfg, s.config))
-		}
-	}
-	if wait := s.validAt.Sub(s.now()); wait > 0 {
-		if err := s.sleep(ctx, wait); err != nil {
-			return nil, s.dev.Err("waiting for the first conversion", err)
-		}
 	}
 
 	vals := make([]sensors.Value, 0, 4*len(s.chans))
+	m := ina.Regs(&s.dev)
 	for _, c := range s.chans {
 		sh, err := m.ReadUint16(c.regShunt)
 		if err != nil {
@@ -204,53 +178,34 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 			sensors.Value{Field: c.sv, Value: float64(shuntUV) / 1e3, Unit: "mV"},
 		)
 	}
-	// SDA held low, or a chip that let go of it, from part-way through
-	// the read turns the rest into 0x0000 or 0xFFFF; the configuration,
-	// read again after the data, holds what was written only if neither
-	// happened.
-	cfg, err := m.ReadUint16(regConfig)
-	if err != nil {
-		return nil, s.dev.Err("read", err)
-	}
-	if cfg != s.config {
-		s.dev.Reset() // set up again on the next read
-		return nil, s.dev.Err("read", fmt.Errorf("configuration reads 0x%04x after the data, written 0x%04x: the bus stuck or the chip let go of it (0x0000, 0xffff) or reset during the read; its values are dropped", cfg, s.config))
+	if err := s.guard.After(&s.dev); err != nil {
+		return nil, err
 	}
 	return vals, nil
 }
 
 // setup checks the ids and writes the configuration.
 func (s *Sensor) setup(context.Context) error {
-	m := s.regs()
-	manuf, err := m.ReadUint16(regManufacturer)
+	manuf, die, err := ina.IDs(&s.dev)
 	if err != nil {
-		return s.dev.Err("init", err)
+		return err
 	}
-	s.dev.OK()
-	die, err := m.ReadUint16(regDieID)
-	if err != nil {
-		return s.dev.Err("init", err)
-	}
-	if manuf != manufacturerTI || die != dieINA3221 {
+	if manuf != ina.ManufacturerTI || die != dieINA3221 {
 		hint := ""
-		if manuf == manufacturerTI && die>>4 == 0x226 {
+		if manuf == ina.ManufacturerTI && die>>4 == 0x226 {
 			hint = ` (it is an INA226: use driver = "ina226")`
 		}
-		return s.dev.Err("init", fmt.Errorf("not an INA3221: manufacturer id 0x%04x (want 0x%04x), die id 0x%04x (want 0x%04x)%s", manuf, manufacturerTI, die, dieINA3221, hint))
+		return s.dev.Err("init", fmt.Errorf("not an INA3221: manufacturer id 0x%04x (want 0x%04x), die id 0x%04x (want 0x%04x)%s", manuf, ina.ManufacturerTI, die, dieINA3221, hint))
 	}
+	m := ina.Regs(&s.dev)
 	if err := m.WriteUint16(regConfig, s.config); err != nil {
 		return s.dev.Err("init", err)
 	}
-	s.validAt = s.now().Add(s.cycle)
+	s.first.Started()
 	return nil
 }
 
-// regs is the chip's 16-bit big-endian registers on the open bus.
-func (s *Sensor) regs() mmr.Dev8 { return mmr.Dev8{Conn: s.dev.Dev(), Order: binary.BigEndian} }
-
 // Close releases the bus; the next Read opens it and sets the chip up again.
 func (s *Sensor) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.dev.Close()
 }

@@ -82,7 +82,7 @@ func newSensor(t *testing.T, o *Options, buses ...i2c.BusCloser) (*Sensor, *i2cb
 	}
 	op := &i2cbustest.Opener{Buses: buses}
 	s.dev.Opener = op.Open
-	s.sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+	s.first.Sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 	return s, op
 }
 
@@ -98,8 +98,8 @@ type wait struct {
 func recordWaits(s *Sensor, pb *i2ctest.Playback) *[]wait {
 	var waits []wait
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s.now = func() time.Time { return t0 }
-	s.sleep = func(ctx context.Context, d time.Duration) error {
+	s.first.Now = func() time.Time { return t0 }
+	s.first.Sleep = func(ctx context.Context, d time.Duration) error {
 		pb.Lock()
 		n := pb.Count
 		pb.Unlock()
@@ -167,8 +167,8 @@ func TestFirstReadWaitsTheMaximumConversionTime(t *testing.T) {
 	}
 	// Defaults: 16 averages × 3 channels × 2 × 1.21 ms = 116.16 ms.
 	d, _ := newSensor(t, nil)
-	if d.cycle != 116160*time.Microsecond {
-		t.Errorf("default cycle %s, want 116.16ms", d.cycle)
+	if d.first.Cycle != 116160*time.Microsecond {
+		t.Errorf("default cycle %s, want 116.16ms", d.first.Cycle)
 	}
 }
 

@@ -5,7 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
-	"sync"
+
+	"periph.io/x/conn/v3/spi"
 
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/sensors"
@@ -76,9 +77,7 @@ func (f Frame) Faults() string {
 
 // Sensor is one MAX31855.
 type Sensor struct {
-	o Options
-
-	mu  sync.Mutex
+	o   Options
 	dev spibus.Device
 }
 
@@ -95,12 +94,10 @@ func New(_ string, opts *Options) (*Sensor, error) {
 
 // Read reads one frame.
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	conn, err := s.dev.Open()
-	if err != nil {
-		return nil, err
-	}
+	return s.dev.Read(ctx, s.read)
+}
+
+func (s *Sensor) read(_ context.Context, conn spi.Conn) ([]sensors.Value, error) {
 	var b [4]byte
 	if err := conn.Tx(make([]byte, 4), b[:]); err != nil {
 		return nil, s.dev.Err("", err)
@@ -124,7 +121,5 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 
 // Close releases the SPI port; the next read opens it again.
 func (s *Sensor) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.dev.Close()
 }

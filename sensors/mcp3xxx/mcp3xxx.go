@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sync"
+
+	"periph.io/x/conn/v3/spi"
 
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/reading"
@@ -90,9 +91,7 @@ func DefaultOptions() Options {
 type Sensor struct {
 	chip Chip
 	o    Options
-
-	mu  sync.Mutex
-	dev spibus.Device
+	dev  spibus.Device
 }
 
 // New validates opts and returns the sensor; it does not open the bus.
@@ -153,12 +152,10 @@ func New(chip Chip, _ string, opts *Options) (*Sensor, error) {
 
 // Read converts every configured channel, in volts.
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	conn, err := s.dev.Open()
-	if err != nil {
-		return nil, err
-	}
+	return s.dev.Read(ctx, s.read)
+}
+
+func (s *Sensor) read(ctx context.Context, conn spi.Conn) ([]sensors.Value, error) {
 	full := float64(int(1) << s.chip.Bits)
 	vals := make([]sensors.Value, 0, len(s.o.Channels))
 	r := make([]byte, 3)
@@ -193,7 +190,5 @@ func roundTo(v, step float64) float64 {
 
 // Close releases the SPI port; the next read opens it again.
 func (s *Sensor) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.dev.Close()
 }

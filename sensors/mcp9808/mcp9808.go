@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"periph.io/x/devices/v3/mcp9808"
@@ -70,7 +69,6 @@ type Sensor struct {
 	opts mcp9808.Opts
 	conv time.Duration
 
-	mu  sync.Mutex
 	dev i2cbus.Device
 }
 
@@ -103,11 +101,11 @@ func (s *Sensor) Options() Options { return s.o }
 // Read returns the latest conversion, setting the chip up on the first read
 // after the bus opened.
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.dev.Begin(ctx, s.setup); err != nil {
-		return nil, err
-	}
+	return s.dev.Read(ctx, s.setup, s.read)
+}
+
+// read runs under the device's lock, with the chip set up.
+func (s *Sensor) read(ctx context.Context, _ bool) ([]sensors.Value, error) {
 	var b [2]byte
 	if err := s.dev.Dev().Tx([]byte{regTemperature}, b[:]); err != nil {
 		return nil, s.dev.Err("read", err)
@@ -176,7 +174,5 @@ func (s *Sensor) setup(ctx context.Context) error {
 
 // Close releases the bus; the next Read opens it and sets the chip up again.
 func (s *Sensor) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.dev.Close()
 }

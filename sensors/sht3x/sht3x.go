@@ -3,7 +3,6 @@ package sht3x
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/karana-energy/karana-edge/config"
@@ -73,7 +72,6 @@ type Sensor struct {
 	cmd []byte
 	dur time.Duration
 
-	mu  sync.Mutex
 	dev i2cbus.Device
 }
 
@@ -103,11 +101,11 @@ func (s *Sensor) Options() Options { return s.o }
 
 // Read measures once.
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.dev.Begin(ctx, s.setup); err != nil {
-		return nil, err
-	}
+	return s.dev.Read(ctx, s.setup, s.read)
+}
+
+// read runs under the device's lock, with the chip set up.
+func (s *Sensor) read(ctx context.Context, _ bool) ([]sensors.Value, error) {
 	d := s.dev.Dev()
 	if err := d.Tx(s.cmd, nil); err != nil {
 		return nil, s.dev.Err("measure", err)
@@ -202,7 +200,5 @@ func CRC8(data []byte) byte {
 
 // Close releases the bus; the next Read opens it and resets the sensor.
 func (s *Sensor) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.dev.Close()
 }

@@ -18,12 +18,15 @@
 package spibus
 
 import (
+	"context"
 	"fmt"
+	"sync"
 
 	"periph.io/x/conn/v3/physic"
 	"periph.io/x/conn/v3/spi"
 
 	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/sensors/internal/hw"
 )
 
@@ -62,10 +65,10 @@ func (o Options) Validate(errs *config.FieldErrors, chip string, maxHz int64, wh
 	}
 }
 
-// Device is one chip on an SPI port, in mode 0 with 8-bit words. The port
-// is opened by Open and closed by Close; Open after Close opens it again.
-// Device is not safe for concurrent use: drivers hold their own lock
-// around Read and Close.
+// Device is one chip on an SPI port, in mode 0 with 8-bit words. Read runs
+// each of a driver's reads, opening the port when it is closed; Close
+// closes it, and the next Read opens it again. Read and Close hold the
+// device's lock, so a driver needs none of its own for the port.
 type Device struct {
 	// Driver is the registered driver name, for messages ("max31855").
 	Driver string
@@ -74,6 +77,7 @@ type Device struct {
 	// SpeedHz is the clock the port is connected at.
 	SpeedHz int64
 
+	mu   sync.Mutex // held by Read and Close
 	port spi.PortCloser
 	conn spi.Conn
 }
@@ -81,9 +85,20 @@ type Device struct {
 // String names the device as its errors do: "max31855 on SPI0.1".
 func (d *Device) String() string { return d.Driver + " on " + d.Port }
 
-// Open returns the connection, opening the port when it is closed. Its
-// errors are wrapped by Err.
-func (d *Device) Open() (spi.Conn, error) {
+// Read runs read with the port's connection, under the device's lock,
+// opening the port first when it is closed. Open errors are wrapped by Err.
+func (d *Device) Read(ctx context.Context, read func(context.Context, spi.Conn) ([]sensors.Value, error)) ([]sensors.Value, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	conn, err := d.open()
+	if err != nil {
+		return nil, err
+	}
+	return read(ctx, conn)
+}
+
+// open returns the connection, opening the port when it is closed.
+func (d *Device) open() (spi.Conn, error) {
 	if d.conn != nil {
 		return d.conn, nil
 	}
@@ -100,8 +115,10 @@ func (d *Device) Open() (spi.Conn, error) {
 	return c, nil
 }
 
-// Close closes the port, if open; the next Open opens it again.
+// Close closes the port, if open; the next Read opens it again.
 func (d *Device) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.port == nil {
 		return nil
 	}

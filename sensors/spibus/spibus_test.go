@@ -1,6 +1,7 @@
 package spibus
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strings"
@@ -16,6 +17,14 @@ import (
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/sensors/internal/hw"
 )
+
+// noRead is a driver's read that must not run: the open failed.
+func noRead(t *testing.T) func(context.Context, spi.Conn) ([]sensors.Value, error) {
+	return func(context.Context, spi.Conn) ([]sensors.Value, error) {
+		t.Error("read ran though the port did not open")
+		return nil, nil
+	}
+}
 
 func TestMain(m *testing.M) {
 	hw.HostInit = func() error { return nil } // only the fake ports below exist
@@ -35,7 +44,7 @@ func register(t *testing.T, name string, open func() (spi.PortCloser, error)) *i
 
 func TestNoSPIAtAll(t *testing.T) {
 	d := Device{Driver: "chip", Port: "SPI0.0", SpeedHz: 1e6}
-	_, err := d.Open()
+	_, err := d.Read(context.Background(), noRead(t))
 	if !errors.Is(err, sensors.ErrNotFitted) || !strings.HasPrefix(err.Error(), "chip on SPI0.0: no SPI port on this box (enable SPI: dtparam=spi=on") {
 		t.Errorf("Open = %v", err)
 	}
@@ -44,33 +53,34 @@ func TestNoSPIAtAll(t *testing.T) {
 func TestNoSuchPort(t *testing.T) {
 	register(t, "SPIX.0", func() (spi.PortCloser, error) { return &spitest.Playback{}, nil })
 	d := Device{Driver: "chip", Port: "SPIX.1", SpeedHz: 1e6}
-	_, err := d.Open()
+	_, err := d.Read(context.Background(), noRead(t))
 	if !errors.Is(err, sensors.ErrNotFitted) || !strings.HasPrefix(err.Error(), "chip on SPIX.1: no such SPI port on this box (ports: SPIX.0;") {
 		t.Errorf("Open = %v", err)
 	}
 }
 
 // The port is opened once and reused; Close releases it (reporting what
-// the playback left unplayed), and the next Open opens it afresh.
-func TestOpenCloseReopen(t *testing.T) {
+// the playback left unplayed), and the next Read opens it afresh.
+func TestReadCloseReopen(t *testing.T) {
 	var ports []*spitest.Playback
 	opens := register(t, "SPIX.2", func() (spi.PortCloser, error) {
-		p := &spitest.Playback{Playback: conntest.Playback{Ops: []conntest.IO{{W: []byte{1}, R: []byte{2}}}, DontPanic: true}}
+		p := &spitest.Playback{Playback: conntest.Playback{Ops: []conntest.IO{{W: []byte{1}, R: []byte{2}}, {W: []byte{3}, R: []byte{4}}}, DontPanic: true}}
 		ports = append(ports, p)
 		return p, nil
 	})
 	d := Device{Driver: "chip", Port: "SPIX.2", SpeedHz: 2_000_000}
+	tx := func(w byte) ([]sensors.Value, error) {
+		return d.Read(context.Background(), func(_ context.Context, c spi.Conn) ([]sensors.Value, error) {
+			r := make([]byte, 1)
+			err := c.Tx([]byte{w}, r)
+			return []sensors.Value{{Value: float64(r[0])}}, err
+		})
+	}
 	for range 2 {
-		c, err := d.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c2, _ := d.Open(); c2 != c {
-			t.Error("a second Open did not return the open connection")
-		}
-		r := make([]byte, 1)
-		if err := c.Tx([]byte{1}, r); err != nil || r[0] != 2 {
-			t.Fatalf("Tx = %v, %v", r, err)
+		for _, w := range []byte{1, 3} {
+			if vs, err := tx(w); err != nil || vs[0].Value != float64(w+1) {
+				t.Fatalf("Tx %d = %v, %v", w, vs, err)
+			}
 		}
 		if err := d.Close(); err != nil {
 			t.Errorf("Close after every transaction played: %v", err)
@@ -79,12 +89,12 @@ func TestOpenCloseReopen(t *testing.T) {
 	if *opens != 2 {
 		t.Errorf("port opened %d times, want 2 (once, then again after Close)", *opens)
 	}
-	if got := ports[0].Playback.Count; got != 1 {
-		t.Errorf("first port played %d transactions, want 1", got)
+	if got := ports[0].Playback.Count; got != 2 {
+		t.Errorf("first port played %d transactions, want 2", got)
 	}
 
 	// Closing with a transaction left unplayed is an error naming the device.
-	if _, err := d.Open(); err != nil {
+	if _, err := tx(1); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.Close(); err == nil || !strings.HasPrefix(err.Error(), "chip on SPIX.2: close: ") {
@@ -110,7 +120,7 @@ func TestConnectFails(t *testing.T) {
 	p := &refusingPort{}
 	register(t, "SPIX.3", func() (spi.PortCloser, error) { return p, nil })
 	d := Device{Driver: "chip", Port: "SPIX.3", SpeedHz: 123_000}
-	_, err := d.Open()
+	_, err := d.Read(context.Background(), noRead(t))
 	if err == nil || err.Error() != "chip on SPIX.3: connect at 123000 Hz, mode 0: invalid speed" {
 		t.Errorf("Open = %v", err)
 	}

@@ -1,4 +1,4 @@
-package inatiming
+package ina
 
 import (
 	"testing"

@@ -1,8 +1,10 @@
-// Package inatiming holds the averaging and conversion-time settings that
-// TI's INA226 and INA3221 share: the same codes in the same bits of their
-// configuration registers (AVG at bits 11–9, bus and shunt conversion time
-// at 8–6 and 5–3).
-package inatiming
+// Package ina is what TI's INA219, INA226 and INA3221 drivers share: the
+// averaging and conversion-time settings of the INA226 and INA3221 (the
+// same codes in the same bits of their configuration registers: AVG at
+// bits 11–9, bus and shunt conversion time at 8–6 and 5–3), their id
+// registers, and the guard register that all three read before and after
+// the data (Guard).
+package ina
 
 import (
 	"slices"
