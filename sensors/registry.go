@@ -56,7 +56,8 @@ func Register[O any, S Sensor](d Driver, defaults func() O, newSensor func(name 
 		case opts == nil || ok && o == nil:
 			o = fresh()
 		case !ok:
-			return nil, fmt.Errorf("driver %s: options are %T, want %T", d.Name, opts, o)
+			// The caller names the sensor and driver ("sensor[0] \"t\" (sim): …").
+			return nil, fmt.Errorf("options are %T, want %T", opts, o)
 		}
 		s, err := newSensor(name, o)
 		if err != nil {

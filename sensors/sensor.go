@@ -1,14 +1,3 @@
-// Package sensors defines what a sensor driver is, keeps the registry of
-// drivers, and runs the sampler that reads every configured sensor on its
-// own wall-clock-aligned schedule.
-//
-// A driver's lifecycle:
-//
-//	Options() → the config loader decodes the sensor's inline TOML keys into it
-//	New(name, opts) → validates the options; must not touch hardware, so that
-//	                  `karana-edge check` can run on a laptop
-//	Read(ctx) → the first read opens the bus and initialises the chip
-//	Close() → releases the bus
 package sensors
 
 import (
