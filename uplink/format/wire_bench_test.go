@@ -101,7 +101,7 @@ func referenceDay(tb testing.TB, shuffle bool) []reading.Reading {
 		o := sim.DefaultOptions()
 		o.Waveform, o.Resolution, o.Amplitude, o.Offset = s.waveform, s.res, s.amp, s.offset
 		o.Period, o.Noise, o.Unit = config.D(s.period), s.noise, s.unit
-		sn, err := sim.New(s.name, o)
+		sn, err := sim.New(s.name, &o)
 		if err != nil {
 			tb.Fatalf("sim %s: %v", s.name, err)
 		}
