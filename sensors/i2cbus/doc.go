@@ -40,12 +40,18 @@
 // drivers a bus that remembers the last failed transaction, and Err adds that
 // cause back, so the message always ends with what the kernel said.
 //
-// # Re-initialisation
+// # Reads and re-initialisation
+//
+// A driver's Read is Device.Read with two functions of its own: setup,
+// which checks the chip's identity and configures it, and read. Device.Read
+// holds the device's lock, opens the bus when it is closed, runs setup when
+// the bus was just opened, when the last setup failed or when the driver
+// called Reset (it saw its chip's configuration gone), and then read.
 //
 // The sampler closes a sensor after three consecutive failed reads; the next
-// Read finds the bus closed, opens it again (Device.Open reports fresh) and
-// the driver initialises the chip again. A chip that lost power and came
-// back is configured anew without anyone on site.
+// Read finds the bus closed, opens it again and sets the chip up again. A
+// chip that lost power and came back is configured anew without anyone on
+// site.
 //
 // # Scanning
 //
