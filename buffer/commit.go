@@ -114,29 +114,20 @@ func (r *Ring) commit(markClean bool) error {
 }
 
 // reserve makes sure that every seq the batch is to take is below the
-// durable reservation (seqfile.go), writing a new one when it is not.
-// When that write fails (a full disk on which bbolt still has free pages
-// inside its file), only the readings below the reservation stay in w; the
-// others, and the hole when none fits, are returned to wait in the queue
-// as on a failing commit: a lost file resumes numbering at the
-// reservation, so a seq at or above it could be handed out twice.
+// durable reservation (seqfile.go). When it cannot be written (a full disk
+// on which bbolt still has free pages inside its file), only the readings
+// below the reservation stay in w; the others, and the hole when none
+// fits, are returned to wait in the queue as on a failing commit: a lost
+// file resumes numbering at the reservation, so a seq at or above it could
+// be handed out twice.
 func (r *Ring) reserve(w *work) (rest []entry, restHole uint64, err error) {
 	n := uint64(len(w.batch))
 	if n == 0 {
 		return nil, 0, nil
 	}
-	seq := max(r.st.nextSeq+w.hole, r.st.jump.to)
-	if seq+n-1 < r.st.reserved {
+	k, err := r.resv.cover(max(r.st.nextSeq+w.hole, r.st.jump.to), n)
+	if err == nil {
 		return nil, 0, nil
-	}
-	res := seq + n + r.tn.reserveStep
-	if err = r.writeReservation(res); err == nil {
-		r.st.reserved = res // durable now, whatever the transaction does
-		return nil, 0, nil
-	}
-	var k uint64
-	if r.st.reserved > seq {
-		k = min(n, r.st.reserved-seq)
 	}
 	rest = w.batch[k:]
 	w.batch = w.batch[:k:k]

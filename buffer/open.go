@@ -45,7 +45,8 @@ func open(path string, cfg Config, log *slog.Logger, tn tuning) (*Ring, error) {
 		return nil, fmt.Errorf("buffer %s: config: %w", path, err)
 	}
 	tn.fill(cfg)
-	r := &Ring{path: path, cfg: cfg, log: log, tn: tn, badBlocks: map[uint64]bool{}}
+	r := &Ring{path: path, cfg: cfg, log: log, tn: tn, badBlocks: map[uint64]bool{},
+		resv: newSeqReservation(path, tn.reserveStep, tn.failReserve)}
 	a, err := r.attachWritable()
 	var dde dataDirError
 	if err != nil && !errors.Is(err, ErrLocked) && !errors.As(err, &dde) {
@@ -136,7 +137,7 @@ func (r *Ring) attachWritable() (*attached, error) {
 
 // reservation reads the .seq file; a damaged one counts as none.
 func (r *Ring) reservation() uint64 {
-	reserved, err := readReservation(r.path)
+	reserved, err := r.resv.read()
 	if err != nil {
 		r.log.Warn("buffer: ignoring the seq reservation file", "path", r.path, "err", err)
 	}
@@ -161,12 +162,10 @@ func (r *Ring) replaceLost(cause error, ld *loaded, reserved uint64, move bool) 
 	rec.jump = j.to - j.floor
 	cursors := salvagedCursors(ld, next)
 	db, err := r.createFresh(next, j, cursors, func() error {
-		if next > reserved {
-			if err := r.writeReservation(next); err != nil {
-				return err
-			}
-			reserved = next
+		if err := r.resv.raise(next); err != nil {
+			return err
 		}
+		reserved = max(reserved, next)
 		if !move {
 			return nil
 		}
@@ -318,7 +317,6 @@ func (r *Ring) install(a *attached) {
 	}
 	r.dict = newDict(ld.series)
 	r.st = stateFrom(ld, a.next)
-	r.st.reserved = a.reserved
 	r.cursors = make(map[string]uint64, len(r.st.cursors))
 	for k, v := range r.st.cursors {
 		r.cursors[k] = v
@@ -372,6 +370,7 @@ func OpenReadOnly(path string, timeout time.Duration) (*Ring, error) {
 		pageSize:  db.Info().PageSize,
 		dict:      newDict(ld.series),
 		badBlocks: map[uint64]bool{},
+		resv:      newSeqReservation(path, defaultReserveStep, nil),
 	}
 	next := max(ld.nextSeq, ld.maxSeq+1, 1)
 	r.st = stateFrom(ld, next)

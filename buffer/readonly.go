@@ -73,7 +73,7 @@ func (r *Ring) attachReadOnly(cause error) (*attached, error) {
 }
 
 func (r *Ring) attachRO(cause error) (*attached, error) {
-	reserved, _ := readReservation(r.path)
+	reserved, _ := r.resv.read()
 	a := &attached{
 		ld:       &loaded{empty: true, cursors: map[string]uint64{}},
 		next:     max(reserved, 1),
@@ -216,7 +216,6 @@ func (r *Ring) adopt(a *attached) error {
 		r.budget = dataBudget(r.cfg, r.pageSize)
 	}
 	r.st = stateFrom(ld, a.next)
-	r.st.reserved = a.reserved
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.dropped = r.st.dropped + (r.dropped - old.dropped)

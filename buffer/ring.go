@@ -68,6 +68,7 @@ type Ring struct {
 	db   *bolt.DB
 
 	dict *dict
+	resv *seqReservation // the .seq file (seqfile.go)
 
 	// mu guards what Append, Ack and the readers share with the committer.
 	mu           sync.Mutex
@@ -164,12 +165,11 @@ func (t *tuning) fill(cfg Config) {
 // diskState is the ring as last committed; commits work on a clone and
 // keep it only when the transaction committed.
 type diskState struct {
-	nextSeq  uint64
-	dropped  uint64
-	clean    bool
-	cursors  map[string]uint64
-	nSeries  int
-	reserved uint64
+	nextSeq uint64
+	dropped uint64
+	clean   bool
+	cursors map[string]uint64
+	nSeries int
 
 	dataFirst, dataLast, dataCount uint64
 	dataBytes                      int64
