@@ -67,36 +67,18 @@ func (s *stream) wakeLower() {
 	}
 }
 
-// liveSpans keeps the spans the broker acknowledged past cursor, sorted;
-// spans still in flight when a session ended are resent by the drain.
-func liveSpans(spans []*pending, cursor uint64) []*pending {
-	out := spans[:0]
-	for _, p := range spans {
-		if p.ackOK && p.last > cursor {
-			out = append(out, p)
-		}
-	}
-	clear(spans[len(out):])
-	return out
-}
-
-// tailStart is where a session's tail begins (0: no tail): the newest
-// batch for newest-first, the readings committed from now on when held;
-// never at or below a span already sent.
-func (s *stream) tailStart(next uint64, spans []*pending) uint64 {
+// tailFrom is where a session's live tail would begin (0: none): for
+// newest-first at the newest batch, for a held stream at the readings
+// committed from now on; the window (inflight.start) moves it past the
+// spans already sent and drops it when the backlog starts there anyway.
+// Aggregate streams and streams without a backlog have no tail.
+func (s *stream) tailFrom() uint64 {
 	if s.fns != nil || !s.draining.Load() {
 		return 0
 	}
 	_, last := s.u.src.Bounds()
-	t := last + 1
 	if s.cfg.Backfill == BackfillNewestFirst {
-		t = max(next, last+1-min(last, uint64(s.cfg.MaxBatch)))
+		return last + 1 - min(last, uint64(s.cfg.MaxBatch))
 	}
-	if n := len(spans); n > 0 {
-		t = max(t, spans[n-1].last+1)
-	}
-	if t <= next {
-		return 0
-	}
-	return t
+	return last + 1
 }

@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/karana-energy/karana-edge/reading"
 	"github.com/karana-energy/karana-edge/uplink/format"
 )
@@ -77,7 +75,7 @@ type stream struct {
 	quiet      atomic.Uint64 // last committed seq when the stream last had nothing left to send
 	scanned    atomic.Uint64 // essentialPending looked up to here (windows.go)
 
-	spans []*pending // ranges sent ahead of the cursor; the run goroutine's alone
+	win inflight // the window and spans sent ahead; the run goroutine's alone (inflight.go)
 
 	// after waits before a batch that failed to build is tried again;
 	// time.After, replaced in tests. buildFails and failLogged are the run
@@ -106,6 +104,7 @@ func newStream(u *Uplink, cfg StreamConfig) (*stream, error) {
 		cache: map[string]bool{},
 		flush: make(chan struct{}, 1),
 		after: time.After,
+		win:   newInflight(u.cfg.Inflight),
 	}
 	s.app, _ = f.(appender)
 	s.ctxf, _ = f.(contextFormatter)
@@ -116,19 +115,6 @@ func newStream(u *Uplink, cfg StreamConfig) (*stream, error) {
 	s.maxBytes = int(cfg.MaxBatchBytes)
 	s.cursor.Store(u.src.Cursor(cfg.Name))
 	return s, nil
-}
-
-// pending is a batch in the stream's window, oldest first.
-type pending struct {
-	first, last uint64
-	count       int
-	dropped     uint64
-	size        int
-	tok         mqtt.Token // nil: nothing to publish, complete at once
-	sent        time.Time
-	buf         *[]byte // pooled payload, reused after the PUBACK
-	ahead       bool    // a tail batch past the cursor: acked, it becomes a span
-	ackOK       bool    // ahead and acknowledged
 }
 
 func (s *stream) poke() {
@@ -180,27 +166,17 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 	src := s.u.src
 	cursor := src.Cursor(s.name)
 	s.cursor.Store(cursor)
-	next := cursor + 1       // next seq to read
-	rangeStart := cursor + 1 // first seq the next published batch accounts for
-	var window []*pending
-	defer func() {
-		for _, p := range window {
-			if p.tok != nil {
-				s.resends.Add(1)
-			}
-		}
-	}()
+	w := &s.win
+	w.start(cursor, s.tailFrom())
+	defer func() { s.resends.Add(uint64(w.fail())) }()
 
-	inflight := s.u.cfg.Inflight
 	timeout := s.u.cfg.PublishTimeout.Duration
 	timer := time.NewTimer(timeout)
 	timer.Stop()
 	defer timer.Stop()
 	var retry <-chan time.Time
 	due := true // resend from the cursor at once on every new session
-	s.spans = liveSpans(s.spans, cursor)
-	tail := s.tailStart(next, s.spans) // next seq of the live tail, 0: none
-	tailDue := tail > 0
+	tailDue := w.tail > 0
 	var lastBefore uint64 // last committed seq before the latest drain build
 
 	for {
@@ -208,37 +184,29 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 			return nil
 		}
 		// move the cursor over the leading completed batches, in order
-		for len(window) > 0 {
-			p := window[0]
-			if p.tok != nil {
-				if !isDone(p.tok) {
-					break
-				}
-				if err := p.tok.Error(); err != nil {
-					return s.lostErr(sess, fmt.Errorf("batch %d..%d: %w", p.first, p.last, err))
-				}
+		for {
+			p, err := w.popAcked()
+			if err != nil {
+				return s.lostErr(sess, err)
 			}
-			if p.ahead {
-				p.ackOK = true
-			} else {
+			if p == nil {
+				break
+			}
+			if !p.ahead {
 				src.Ack(s.name, p.last)
 				s.cursor.Store(p.last)
 			}
 			if p.tok != nil {
 				s.acked(p)
 			}
-			window[0] = nil
-			window = window[1:]
 		}
-		for _, p := range window { // a later batch may fail first (paho's write timeout)
-			if p.tok != nil && isDone(p.tok) && p.tok.Error() != nil {
-				return s.lostErr(sess, fmt.Errorf("batch %d..%d: %w", p.first, p.last, p.tok.Error()))
-			}
+		if err := w.failed(); err != nil {
+			return s.lostErr(sess, err)
 		}
 
 		// fill the window: back to back while a backlog remains
 	fill:
-		for retry == nil && len(window) < inflight {
+		for retry == nil && !w.full() {
 			var nb built
 			var err error
 			if hold, wait := s.u.budgetHold(s); hold && (tailDue || due) {
@@ -252,30 +220,17 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 			}
 			s.overBudget.Store(false)
 			held := s.u.held(s)
-			isTail := tail > 0 && tailDue && (held || s.cfg.Backfill == BackfillNewestFirst)
+			isTail := w.tail > 0 && tailDue && (held || s.cfg.Backfill == BackfillNewestFirst)
 			switch {
 			case isTail:
-				nb, err = s.build(ctx, tail, tail, 0)
+				nb, err = s.build(ctx, w.tail, w.tail, 0)
 			case !due || held:
 				break fill
-			case len(s.spans) > 0 && s.spans[0].first == next:
-				// step over a span sent ahead; the cursor moves over it in
-				// window order, after the span's own PUBACK
-				sp := s.spans[0]
-				s.spans = s.spans[1:]
-				window = append(window, &pending{first: rangeStart, last: sp.last})
-				next, rangeStart = sp.last+1, sp.last+1
-				if tail > 0 && next >= tail {
-					tail = 0
-				}
+			case w.stepSpan():
 				continue
 			default:
-				var stop uint64
-				if len(s.spans) > 0 {
-					stop = s.spans[0].first
-				}
 				_, lastBefore = src.Bounds()
-				nb, err = s.build(ctx, next, rangeStart, stop)
+				nb, err = s.build(ctx, w.next, w.rangeStart, w.stop())
 			}
 			if err != nil && ctx.Err() != nil {
 				return nil // stopping: an exec command was killed with the stream
@@ -285,36 +240,25 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 				// cursor where they are: the same range is read and
 				// formatted again after a backoff (an exec command that
 				// failed is run again)
-				retry = s.buildFailed(next, err)
+				retry = s.buildFailed(w.next, err)
 				break
 			}
 			s.buildOK()
-			from := rangeStart
 			if isTail {
-				from = tail
-				if tailDue = nb.more; nb.last < tail {
+				if tailDue = nb.more; nb.last < w.tail {
 					continue
 				}
 			} else {
 				if due = nb.more; !nb.more {
 					s.drained()
 				}
-				if nb.last < next {
+				if nb.last < w.next {
 					due = false
 					continue // nothing (complete) to send yet
 				}
 			}
 			if nb.payload == nil {
-				// nothing to say: the cursor moves over it with the window,
-				// and the next published batch's range starts at rangeStart
-				p := &pending{first: from, last: nb.last, ahead: isTail}
-				window = append(window, p)
-				if isTail {
-					s.spans = append(s.spans, p)
-					tail = nb.last + 1
-				} else {
-					next = nb.last + 1
-				}
+				w.skip(nb.last, isTail)
 				continue
 			}
 			b := &nb.batch
@@ -338,34 +282,24 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 				// gap on the wire before the resend fills it
 				return s.lostErr(sess, fmt.Errorf("publish batch %d..%d: %w", b.FirstSeq, b.LastSeq, tok.Error()))
 			}
-			p := &pending{
+			w.add(&pending{
 				first: b.FirstSeq, last: b.LastSeq, count: len(b.Readings), dropped: b.Dropped,
 				size: len(nb.payload), tok: tok, sent: time.Now(), buf: nb.buf, ahead: isTail,
-			}
-			window = append(window, p)
-			if isTail {
-				s.spans = append(s.spans, p)
-				tail = nb.last + 1
-				continue
-			}
-			next, rangeStart = nb.last+1, nb.last+1
-			if tail > 0 && next >= tail {
-				tail = 0 // the drain caught up with the tail
-			}
+			})
 		}
 
-		if len(window) > 0 && isComplete(window[0]) {
+		if w.headComplete() {
 			continue // acknowledged already, or nothing to publish: ack and refill now
 		}
-		if len(window) == 0 && !due && tail == 0 {
+		if w.empty() && !due && w.tail == 0 {
 			s.quiet.Store(lastBefore) // all sent that can be, up to there
 		}
 
 		var headDone <-chan struct{}
 		var expired <-chan time.Time
-		if len(window) > 0 {
-			headDone = window[0].tok.Done()
-			timer.Reset(time.Until(window[0].sent.Add(timeout)))
+		if p := w.head(); p != nil {
+			headDone = p.tok.Done()
+			timer.Reset(time.Until(p.sent.Add(timeout)))
 			expired = timer.C
 		}
 		select {
@@ -375,20 +309,20 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 			return nil
 		case <-headDone:
 		case <-expired:
-			p := window[0]
+			p := w.head()
 			return fmt.Errorf("no PUBACK for batch %d..%d within %s", p.first, p.last, timeout)
 		case <-tick:
-			due, tailDue = true, tail > 0
+			due, tailDue = true, w.tail > 0
 		case _, ok := <-sub:
-			due, tailDue = true, tail > 0
+			due, tailDue = true, w.tail > 0
 			if !ok {
 				sub = nil
 			}
 		case <-s.flush:
-			due, tailDue = true, tail > 0
+			due, tailDue = true, w.tail > 0
 		case <-retry:
 			retry = nil
-			due, tailDue = true, tail > 0
+			due, tailDue = true, w.tail > 0
 		}
 		timer.Stop()
 	}
@@ -402,17 +336,6 @@ func (s *stream) lostErr(sess *session, err error) error {
 		return nil
 	}
 	return err
-}
-
-func isComplete(p *pending) bool { return p.tok == nil || isDone(p.tok) }
-
-func isDone(t mqtt.Token) bool {
-	select {
-	case <-t.Done():
-		return true
-	default:
-		return false
-	}
 }
 
 // checkOrder guards the dropped arithmetic against a source that breaks its
