@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -92,6 +93,20 @@ type Clock struct {
 	Now func() time.Time
 }
 
+// clockBook is the in-memory side of clock evidence: the Clock given to
+// SetClock, the epochs seen by this process, and the syncs reported but
+// not yet committed. It has its own lock, so Append tags readings and Read
+// re-stamps them without the ring's. Lock order: Ring.mu may be held when
+// it is taken (snapshot), never the reverse; it calls nothing of the ring.
+type clockBook struct {
+	mu     sync.Mutex
+	clock  Clock
+	boot   string                       // this boot's id; "" disables the evidence
+	offset func() (time.Duration, bool) // wall minus boot time
+	epochs []evidence                   // append-only: commits share it
+	syncs  map[string]int64             // MarkSynced calls not yet committed
+}
+
 // SetClock gives the ring its clock. Call it before the first Append;
 // without it unsynced readings are stored without evidence and never
 // corrected, and Read checks no dates.
@@ -99,17 +114,21 @@ func (r *Ring) SetClock(c Clock) {
 	if r.readOnly {
 		return
 	}
+	r.clk.set(c)
+}
+
+func (b *clockBook) set(c Clock) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	if c.Synced == nil {
 		c.Synced = func() bool { return false }
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.clock = c
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.clock = c
 	if c.BootID != "" && c.Offset != nil {
-		r.bootID, r.offset = c.BootID, c.Offset
+		b.boot, b.offset = c.BootID, c.Offset
 	}
 }
 
@@ -133,32 +152,87 @@ func (r *Ring) MarkSynced(bootID string, offset time.Duration) {
 	if r.readOnly || bootID == "" {
 		return
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.syncPending == nil {
-		r.syncPending = map[string]int64{}
-	}
-	r.syncPending[bootID] = int64(offset)
+	r.clk.markSynced(bootID, int64(offset))
 }
 
-// epochLocked returns the current epoch's index, opening a new one after a
-// clock step; mu held. 0 means no evidence.
-func (r *Ring) epochLocked() uint16 {
-	if r.offset == nil {
+func (b *clockBook) markSynced(boot string, off int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.syncs == nil {
+		b.syncs = map[string]int64{}
+	}
+	b.syncs[boot] = off
+}
+
+// epoch returns the current epoch's index, opening a new one after a clock
+// step. 0 means no evidence.
+func (b *clockBook) epoch() uint16 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.offset == nil {
 		return 0
 	}
-	off, ok := r.offset()
+	off, ok := b.offset()
 	if !ok {
 		return 0
 	}
-	if n := len(r.epochs); n > 0 {
-		last := r.epochs[n-1]
+	if n := len(b.epochs); n > 0 {
+		last := b.epochs[n-1]
 		if d := off - time.Duration(last.off); d > -epochSlack && d < epochSlack || n >= maxEpochs {
 			return uint16(n)
 		}
 	}
-	r.epochs = append(r.epochs, evidence{boot: r.bootID, off: int64(off)})
-	return uint16(len(r.epochs))
+	b.epochs = append(b.epochs, evidence{boot: b.boot, off: int64(off)})
+	return uint16(len(b.epochs))
+}
+
+// syncsWaiting reports whether a MarkSynced is still to be committed.
+func (b *clockBook) syncsWaiting() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.syncs) > 0
+}
+
+// take gives a commit what it writes: the epochs its readings' tags index
+// (taken after the readings, so every tag is covered), the syncs to
+// persist, and this boot's id.
+func (b *clockBook) take(w *work) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	w.epochs, w.syncs, w.boot = b.epochs, b.syncs, b.boot
+	b.syncs = nil
+}
+
+// putBack returns a failed commit's syncs, unless MarkSynced has since
+// given a newer offset for that boot.
+func (b *clockBook) putBack(syncs map[string]int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for boot, off := range syncs {
+		if _, newer := b.syncs[boot]; !newer {
+			if b.syncs == nil {
+				b.syncs = map[string]int64{}
+			}
+			b.syncs[boot] = off
+		}
+	}
+}
+
+// restamp re-stamps the unsynced readings of out whose boot has synced
+// (from the evidence in meta, read in the readings' transaction: a record
+// committed with them is always seen with them) and flags the times the
+// Clock finds implausible.
+func (b *clockBook) restamp(meta *bolt.Bucket, out []reading.Reading) {
+	for i := range out {
+		if out[i].Flags&reading.ClockUnsynced != 0 {
+			readClockView(meta).correct(out[i:])
+			break
+		}
+	}
+	b.mu.Lock()
+	c := b.clock
+	b.mu.Unlock()
+	c.checkDates(out) // outside the lock: the Clock's functions are the agent's
 }
 
 func clkKey(seq uint64) []byte  { return append([]byte(clkPrefix), seqKey(seq)...) }

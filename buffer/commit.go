@@ -161,12 +161,11 @@ func (r *Ring) snapshot(markClean bool) *work {
 	}
 	w.series = r.dict.snapshot()[r.st.nSeries:]
 	w.streamsSet = r.active != nil
-	idle := w.empty(&r.st) && len(r.stateDirty) == 0 && len(r.syncPending) == 0
+	idle := w.empty(&r.st) && len(r.stateDirty) == 0 && !r.clk.syncsWaiting()
 	if !idle {
 		r.pending, r.hole = nil, 0
 		r.takeStateLocked(w)
-		w.epochs, w.syncs, w.boot = r.epochs, r.syncPending, r.bootID
-		r.syncPending = nil
+		r.clk.take(w) // after the readings: their epochs are all in it
 	}
 	r.mu.Unlock()
 	if idle {
@@ -188,15 +187,8 @@ func (r *Ring) snapshot(markClean bool) *work {
 func (r *Ring) restore(w *work, err error) {
 	r.mu.Lock()
 	r.restoreStateLocked(w)
-	for b, off := range w.syncs {
-		if _, newer := r.syncPending[b]; !newer {
-			if r.syncPending == nil {
-				r.syncPending = map[string]int64{}
-			}
-			r.syncPending[b] = off
-		}
-	}
 	r.mu.Unlock()
+	r.clk.putBack(w.syncs)
 	r.requeue(w.batch, w.hole, err)
 }
 

@@ -24,9 +24,6 @@ func (r *Ring) Read(from uint64, max int) ([]reading.Reading, error) {
 		return nil, nil
 	}
 	out := make([]reading.Reading, 0, min(uint64(max), last-from+1, 4096))
-	r.mu.Lock()
-	clk := r.clock
-	r.mu.Unlock()
 	err := r.view(func(tx *bolt.Tx) error {
 		// The dictionary is read inside the transaction: every block this
 		// transaction can see was built from series interned before it.
@@ -64,15 +61,7 @@ func (r *Ring) Read(from uint64, max int) ([]reading.Reading, error) {
 			}
 			out = r.appendBlock(out, b.first, b.v, from, max, names)
 		}
-		// The evidence is read in the same transaction as the readings:
-		// a record committed with them is always seen with them.
-		for i := range out {
-			if out[i].Flags&reading.ClockUnsynced != 0 {
-				readClockView(meta).correct(out[i:])
-				break
-			}
-		}
-		clk.checkDates(out)
+		r.clk.restamp(meta, out)
 		return nil
 	})
 	if err != nil {

@@ -69,6 +69,7 @@ type Ring struct {
 
 	dict *dict
 	resv *seqReservation // the .seq file (seqfile.go)
+	clk  clockBook       // clock evidence in memory (clock.go)
 
 	// mu guards what Append, Ack and the readers share with the committer.
 	mu           sync.Mutex
@@ -99,11 +100,6 @@ type Ring struct {
 	thinnings    uint64
 	state        map[string][]byte // persisted sensor state (state.go)
 	stateDirty   map[string]bool   // keys set since the last commit took them
-	clock        Clock             // SetClock (clock.go)
-	bootID       string            // clock evidence (clock.go)
-	offset       func() (time.Duration, bool)
-	epochs       []evidence       // append-only: commits share it
-	syncPending  map[string]int64 // MarkSynced calls not yet committed
 }
 
 // tuning holds the knobs tests and benchmarks turn; Open uses the defaults.
@@ -291,7 +287,7 @@ func (r *Ring) Append(rs []reading.Reading) {
 	var ep uint16
 	for i := range rs {
 		if rs[i].Flags&reading.ClockUnsynced != 0 {
-			ep = r.epochLocked() // evidence only where it is needed
+			ep = r.clk.epoch() // evidence only where it is needed
 			break
 		}
 	}
