@@ -161,10 +161,10 @@ func (r *Ring) snapshot(markClean bool) *work {
 	}
 	w.series = r.dict.snapshot()[r.st.nSeries:]
 	w.streamsSet = r.active != nil
-	idle := w.empty(&r.st) && len(r.stateDirty) == 0 && !r.clk.syncsWaiting()
+	idle := w.empty(&r.st) && !r.state.waiting() && !r.clk.syncsWaiting()
 	if !idle {
 		r.pending, r.hole = nil, 0
-		r.takeStateLocked(w)
+		r.state.take(w)
 		r.clk.take(w) // after the readings: their epochs are all in it
 	}
 	r.mu.Unlock()
@@ -183,11 +183,10 @@ func (r *Ring) snapshot(markClean bool) *work {
 	return w
 }
 
-// restore puts a failed commit's readings back in front of the queue.
+// restore puts a failed commit's readings back in front of the queue, and
+// its state and syncs back to be written by the next.
 func (r *Ring) restore(w *work, err error) {
-	r.mu.Lock()
-	r.restoreStateLocked(w)
-	r.mu.Unlock()
+	r.state.putBack(w)
 	r.clk.putBack(w.syncs)
 	r.requeue(w.batch, w.hole, err)
 }

@@ -322,7 +322,7 @@ func (r *Ring) install(a *attached) {
 		r.cursors[k] = v
 	}
 	r.dropped = r.st.dropped
-	r.state = ld.state
+	r.state.load(ld.state)
 	r.recovery = a.rec
 	r.diskRO = a.readOnly
 	if a.readOnly {
@@ -376,7 +376,7 @@ func OpenReadOnly(path string, timeout time.Duration) (*Ring, error) {
 	r.st = stateFrom(ld, next)
 	r.cursors = r.st.cursors
 	r.dropped = r.st.dropped
-	r.state = ld.state
+	r.state.load(ld.state)
 	r.publishLocked()
 	return r, nil
 }

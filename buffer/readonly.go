@@ -243,11 +243,6 @@ func (r *Ring) adopt(a *attached) error {
 			r.cursors[s] = r.newCursorLocked()
 		}
 	}
-	for k := range r.state {
-		if r.stateDirty == nil {
-			r.stateDirty = map[string]bool{}
-		}
-		r.stateDirty[k] = true
-	}
+	r.state.markAll()
 	return nil
 }

@@ -67,9 +67,10 @@ type Ring struct {
 	dbMu sync.RWMutex
 	db   *bolt.DB
 
-	dict *dict
-	resv *seqReservation // the .seq file (seqfile.go)
-	clk  clockBook       // clock evidence in memory (clock.go)
+	dict  *dict
+	resv  *seqReservation // the .seq file (seqfile.go)
+	clk   clockBook       // clock evidence in memory (clock.go)
+	state sensorState     // SetState values (state.go)
 
 	// mu guards what Append, Ack and the readers share with the committer.
 	mu           sync.Mutex
@@ -98,8 +99,6 @@ type Ring struct {
 	badBlocks    map[uint64]bool
 	thinned      uint64 // thinned_total (thin.go)
 	thinnings    uint64
-	state        map[string][]byte // persisted sensor state (state.go)
-	stateDirty   map[string]bool   // keys set since the last commit took them
 }
 
 // tuning holds the knobs tests and benchmarks turn; Open uses the defaults.
@@ -430,6 +429,7 @@ func (r *Ring) Close() error {
 		r.mu.Lock()
 		r.closed = true
 		r.mu.Unlock()
+		r.state.close()
 		r.closeErr = err
 	})
 	return r.closeErr

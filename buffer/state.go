@@ -3,6 +3,7 @@ package buffer
 import (
 	"bytes"
 	"strings"
+	"sync"
 )
 
 // Persisted state: small values that must survive a restart and a power cut
@@ -41,16 +42,22 @@ func stateSize(key string, v []byte) int {
 	return leafElemLen + len(statePrefix) + len(key) + len(v)
 }
 
+// sensorState is the ring's persisted state in memory: every value set
+// (loaded at open, or set since) and the keys the next commit has to
+// write. It has its own lock: a sensor's SetState never waits for the
+// ring's, and it calls nothing of the ring. Lock order: Ring.mu may be held
+// when it is taken (snapshot, adopt), never the reverse.
+type sensorState struct {
+	mu     sync.Mutex
+	vals   map[string][]byte // never mutated after set: commits share them
+	dirty  map[string]bool   // keys set since the last commit took them
+	closed bool              // the ring is closed: SetState does nothing
+}
+
 // GetState returns the value last set for key, committed or not yet, and
 // whether there is one. The slice is a copy.
 func (r *Ring) GetState(key string) ([]byte, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	v, ok := r.state[key]
-	if !ok {
-		return nil, false
-	}
-	return bytes.Clone(v), true
+	return r.state.get(key)
 }
 
 // SetState sets key to value (copied); the next group commit persists it.
@@ -65,45 +72,96 @@ func (r *Ring) SetState(key string, value []byte) {
 			"path", r.path, "key", key, "key_bytes", len(key), "value_bytes", len(value))
 		return
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return
-	}
-	if old, ok := r.state[key]; ok && bytes.Equal(old, value) {
-		return
-	}
-	if r.state == nil {
-		r.state = map[string][]byte{}
-	}
-	r.state[key] = bytes.Clone(value) // never mutated after: commits share it
-	if r.stateDirty == nil {
-		r.stateDirty = map[string]bool{}
-	}
-	r.stateDirty[key] = true
+	r.state.set(key, value)
 }
 
-// takeStateLocked moves the dirty state into w; mu held.
-func (r *Ring) takeStateLocked(w *work) {
-	for k := range r.stateDirty {
-		if w.state == nil {
-			w.state = make(map[string][]byte, len(r.stateDirty))
-		}
-		w.state[k] = r.state[k]
+// load takes the values read from the file at open.
+func (s *sensorState) load(vals map[string][]byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.vals = vals
+}
+
+func (s *sensorState) get(key string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.vals[key]
+	if !ok {
+		return nil, false
 	}
-	r.stateDirty = nil
-	for k, v := range r.state {
+	return bytes.Clone(v), true
+}
+
+func (s *sensorState) set(key string, value []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	if old, ok := s.vals[key]; ok && bytes.Equal(old, value) {
+		return
+	}
+	if s.vals == nil {
+		s.vals = map[string][]byte{}
+	}
+	s.vals[key] = bytes.Clone(value)
+	s.markLocked(key)
+}
+
+// close makes later sets no-ops (Ring.Close).
+func (s *sensorState) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+}
+
+// waiting reports whether a value is set that no commit has taken.
+func (s *sensorState) waiting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.dirty) > 0
+}
+
+// take moves the values set since the last take into w, with what all the
+// values take in the meta bucket.
+func (s *sensorState) take(w *work) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.dirty {
+		if w.state == nil {
+			w.state = make(map[string][]byte, len(s.dirty))
+		}
+		w.state[k] = s.vals[k]
+	}
+	s.dirty = nil
+	for k, v := range s.vals {
 		w.stateBytes += stateSize(k, v)
 	}
 }
 
-// restoreStateLocked marks a failed commit's state dirty again; the next
-// commit writes the values current then. mu held.
-func (r *Ring) restoreStateLocked(w *work) {
+// putBack marks a failed commit's keys to write again; the next commit
+// writes the values current then.
+func (s *sensorState) putBack(w *work) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for k := range w.state {
-		if r.stateDirty == nil {
-			r.stateDirty = map[string]bool{}
-		}
-		r.stateDirty[k] = true
+		s.markLocked(k)
 	}
+}
+
+// markAll marks every value to write: a fresh file replaced the one they
+// were in (readonly.go, adopt).
+func (s *sensorState) markAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.vals {
+		s.markLocked(k)
+	}
+}
+
+func (s *sensorState) markLocked(key string) {
+	if s.dirty == nil {
+		s.dirty = map[string]bool{}
+	}
+	s.dirty[key] = true
 }
