@@ -99,25 +99,7 @@ func (r *Ring) thin(data, ser *bolt.Bucket, next *diskState, w *work) (uint64, e
 	var total uint64
 	c := data.Cursor()
 	for next.bytes() > target {
-		// Collect the next run of candidate blocks.
-		var run []uint64 // keys
-		var vals [][]byte
-		k, v := c.Seek(seqKey(next.thinFrom))
-		for ; k != nil; k, v = c.Next() {
-			first, last, _ := blockSpan(k, v)
-			ok := v[0] == blockFormat1 && thinCandidate(first, last, w)
-			if len(run) > 0 {
-				_, prevLast, _ := blockSpan(seqKey(run[len(run)-1]), vals[len(vals)-1])
-				if !ok || first != prevLast+1 || len(run) == thinRunBlocks {
-					break
-				}
-			}
-			next.thinFrom = last + 1
-			if ok {
-				run = append(run, first)
-				vals = append(vals, v)
-			}
-		}
+		run, vals := nextThinRun(c, next, w)
 		if len(run) == 0 {
 			break
 		}
@@ -142,6 +124,29 @@ func (r *Ring) thin(data, ser *bolt.Bucket, next *diskState, w *work) (uint64, e
 	return total, nil
 }
 
+// nextThinRun collects the next run of candidate blocks from thinFrom on
+// (their keys, and values valid until the first write) and moves thinFrom
+// past every block it judged.
+func nextThinRun(c *bolt.Cursor, next *diskState, w *work) (run []uint64, vals [][]byte) {
+	k, v := c.Seek(seqKey(next.thinFrom))
+	for ; k != nil; k, v = c.Next() {
+		first, last, _ := blockSpan(k, v)
+		ok := v[0] == blockFormat1 && thinCandidate(first, last, w)
+		if len(run) > 0 {
+			_, prevLast, _ := blockSpan(seqKey(run[len(run)-1]), vals[len(vals)-1])
+			if !ok || first != prevLast+1 || len(run) == thinRunBlocks {
+				break
+			}
+		}
+		next.thinFrom = last + 1
+		if ok {
+			run = append(run, first)
+			vals = append(vals, v)
+		}
+	}
+	return run, vals
+}
+
 // thinCandidate: the slowest active stream has acknowledged none of the
 // block, and no active stream has acknowledged part of it.
 func thinCandidate(first, last uint64, w *work) bool {
@@ -157,38 +162,103 @@ func thinCandidate(first, last uint64, w *work) bool {
 }
 
 // thinRun replaces the blocks of one contiguous run (keys and values, values
-// valid until the first write) and returns the raw readings replaced.
+// valid until the first write) and returns the raw readings replaced: it
+// decodes the run, plans its outputs, and writes them in place of the run.
 func (r *Ring) thinRun(data *bolt.Bucket, next *diskState, keys []uint64, vals [][]byte) (uint64, error) {
 	names := r.dict.snapshot()
-	var raw []thinOut
-	oldBytes := int64(0)
-	var oldCount uint64
+	run, ok := decodeRun(keys, vals, len(names))
+	if !ok {
+		// A damaged block is left as it is: Read skips it and reports it.
+		return 0, nil
+	}
+	items, replaced := planThin(run.raw)
+	if replaced == 0 {
+		return 0, nil // nothing to gain; thinFrom has moved past it
+	}
+	out, err := r.renumber(items, run, names)
+	if err != nil {
+		return 0, err
+	}
+	if err := deleteRun(data, next, run); err != nil {
+		return 0, err
+	}
+	if err := writeThinned(data, next, out, run, blockCap(r.pageSize)); err != nil {
+		return 0, err
+	}
+	if next.dataCount > 0 {
+		if k, _ := data.Cursor().First(); k != nil {
+			next.dataFirst, _ = keySeq(k)
+		}
+	}
+	next.thinned += replaced
+	next.thinnings++
+	return replaced, nil
+}
+
+// thinSource is a decoded run of raw blocks.
+type thinSource struct {
+	keys        []uint64  // the blocks' first seqs
+	raw         []thinOut // every reading, in seq order
+	first, last uint64    // the run's seq range
+	bytes       int64     // the blocks' key and value bytes
+	count       uint64    // readings stored
+}
+
+// decodeRun decodes the blocks of a run; ok is false when one is damaged.
+func decodeRun(keys []uint64, vals [][]byte, nNames int) (thinSource, bool) {
+	run := thinSource{keys: keys, first: keys[0]}
 	for i, v := range vals {
 		first := keys[i]
-		n, err := decodeBlock(v, len(names), func(off int, e entry) bool {
-			raw = append(raw, thinOut{seq: first + uint64(off), e: e})
+		n, err := decodeBlock(v, nNames, func(off int, e entry) bool {
+			run.raw = append(run.raw, thinOut{seq: first + uint64(off), e: e})
 			return true
 		})
 		if err != nil {
-			// A damaged block is left as it is: Read skips it and reports it.
-			return 0, nil
+			return thinSource{}, false
 		}
-		oldBytes += int64(8 + len(v))
-		oldCount += uint64(n)
+		run.bytes += int64(8 + len(v))
+		run.count += uint64(n)
 	}
-	lastSeq := raw[len(raw)-1].seq
+	run.last = run.raw[len(run.raw)-1].seq
+	return run, true
+}
 
-	type gk struct {
-		sid    uint32
-		minute int64
+// groupKey is a group: one series in one UTC minute.
+type groupKey struct {
+	sid    uint32
+	minute int64
+}
+
+const minuteNs = int64(60e9)
+
+// groupOf is x's group; ok is false for a reading never thinned: an
+// unknown time or an unsynced clock (its minute is not known yet).
+func groupOf(x thinOut) (groupKey, bool) {
+	if x.e.ts <= 0 || x.e.flags&reading.ClockUnsynced != 0 {
+		return groupKey{}, false
 	}
-	const minuteNs = int64(60e9)
-	groups := map[gk]*thinGroup{}
+	return groupKey{x.e.sid, x.e.ts - x.e.ts%minuteNs}, true
+}
+
+// thinItem is one output of a run: a group's aggregates (g set) or a raw
+// reading kept, at the last seq of what it replaces.
+type thinItem struct {
+	anchor uint64
+	g      *thinGroup
+	raw    entry
+}
+
+// planThin groups raw by (series, minute) and lists the outputs in the
+// order of the last seq they replace: a group that is thinned at its
+// newest reading, every other reading as it is. It returns the raw
+// readings the aggregates replace.
+func planThin(raw []thinOut) ([]thinItem, uint64) {
+	groups := map[groupKey]*thinGroup{}
 	for _, x := range raw {
-		if x.e.ts <= 0 || x.e.flags&reading.ClockUnsynced != 0 {
+		k, ok := groupOf(x)
+		if !ok {
 			continue
 		}
-		k := gk{x.e.sid, x.e.ts - x.e.ts%minuteNs}
 		g := groups[k]
 		if g == nil {
 			g = &thinGroup{sid: k.sid, minute: k.minute}
@@ -199,41 +269,39 @@ func (r *Ring) thinRun(data *bolt.Bucket, next *diskState, keys []uint64, vals [
 		g.last = x.seq
 		g.sum.Add(math.Float64frombits(x.e.bits))
 	}
-	thinned := func(x thinOut) *thinGroup {
-		if x.e.ts <= 0 || x.e.flags&reading.ClockUnsynced != 0 {
-			return nil
-		}
-		g := groups[gk{x.e.sid, x.e.ts - x.e.ts%minuteNs}]
-		if g.n < thinMin || g.sum.Finite == 0 {
-			return nil
-		}
-		return g
-	}
-
-	// Output items in the order of the last seq they replace.
-	type item struct {
-		anchor uint64
-		g      *thinGroup
-		raw    entry
-	}
-	var items []item
+	var items []thinItem
 	var replaced uint64
 	for _, x := range raw {
-		g := thinned(x)
+		var g *thinGroup
+		if k, ok := groupOf(x); ok {
+			if g = groups[k]; g.n < thinMin || g.sum.Finite == 0 {
+				g = nil
+			}
+		}
 		switch {
 		case g == nil:
-			items = append(items, item{anchor: x.seq, raw: x.e})
+			items = append(items, thinItem{anchor: x.seq, raw: x.e})
 		case g.last == x.seq:
-			items = append(items, item{anchor: x.seq, g: g})
+			items = append(items, thinItem{anchor: x.seq, g: g})
 			replaced += uint64(g.n)
 		}
 	}
-	if replaced == 0 {
-		return 0, nil // nothing to gain; thinFrom has moved past it
+	slices.SortFunc(items, func(a, b thinItem) int { return cmp.Compare(a.anchor, b.anchor) })
+	return items, replaced
+}
+
+// renumber gives the outputs their seqs from the run's first (Seqs, at the
+// top of this file: a group skips n-4 seqs, then takes 4) and interns the
+// aggregates' series. The last output must land on the run's last seq.
+func (r *Ring) renumber(items []thinItem, run thinSource, names []seriesKey) ([]thinOut, error) {
+	n := len(items)
+	for _, it := range items {
+		if it.g != nil {
+			n += thinMin - 1
+		}
 	}
-	slices.SortFunc(items, func(a, b item) int { return cmp.Compare(a.anchor, b.anchor) })
-	out := make([]thinOut, 0, len(items)+3*len(groups))
-	cur := keys[0] - 1
+	out := make([]thinOut, 0, n)
+	cur := run.first - 1
 	for _, it := range items {
 		if it.g == nil {
 			cur++
@@ -258,39 +326,35 @@ func (r *Ring) thinRun(data *bolt.Bucket, next *diskState, keys []uint64, vals [
 			out = append(out, thinOut{seq: cur, e: entry{ts: g.minute, bits: math.Float64bits(a.v), sid: sid, flags: fl}})
 		}
 	}
-	if cur != lastSeq {
-		return 0, fmt.Errorf("thin: run %d..%d renumbered to end at %d (bug)", keys[0], lastSeq, cur)
+	if cur != run.last {
+		return nil, fmt.Errorf("thin: run %d..%d renumbered to end at %d (bug)", run.first, run.last, cur)
 	}
+	return out, nil
+}
 
-	for _, k := range keys {
+// deleteRun deletes the run's raw blocks.
+func deleteRun(data *bolt.Bucket, next *diskState, run thinSource) error {
+	for _, k := range run.keys {
 		if err := data.Delete(seqKey(k)); err != nil {
-			return 0, fmt.Errorf("thin: delete block at seq %d: %w", k, err)
+			return fmt.Errorf("thin: delete block at seq %d: %w", k, err)
 		}
 	}
-	next.dataBytes -= oldBytes
-	next.dataCount -= min(oldCount, next.dataCount)
+	next.dataBytes -= run.bytes
+	next.dataCount -= min(run.count, next.dataCount)
+	return nil
+}
 
-	// Write the outputs in blocks of up to blockCap; each covers the seqs
-	// up to the next block's key, the last up to the run's end.
-	capBytes := blockCap(r.pageSize)
-	var chunks [][]thinOut
-	start := 0
-	enc := newThinEncoder(keys[0])
-	for i, x := range out {
-		if enc.n > 0 && enc.size()+maxEntryLen+binary.MaxVarintLen64 > capBytes {
-			chunks = append(chunks, out[start:i])
-			start = i
-			enc = newThinEncoder(x.seq)
-		}
-		enc.addAt(x.seq, x.e)
-	}
-	chunks = append(chunks, out[start:])
+// writeThinned writes the outputs in format-2 blocks of up to capBytes;
+// each covers the seqs up to the next block's key, the first is keyed by
+// the run's first seq and the last covers up to the run's end.
+func writeThinned(data *bolt.Bucket, next *diskState, out []thinOut, run thinSource, capBytes int) error {
+	chunks := thinChunks(out, run.first, capBytes)
 	for i, ch := range chunks {
 		key := ch[0].seq
 		if i == 0 {
-			key = keys[0]
+			key = run.first
 		}
-		end := lastSeq + 1
+		end := run.last + 1
 		if i+1 < len(chunks) {
 			end = chunks[i+1][0].seq
 		}
@@ -301,19 +365,28 @@ func (r *Ring) thinRun(data *bolt.Bucket, next *diskState, keys []uint64, vals [
 		binary.BigEndian.PutUint32(enc.buf[blockHeaderLen:thinHeaderLen], uint32(end-key))
 		v := enc.bytes()
 		if err := data.Put(seqKey(key), v); err != nil {
-			return 0, fmt.Errorf("thin: block at seq %d: %w", key, err)
+			return fmt.Errorf("thin: block at seq %d: %w", key, err)
 		}
 		next.dataBytes += int64(8 + len(v))
 		next.dataCount += uint64(enc.n)
 	}
-	if next.dataCount > 0 {
-		if k, _ := data.Cursor().First(); k != nil {
-			next.dataFirst, _ = keySeq(k)
+	return nil
+}
+
+// thinChunks cuts out into the runs that fit a block of capBytes.
+func thinChunks(out []thinOut, first uint64, capBytes int) [][]thinOut {
+	var chunks [][]thinOut
+	start := 0
+	enc := newThinEncoder(first)
+	for i, x := range out {
+		if enc.n > 0 && enc.size()+maxEntryLen+binary.MaxVarintLen64 > capBytes {
+			chunks = append(chunks, out[start:i])
+			start = i
+			enc = newThinEncoder(x.seq)
 		}
+		enc.addAt(x.seq, x.e)
 	}
-	next.thinned += replaced
-	next.thinnings++
-	return replaced, nil
+	return append(chunks, out[start:])
 }
 
 // newThinEncoder starts a format-2 block keyed by first; thinSeq tracks
