@@ -83,15 +83,10 @@ func (r *Ring) commit(markClean bool) error {
 		r.lastErrRO = false
 	}
 	r.publishLocked()
-	if len(w.batch) > 0 {
-		for _, ch := range r.subs {
-			select {
-			case ch <- struct{}{}:
-			default:
-			}
-		}
-	}
 	r.mu.Unlock()
+	if len(w.batch) > 0 {
+		r.subs.notify()
+	}
 	if resvErr != nil {
 		r.requeue(rest, restHole, resvErr)
 	} else if streak > 0 {

@@ -71,6 +71,7 @@ type Ring struct {
 	resv  *seqReservation // the .seq file (seqfile.go)
 	clk   clockBook       // clock evidence in memory (clock.go)
 	state sensorState     // SetState values (state.go)
+	subs  subscribers     // Subscribe (subscribe.go)
 
 	// mu guards what Append, Ack and the readers share with the committer.
 	mu           sync.Mutex
@@ -83,7 +84,6 @@ type Ring struct {
 	first, last  uint64
 	count        uint64
 	dataBytes    int64
-	subs         []chan struct{}
 	commits      uint64
 	commitErrors uint64
 	compactions  uint64
@@ -374,17 +374,6 @@ func (r *Ring) Ack(stream string, seq uint64) {
 	if seq > c || !ok {
 		r.cursors[stream] = max(seq, c)
 	}
-}
-
-// Subscribe returns a channel that receives a signal (without blocking the
-// committer; signals coalesce) after every commit that added readings. It
-// is not closed by Close.
-func (r *Ring) Subscribe() <-chan struct{} {
-	ch := make(chan struct{}, 1)
-	r.mu.Lock()
-	r.subs = append(r.subs, ch)
-	r.mu.Unlock()
-	return ch
 }
 
 // Flush commits pending readings and cursors now.
