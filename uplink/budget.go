@@ -260,6 +260,10 @@ func (u *Uplink) budgetHold(s *stream) (bool, time.Duration) {
 	return u.meter.spent()
 }
 
+// budgetSpent reports whether the budget holds s, and for how long (the
+// stream's answer to its send policy).
+func (s *stream) budgetSpent() (bool, time.Duration) { return s.u.budgetHold(s) }
+
 // budgetBlocks reports whether s is waiting for budget: such a stream does
 // not hold lower priorities back with its backlog.
 func (u *Uplink) budgetBlocks(s *stream) bool {

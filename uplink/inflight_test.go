@@ -190,6 +190,28 @@ func TestInflightSpans(t *testing.T) {
 	}
 }
 
+// A range with nothing to publish right before a span folds into the step
+// over it: the cursor moves over both at once, and the next backlog batch
+// starts past the span.
+func TestInflightStepAfterSkip(t *testing.T) {
+	w := newInflight(4)
+	w.start(0, 51)
+	sp, tok := sentBatch(51, 60, true)
+	w.add(sp)
+	close(tok.done)
+	popAll(t, &w)
+	w.skip(50, false)
+	if !w.stepSpan() {
+		t.Fatal("no step over the span at 51")
+	}
+	if w.next != 61 || w.rangeStart != 61 || w.tail != 0 {
+		t.Fatalf("after the step: next %d, range %d, tail %d; want 61, 61, 0", w.next, w.rangeStart, w.tail)
+	}
+	if got := popAll(t, &w); len(got) != 2 || got[1].first != 1 || got[1].last != 60 {
+		t.Fatalf("popped %v, want 1..50 and the step 1..60", ranges(got))
+	}
+}
+
 // The backlog catching up with the tail ends the tail.
 func TestInflightBacklogReachesTail(t *testing.T) {
 	w := newInflight(2)

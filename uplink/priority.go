@@ -38,13 +38,14 @@ func (u *Uplink) markDraining() {
 	}
 }
 
-// held reports whether s's backlog must wait for a higher-priority stream's.
-func (u *Uplink) held(s *stream) bool {
+// heldByPeer reports whether s's backlog must wait for a higher-priority
+// stream's: one that drains and is not itself waiting for the budget.
+func (s *stream) heldByPeer() bool {
 	if !s.draining.Load() {
 		return false
 	}
-	for _, t := range u.list() {
-		if t.cfg.Priority > s.cfg.Priority && t.draining.Load() && !u.budgetBlocks(t) {
+	for _, t := range s.u.list() {
+		if t.cfg.Priority > s.cfg.Priority && t.draining.Load() && !s.u.budgetBlocks(t) {
 			return true
 		}
 	}

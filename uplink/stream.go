@@ -63,19 +63,19 @@ type stream struct {
 	aggName  string           // the window as batches carry it, "" for raw
 	maxBytes int              // max_batch_bytes, 0: no bound
 
-	cursor     atomic.Uint64
-	batches    atomic.Uint64
-	readings   atomic.Uint64
-	bytes      atomic.Uint64
-	dropped    atomic.Uint64
-	resends    atomic.Uint64
-	splits     atomic.Uint64 // batches built again smaller for max_batch_bytes
-	draining   atomic.Bool   // has a backlog since the link came back (priority.go)
-	overBudget atomic.Bool   // waiting for the data budget (budget.go)
-	quiet      atomic.Uint64 // last committed seq when the stream last had nothing left to send
-	scanned    atomic.Uint64 // essentialPending looked up to here (windows.go)
+	cursor   atomic.Uint64
+	batches  atomic.Uint64
+	readings atomic.Uint64
+	bytes    atomic.Uint64
+	dropped  atomic.Uint64
+	resends  atomic.Uint64
+	splits   atomic.Uint64 // batches built again smaller for max_batch_bytes
+	draining atomic.Bool   // has a backlog since the link came back (priority.go)
+	quiet    atomic.Uint64 // last committed seq when the stream last had nothing left to send
+	scanned  atomic.Uint64 // essentialPending looked up to here (windows.go)
 
-	win inflight // the window and spans sent ahead; the run goroutine's alone (inflight.go)
+	win    inflight   // the window and spans sent ahead; the run goroutine's alone (inflight.go)
+	policy sendPolicy // when it may publish, and what; the run goroutine's alone (policy.go)
 
 	// after waits before a batch that failed to build is tried again;
 	// time.After, replaced in tests. buildFails and failLogged are the run
@@ -106,6 +106,7 @@ func newStream(u *Uplink, cfg StreamConfig) (*stream, error) {
 		after: time.After,
 		win:   newInflight(u.cfg.Inflight),
 	}
+	s.policy.newestFirst = cfg.Backfill == BackfillNewestFirst
 	s.app, _ = f.(appender)
 	s.ctxf, _ = f.(contextFormatter)
 	if cfg.Compress != format.CompressNone && cfg.Compress != "" {
@@ -174,10 +175,8 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 	timer := time.NewTimer(timeout)
 	timer.Stop()
 	defer timer.Stop()
-	var retry <-chan time.Time
-	due := true // resend from the cursor at once on every new session
-	tailDue := w.tail > 0
-	var lastBefore uint64 // last committed seq before the latest drain build
+	pol := &s.policy
+	pol.begin(w.tail > 0)
 
 	for {
 		if ctx.Err() != nil || sess.lost() {
@@ -205,31 +204,30 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 		}
 
 		// fill the window: back to back while a backlog remains
-	fill:
-		for retry == nil && !w.full() {
-			var nb built
-			var err error
-			if hold, wait := s.u.budgetHold(s); hold && (tailDue || due) {
-				if !s.overBudget.Swap(true) {
+		for {
+			v := pol.next(w.full(), w.tail > 0, s)
+			if v.budget {
+				if v.newHold {
 					s.u.log.Warn("uplink: data budget spent; stream waits in the buffer (not essential)",
-						"stream", s.name, "budget", s.u.cfg.Budget.String(), "resumes_in", wait.Round(time.Second))
+						"stream", s.name, "budget", s.u.cfg.Budget.String(), "resumes_in", v.resumesIn.Round(time.Second))
 					s.wakeLower() // its backlog no longer holds lower priorities back
 				}
-				retry = time.After(min(wait, budgetRecheck))
-				break fill
+				pol.retry = time.After(v.recheck)
 			}
-			s.overBudget.Store(false)
-			held := s.u.held(s)
-			isTail := w.tail > 0 && tailDue && (held || s.cfg.Backfill == BackfillNewestFirst)
-			switch {
-			case isTail:
-				nb, err = s.build(ctx, w.tail, w.tail, 0)
-			case !due || held:
-				break fill
-			case w.stepSpan():
+			if v.lane == laneNone {
+				break
+			}
+			if v.lane == laneBacklog && w.stepSpan() {
 				continue
-			default:
-				_, lastBefore = src.Bounds()
+			}
+			var nb built
+			var err error
+			isTail := v.lane == laneTail
+			if isTail {
+				nb, err = s.build(ctx, w.tail, w.tail, 0)
+			} else {
+				_, last := src.Bounds()
+				pol.readingBacklog(last)
 				nb, err = s.build(ctx, w.next, w.rangeStart, w.stop())
 			}
 			if err != nil && ctx.Err() != nil {
@@ -240,20 +238,20 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 				// cursor where they are: the same range is read and
 				// formatted again after a backoff (an exec command that
 				// failed is run again)
-				retry = s.buildFailed(w.next, err)
+				pol.retry = s.buildFailed(w.next, err)
 				break
 			}
 			s.buildOK()
 			if isTail {
-				if tailDue = nb.more; nb.last < w.tail {
+				if pol.tailBuilt(nb.more); nb.last < w.tail {
 					continue
 				}
 			} else {
-				if due = nb.more; !nb.more {
+				pol.backlogBuilt(nb.more, nb.last < w.next)
+				if !nb.more {
 					s.drained()
 				}
 				if nb.last < w.next {
-					due = false
 					continue // nothing (complete) to send yet
 				}
 			}
@@ -291,8 +289,8 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 		if w.headComplete() {
 			continue // acknowledged already, or nothing to publish: ack and refill now
 		}
-		if w.empty() && !due && w.tail == 0 {
-			s.quiet.Store(lastBefore) // all sent that can be, up to there
+		if pol.idle(w.empty(), w.tail > 0) {
+			s.quiet.Store(pol.readTo) // all sent that can be, up to there
 		}
 
 		var headDone <-chan struct{}
@@ -312,17 +310,16 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 			p := w.head()
 			return fmt.Errorf("no PUBACK for batch %d..%d within %s", p.first, p.last, timeout)
 		case <-tick:
-			due, tailDue = true, w.tail > 0
+			pol.signal(w.tail > 0)
 		case _, ok := <-sub:
-			due, tailDue = true, w.tail > 0
+			pol.signal(w.tail > 0)
 			if !ok {
 				sub = nil
 			}
 		case <-s.flush:
-			due, tailDue = true, w.tail > 0
-		case <-retry:
-			retry = nil
-			due, tailDue = true, w.tail > 0
+			pol.signal(w.tail > 0)
+		case <-pol.retry:
+			pol.retried(w.tail > 0)
 		}
 		timer.Stop()
 	}
