@@ -71,17 +71,9 @@ func (r *Ring) commit(markClean bool) error {
 		return fmt.Errorf("buffer %s: commit: %w", r.path, err)
 	}
 	r.st = next
+	streak := r.health.committed(took, resvErr == nil)
 	r.mu.Lock()
 	r.dropped += pruneDrops
-	r.commits++
-	r.lastCommit = took
-	r.maxCommit = max(r.maxCommit, took)
-	streak := r.failStreak
-	if resvErr == nil {
-		r.failingSince = time.Time{}
-		r.failStreak = 0
-		r.lastErrRO = false
-	}
 	r.publishLocked()
 	r.mu.Unlock()
 	if len(w.batch) > 0 {
@@ -190,21 +182,14 @@ func (r *Ring) restore(w *work, err error) {
 // queue (trimmed to its bound, the overflow counted and made a hole),
 // counts the failure and logs it: the first at ERROR, then once a minute.
 func (r *Ring) requeue(batch []entry, hole uint64, err error) {
+	streak, logNow := r.health.failed(err)
 	r.mu.Lock()
 	r.pending = append(batch[:len(batch):len(batch)], r.pending...)
 	r.hole += hole
-	r.commitErrors++
-	r.lastErr = err.Error()
-	r.lastErrRO = refusesWrites(err)
 	r.trimPendingLocked()
-	r.failStreak++
-	if r.failStreak == 1 {
-		r.failingSince = time.Now().UTC()
-	}
-	streak, pending := r.failStreak, len(r.pending)
+	pending := len(r.pending)
 	r.mu.Unlock()
-	if now := time.Now(); streak == 1 || now.Sub(r.lastFailLog) >= time.Minute {
-		r.lastFailLog = now
+	if logNow {
 		r.log.Error("buffer: commit failed; readings stay pending and will be retried",
 			"path", r.path, "err", err, "pending", pending, "failed_commits", streak)
 	}

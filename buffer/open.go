@@ -326,9 +326,7 @@ func (r *Ring) install(a *attached) {
 	r.recovery = a.rec
 	r.diskRO = a.readOnly
 	if a.readOnly {
-		r.lastErr = unwritableText(a.roCause)
-		r.lastErrRO = refusesWrites(a.roCause)
-		r.failingSince = time.Now().UTC()
+		r.health.unwritable(a.roCause, true)
 	}
 	r.publishLocked()
 	r.lastCompactCheck = time.Now()

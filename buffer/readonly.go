@@ -116,12 +116,11 @@ func (r *Ring) isDiskRO() bool {
 func (r *Ring) stillReadOnly() error {
 	r.mu.Lock()
 	pending, dropped := len(r.pending), r.dropped
-	if pending > 0 {
-		r.commitErrors++
-		r.failStreak++
-	}
-	since, ro, cause := r.failingSince, r.lastErrRO, r.lastErr
 	r.mu.Unlock()
+	if pending > 0 {
+		r.health.blocked()
+	}
+	since, ro, cause := r.health.failure()
 	if now := time.Now(); now.Sub(r.lastROLog) >= time.Minute {
 		r.lastROLog = now
 		r.log.Error("buffer: the buffer file still cannot be written; new readings wait in memory without a seq",
@@ -137,10 +136,7 @@ func (r *Ring) stillReadOnly() error {
 // A cause that differs from the last one is logged at ERROR at once (the
 // same one only by stillReadOnly, once a minute).
 func (r *Ring) noteUnwritable(err error) {
-	r.mu.Lock()
-	r.lastErr = unwritableText(err)
-	r.lastErrRO = refusesWrites(err)
-	r.mu.Unlock()
+	r.health.unwritable(err, false)
 	if msg := err.Error(); msg != r.lastUpgradeErr {
 		r.lastUpgradeErr = msg
 		r.log.Error("buffer: the buffer file still cannot be opened for writing; staying in memory",

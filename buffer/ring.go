@@ -54,8 +54,6 @@ type Ring struct {
 	budget           int64
 	lastCompactCheck time.Time
 	lastCompact      time.Time
-	failStreak       int
-	lastFailLog      time.Time
 	fullDrops        uint64 // dropped by the budget since lastFullLog
 	lastFullLog      time.Time
 	lastUpgradeTry   time.Time // readonly.go
@@ -67,38 +65,34 @@ type Ring struct {
 	dbMu sync.RWMutex
 	db   *bolt.DB
 
-	dict  *dict
-	resv  *seqReservation // the .seq file (seqfile.go)
-	clk   clockBook       // clock evidence in memory (clock.go)
-	state sensorState     // SetState values (state.go)
-	subs  subscribers     // Subscribe (subscribe.go)
+	// The parts below have locks of their own and call nothing of the
+	// Ring; mu may be held when one is taken, never the reverse.
+	dict   *dict
+	resv   *seqReservation // the .seq file (seqfile.go)
+	clk    clockBook       // clock evidence in memory (clock.go)
+	state  sensorState     // SetState values (state.go)
+	subs   subscribers     // Subscribe (subscribe.go)
+	health commitHealth    // commit counts and failures (health.go)
 
 	// mu guards what Append, Ack and the readers share with the committer.
-	mu           sync.Mutex
-	closed       bool
-	pending      []entry
-	hole         uint64 // pending readings dropped since the last commit
-	dropped      uint64 // dropped_total, including what is not yet persisted
-	cursors      map[string]uint64
-	active       map[string]bool
-	first, last  uint64
-	count        uint64
-	dataBytes    int64
-	commits      uint64
-	commitErrors uint64
-	compactions  uint64
-	lastErr      string
-	failingSince time.Time
-	lastCommit   time.Duration
-	maxCommit    time.Duration
-	recovery     recovery // what this open did about a lost file (jump.go)
-	floor        uint64   // start of an unannounced jump for new streams (jump.go)
-	diskRO       bool     // no file open for writing: read-only or none (readonly.go)
-	lastErrRO    bool     // the last commit or try to open for writing failed because writes are refused
-	lastDropLog  time.Time
-	badBlocks    map[uint64]bool
-	thinned      uint64 // thinned_total (thin.go)
-	thinnings    uint64
+	mu          sync.Mutex
+	closed      bool
+	pending     []entry
+	hole        uint64 // pending readings dropped since the last commit
+	dropped     uint64 // dropped_total, including what is not yet persisted
+	cursors     map[string]uint64
+	active      map[string]bool
+	first, last uint64
+	count       uint64
+	dataBytes   int64
+	compactions uint64
+	recovery    recovery // what this open did about a lost file (jump.go)
+	floor       uint64   // start of an unannounced jump for new streams (jump.go)
+	diskRO      bool     // no file open for writing: read-only or none (readonly.go)
+	lastDropLog time.Time
+	badBlocks   map[uint64]bool
+	thinned     uint64 // thinned_total (thin.go)
+	thinnings   uint64
 }
 
 // tuning holds the knobs tests and benchmarks turn; Open uses the defaults.
@@ -316,7 +310,7 @@ func (r *Ring) trimPendingLocked() {
 	if now := time.Now(); now.Sub(r.lastDropLog) >= time.Minute {
 		r.lastDropLog = now
 		r.log.Error("buffer: commits are failing and the pending queue is full; dropping the oldest readings",
-			"path", r.path, "dropped_now", over, "dropped_total", r.dropped, "pending", len(r.pending), "last_err", r.lastErr)
+			"path", r.path, "dropped_now", over, "dropped_total", r.dropped, "pending", len(r.pending), "last_err", r.health.lastError())
 	}
 }
 

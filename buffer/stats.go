@@ -92,20 +92,13 @@ func (r *Ring) Stats() (Stats, error) {
 		DroppedTotal:  r.dropped,
 		ThinnedTotal:  r.thinned,
 		Thinnings:     r.thinnings,
-		Commits:       r.commits,
-		CommitErrors:  r.commitErrors,
 		Pending:       len(r.pending),
 		Compactions:   r.compactions,
 		RecoveredFrom: r.recovery.aside,
 		RecoveredAt:   r.recovery.at,
 		Recovery:      r.recovery.reason,
 		SeqJump:       r.recovery.jump,
-		DiskReadOnly:  r.lastErrRO && !r.failingSince.IsZero(),
 		ReadOnly:      r.readOnly,
-		LastError:     r.lastErr,
-		FailingSince:  r.failingSince,
-		LastCommit:    r.lastCommit,
-		MaxCommit:     r.maxCommit,
 	}
 	for k := range r.active {
 		s.Active = append(s.Active, k)
@@ -120,6 +113,7 @@ func (r *Ring) Stats() (Stats, error) {
 		}
 	}
 	r.mu.Unlock()
+	r.health.fill(&s)
 	s.Series = len(r.dict.snapshot())
 	if fi, err := os.Stat(r.path); err == nil {
 		s.FileBytes = fi.Size()
