@@ -235,4 +235,16 @@
 // A block whose checksum fails later (bit rot bbolt cannot see) is skipped
 // by Read with an ERROR log, once: the seq jump tells the streams, and one
 // bad page does not stall them.
+//
+// # Inside the Ring
+//
+// The Ring is the storage: the bbolt handle (dbMu), the state as last
+// committed (diskState, commitMu) and what Append, Ack and the readers
+// share with the committer (mu). The rest are small types with locks of
+// their own that call nothing of the Ring, so mu may be held while one is
+// taken, never the reverse: the seq reservation (seqReservation,
+// seqfile.go), clock evidence and re-stamping (clockBook, clock.go),
+// sensor state (sensorState, state.go), the subscribers (subscribe.go),
+// the commit counts and failures (commitHealth, health.go) and the series
+// dictionary (series.go).
 package buffer
