@@ -2,6 +2,7 @@ package uplink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -76,6 +77,7 @@ type stream struct {
 
 	win    inflight   // the window and spans sent ahead; the run goroutine's alone (inflight.go)
 	policy sendPolicy // when it may publish, and what; the run goroutine's alone (policy.go)
+	pub    publisher  // rate limit, publish, meter (publish.go)
 
 	// after waits before a batch that failed to build is tried again;
 	// time.After, replaced in tests. buildFails and failLogged are the run
@@ -107,6 +109,7 @@ func newStream(u *Uplink, cfg StreamConfig) (*stream, error) {
 		win:   newInflight(u.cfg.Inflight),
 	}
 	s.policy.newestFirst = cfg.Backfill == BackfillNewestFirst
+	s.pub = publisher{topic: s.topic, limiter: u.limiter, meter: u.meter}
 	s.app, _ = f.(appender)
 	s.ctxf, _ = f.(contextFormatter)
 	if cfg.Compress != format.CompressNone && cfg.Compress != "" {
@@ -182,24 +185,7 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 		if ctx.Err() != nil || sess.lost() {
 			return nil
 		}
-		// move the cursor over the leading completed batches, in order
-		for {
-			p, err := w.popAcked()
-			if err != nil {
-				return s.lostErr(sess, err)
-			}
-			if p == nil {
-				break
-			}
-			if !p.ahead {
-				src.Ack(s.name, p.last)
-				s.cursor.Store(p.last)
-			}
-			if p.tok != nil {
-				s.acked(p)
-			}
-		}
-		if err := w.failed(); err != nil {
+		if err := s.ackDone(); err != nil {
 			return s.lostErr(sess, err)
 		}
 
@@ -259,31 +245,12 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 				w.skip(nb.last, isTail)
 				continue
 			}
-			b := &nb.batch
-			if err := s.u.limiter.take(ctx, wireBytes(s.topic, len(nb.payload)), sess.done); err != nil {
-				if nb.buf != nil {
-					payloadPool.Put(nb.buf)
-				}
-				return nil // stopping or the session is gone: resent from the cursor
-			}
-			tok, err := publishAsync(ctx, sess, s.topic, false, nb.payload)
+			p, err := s.pub.send(ctx, sess, &nb)
 			if err != nil {
-				if ctx.Err() != nil || sess.lost() {
-					return nil
-				}
-				return err
+				return stopped(err)
 			}
-			s.u.meter.add(s.topic, len(nb.payload))
-			if isDone(tok) && tok.Error() != nil {
-				// paho refused it without sending (write timeout, no
-				// message id): publishing the next batch now would put a
-				// gap on the wire before the resend fills it
-				return s.lostErr(sess, fmt.Errorf("publish batch %d..%d: %w", b.FirstSeq, b.LastSeq, tok.Error()))
-			}
-			w.add(&pending{
-				first: b.FirstSeq, last: b.LastSeq, count: len(b.Readings), dropped: b.Dropped,
-				size: len(nb.payload), tok: tok, sent: time.Now(), buf: nb.buf, ahead: isTail,
-			})
+			p.ahead = isTail
+			w.add(p)
 		}
 
 		if w.headComplete() {
@@ -323,6 +290,14 @@ func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, 
 		}
 		timer.Stop()
 	}
+}
+
+// stopped is nil for errStopped: the stream stops quietly.
+func stopped(err error) error {
+	if errors.Is(err, errStopped) {
+		return nil
+	}
+	return err
 }
 
 // lostErr turns a token error into nil when the session is already known
@@ -417,23 +392,6 @@ func (s *stream) formatRaw(ctx context.Context, b *format.Batch) ([]byte, *[]byt
 	}
 	*bp = out
 	return out, bp, nil
-}
-
-// acked records a batch the broker acknowledged.
-func (s *stream) acked(p *pending) {
-	s.batches.Add(1)
-	s.readings.Add(uint64(p.count))
-	s.bytes.Add(uint64(p.size))
-	s.dropped.Add(p.dropped)
-	s.u.progress.Add(1)
-	s.mu.Lock()
-	s.lastPublish = time.Now()
-	s.lastErr = ""
-	s.mu.Unlock()
-	if p.buf != nil && cap(*p.buf) <= 4<<20 {
-		payloadPool.Put(p.buf)
-	}
-	p.buf = nil
 }
 
 func (s *stream) setErr(err error) {
