@@ -47,89 +47,29 @@ func TestConcurrentUse(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sig := r.Subscribe()
-			next := r.Cursor(s) + 1
-			for next <= total {
-				select {
-				case <-sig:
-				case <-time.After(50 * time.Millisecond):
-				}
-				for {
-					rs, err := r.Read(next, 50+i*300)
-					if err != nil {
-						errs <- err
-						return
-					}
-					if len(rs) == 0 {
-						break
-					}
-					for _, x := range rs {
-						if x.Seq != next || x.Value != float64(x.Seq-1) {
-							errs <- fmt.Errorf("stream %s: got seq %d value %v, want seq %d", s, x.Seq, x.Value, next)
-							return
-						}
-						next++
-					}
-					r.Ack(s, next-1)
-				}
+			if err := consume(r, s, 50+i*300, total); err != nil {
+				errs <- err
 			}
 		}()
 	}
 	wg.Add(2)
 	go func() { // stats, export and flush callers
 		defer wg.Done()
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			if _, err := r.Stats(); err != nil {
-				errs <- err
-				return
-			}
-			f, l := r.Bounds()
-			if f > l {
-				time.Sleep(3 * time.Millisecond)
-				continue // empty: every reading acknowledged and pruned
-			}
-			var buf bytes.Buffer
-			if err := r.Export(&buf, "csv", f, min(l, f+500)); err != nil {
-				errs <- err
-				return
-			}
-			time.Sleep(3 * time.Millisecond)
+		if err := pollStatsExport(r, done); err != nil {
+			errs <- err
 		}
 	}()
 	go func() {
 		defer wg.Done()
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(7 * time.Millisecond):
-				if err := r.Flush(); err != nil {
-					errs <- err
-					return
-				}
-			}
+		if err := flushEvery(r, 7*time.Millisecond, done); err != nil {
+			errs <- err
 		}
 	}()
 
 	finished := make(chan struct{})
 	go func() {
 		// Streams and sampler end on their own; then stop the others.
-		for _, s := range streams {
-			for r.Cursor(s) < total {
-				select {
-				case err := <-errs:
-					errs <- err
-					close(finished)
-					return
-				case <-time.After(5 * time.Millisecond):
-				}
-			}
-		}
+		waitCursors(r, streams, total, errs)
 		close(finished)
 	}()
 	select {
@@ -156,6 +96,91 @@ func TestConcurrentUse(t *testing.T) {
 	for _, s := range streams {
 		if c := r.Cursor(s); c != total {
 			t.Errorf("stream %s cursor %d after reopen, want %d", s, c, total)
+		}
+	}
+}
+
+// consume reads stream s as the uplink does, up to seq total: as commits
+// signal it, batches of up to batch from its cursor, acknowledging each.
+// Every seq must come exactly once, in order, with the value appended for
+// it (gen: seq-1).
+func consume(r *Ring, s string, batch int, total uint64) error {
+	sig := r.Subscribe()
+	next := r.Cursor(s) + 1
+	for next <= total {
+		select {
+		case <-sig:
+		case <-time.After(50 * time.Millisecond):
+		}
+		for {
+			rs, err := r.Read(next, batch)
+			if err != nil {
+				return err
+			}
+			if len(rs) == 0 {
+				break
+			}
+			for _, x := range rs {
+				if x.Seq != next || x.Value != float64(x.Seq-1) {
+					return fmt.Errorf("stream %s: got seq %d value %v, want seq %d", s, x.Seq, x.Value, next)
+				}
+				next++
+			}
+			r.Ack(s, next-1)
+		}
+	}
+	return nil
+}
+
+// pollStatsExport calls Stats and exports up to 500 readings until done.
+func pollStatsExport(r *Ring, done <-chan struct{}) error {
+	for {
+		select {
+		case <-done:
+			return nil
+		default:
+		}
+		if _, err := r.Stats(); err != nil {
+			return err
+		}
+		f, l := r.Bounds()
+		if f > l {
+			time.Sleep(3 * time.Millisecond)
+			continue // empty: every reading acknowledged and pruned
+		}
+		var buf bytes.Buffer
+		if err := r.Export(&buf, "csv", f, min(l, f+500)); err != nil {
+			return err
+		}
+		time.Sleep(3 * time.Millisecond)
+	}
+}
+
+// flushEvery calls Flush every d until done.
+func flushEvery(r *Ring, d time.Duration, done <-chan struct{}) error {
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-time.After(d):
+			if err := r.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// waitCursors returns once every stream's cursor reached total, or at the
+// first error (put back for the test to report).
+func waitCursors(r *Ring, streams []string, total uint64, errs chan error) {
+	for _, s := range streams {
+		for r.Cursor(s) < total {
+			select {
+			case err := <-errs:
+				errs <- err
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/karana-energy/karana-edge/reading"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes on a fresh directory, or skips:
@@ -105,16 +107,7 @@ func TestDiskFull(t *testing.T) {
 			t.Fatalf("committed reading %d changed: %+v, was %+v", i, all[i], x)
 		}
 	}
-	// The loss is exactly the queue's overflow, and shows as a seq hole of
-	// that size: the values skipped are the oldest queued, one run.
-	holes, lost := uint64(0), 0
-	for i := 1; i < len(all); i++ {
-		holes += all[i].Seq - all[i-1].Seq - 1
-		lost += int(all[i].Value - all[i-1].Value - 1)
-	}
-	if holes != st.DroppedTotal || lost != int(st.DroppedTotal) || len(all)+lost != k {
-		t.Errorf("seq holes %d, values missing %d, dropped_total %d, stored %d of %d appended", holes, lost, st.DroppedTotal, len(all), k)
-	}
+	checkLossIsHole(t, all, st.DroppedTotal, k)
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +123,21 @@ func TestDiskFull(t *testing.T) {
 	}
 	if again := readAll(t, r, 0); len(again) != len(all) || again[len(again)-1] != all[len(all)-1] {
 		t.Errorf("after reopen %d readings, want %d", len(again), len(all))
+	}
+}
+
+// checkLossIsHole: the loss is exactly the queue's overflow (dropped), and
+// shows as a seq hole of that size: the values skipped (gen numbers them
+// in append order; k were appended) are the oldest queued, one run.
+func checkLossIsHole(t *testing.T, all []reading.Reading, dropped uint64, k int) {
+	t.Helper()
+	holes, lost := uint64(0), 0
+	for i := 1; i < len(all); i++ {
+		holes += all[i].Seq - all[i-1].Seq - 1
+		lost += int(all[i].Value - all[i-1].Value - 1)
+	}
+	if holes != dropped || lost != int(dropped) || len(all)+lost != k {
+		t.Errorf("seq holes %d, values missing %d, dropped_total %d, stored %d of %d appended", holes, lost, dropped, len(all), k)
 	}
 }
 

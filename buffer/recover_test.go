@@ -143,62 +143,69 @@ func TestCorruptFileIsMovedAside(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			log, logs := testLogger(t)
-			r, err := open(path, testConfig(8<<20), log, tuning{manual: true, lockTimeout: time.Second})
-			if err != nil {
-				t.Fatalf("Open refused a damaged file: %v", err)
-			}
-			defer r.Close()
-			st := mustStats(t, r)
-			if st.RecoveredFrom == "" || !strings.HasPrefix(st.RecoveredFrom, path+".corrupt-") {
-				t.Fatalf("RecoveredFrom = %q", st.RecoveredFrom)
-			}
-			kept, err := os.ReadFile(st.RecoveredFrom)
-			if err != nil || !bytes.Equal(kept, damaged) {
-				t.Errorf("the damaged file was not kept as is at %s (err %v)", st.RecoveredFrom, err)
-			}
-			out := logs.String()
-			if os.Getenv("DUMPLOG") != "" {
-				t.Log(out)
-			}
-			if !strings.Contains(out, "level=ERROR") || !strings.Contains(out, path) || !strings.Contains(out, st.RecoveredFrom) {
-				t.Errorf("recovery not logged at ERROR with both paths:\n%s", out)
-			}
-			// Seqs never go back: a stream may have delivered up to last.
-			first, l := r.Bounds()
-			if first <= last || l != first-1 {
-				t.Errorf("fresh ring Bounds %d,%d; the lost file ended at %d", first, l, last)
-			}
-			if !c.keepSeq && first < uint64(time.Now().Add(-time.Hour).UnixMilli()) {
-				t.Errorf("without any high-water mark, seqs restart at %d", first)
-			}
-			// And it works, and the jump is announced: the stream had
-			// acknowledged 5000 (makeDB), so its next batch must start at
-			// or before 5001 and count every seq up to the first new
-			// reading as dropped.
-			r.SetStreams([]string{"raw"})
-			c := r.Cursor("raw")
-			if c+1 > 5001 {
-				t.Errorf("stream raw had acknowledged 5000; it resumes at %d, leaving seqs 5001..%d unannounced", c+1, c)
-			}
-			r.Append(gen(0, 50, 5))
-			mustFlush(t, r)
-			got := readAll(t, r, 0)
-			if len(got) != 50 || got[0].Seq != first {
-				t.Fatalf("fresh ring read %d readings from seq %v", len(got), got)
-			}
-			if f, dropped := announced(t, r, c); f != first || dropped == 0 {
-				t.Errorf("stream raw's first batch after the move-aside reads seq %d after cursor %d and says dropped: %d", f, c, dropped)
-			}
-			if err := r.Close(); err != nil {
-				t.Fatal(err)
-			}
-			r2 := openManual(t, path, 8<<20, tuning{})
-			defer r2.Close()
-			if st := mustStats(t, r2); st.RecoveredFrom != "" || st.LastSeq != first+49 {
-				t.Errorf("reopening the fresh ring: %+v", st)
-			}
+			checkMovedAside(t, path, last, damaged, c.keepSeq)
 		})
+	}
+}
+
+// checkMovedAside opens the damaged file at path (the bytes damaged; the
+// lost file ended at seq last): it is moved aside as it is, logged, and a
+// fresh ring numbered past it announces the jump and reopens cleanly.
+func checkMovedAside(t *testing.T, path string, last uint64, damaged []byte, keepSeq bool) {
+	log, logs := testLogger(t)
+	r, err := open(path, testConfig(8<<20), log, tuning{manual: true, lockTimeout: time.Second})
+	if err != nil {
+		t.Fatalf("Open refused a damaged file: %v", err)
+	}
+	defer r.Close()
+	st := mustStats(t, r)
+	if st.RecoveredFrom == "" || !strings.HasPrefix(st.RecoveredFrom, path+".corrupt-") {
+		t.Fatalf("RecoveredFrom = %q", st.RecoveredFrom)
+	}
+	kept, err := os.ReadFile(st.RecoveredFrom)
+	if err != nil || !bytes.Equal(kept, damaged) {
+		t.Errorf("the damaged file was not kept as is at %s (err %v)", st.RecoveredFrom, err)
+	}
+	out := logs.String()
+	if os.Getenv("DUMPLOG") != "" {
+		t.Log(out)
+	}
+	if !strings.Contains(out, "level=ERROR") || !strings.Contains(out, path) || !strings.Contains(out, st.RecoveredFrom) {
+		t.Errorf("recovery not logged at ERROR with both paths:\n%s", out)
+	}
+	// Seqs never go back: a stream may have delivered up to last.
+	first, l := r.Bounds()
+	if first <= last || l != first-1 {
+		t.Errorf("fresh ring Bounds %d,%d; the lost file ended at %d", first, l, last)
+	}
+	if !keepSeq && first < uint64(time.Now().Add(-time.Hour).UnixMilli()) {
+		t.Errorf("without any high-water mark, seqs restart at %d", first)
+	}
+	// And it works, and the jump is announced: the stream had
+	// acknowledged 5000 (makeDB), so its next batch must start at
+	// or before 5001 and count every seq up to the first new
+	// reading as dropped.
+	r.SetStreams([]string{"raw"})
+	c := r.Cursor("raw")
+	if c+1 > 5001 {
+		t.Errorf("stream raw had acknowledged 5000; it resumes at %d, leaving seqs 5001..%d unannounced", c+1, c)
+	}
+	r.Append(gen(0, 50, 5))
+	mustFlush(t, r)
+	got := readAll(t, r, 0)
+	if len(got) != 50 || got[0].Seq != first {
+		t.Fatalf("fresh ring read %d readings from seq %v", len(got), got)
+	}
+	if f, dropped := announced(t, r, c); f != first || dropped == 0 {
+		t.Errorf("stream raw's first batch after the move-aside reads seq %d after cursor %d and says dropped: %d", f, c, dropped)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r2 := openManual(t, path, 8<<20, tuning{})
+	defer r2.Close()
+	if st := mustStats(t, r2); st.RecoveredFrom != "" || st.LastSeq != first+49 {
+		t.Errorf("reopening the fresh ring: %+v", st)
 	}
 }
 

@@ -52,7 +52,23 @@ func TestAppendCommitRead(t *testing.T) {
 			t.Fatalf("reading %d = %+v, want %+v", i, g, w)
 		}
 	}
-	// Partial reads, in the data blocks and in the tail.
+	checkPartialReads(t, r, want)
+	if _, err := r.Read(1, 0); err == nil {
+		t.Error("Read with max 0 did not fail")
+	}
+	st := mustStats(t, r)
+	if st.Readings != 250 || st.FirstSeq != 1 || st.LastSeq != 250 || st.Commits != 2 || st.Series != 8 {
+		t.Errorf("stats = %+v", st)
+	}
+	if !st.Oldest.Equal(want[0].Time) || !st.Newest.Equal(want[249].Time) {
+		t.Errorf("oldest/newest = %v/%v, want %v/%v", st.Oldest, st.Newest, want[0].Time, want[249].Time)
+	}
+}
+
+// checkPartialReads reads parts of the 250 readings of
+// TestAppendCommitRead, in the data blocks and in the tail.
+func checkPartialReads(t *testing.T, r *Ring, want []reading.Reading) {
+	t.Helper()
 	for _, c := range []struct {
 		from uint64
 		max  int
@@ -70,16 +86,6 @@ func TestAppendCommitRead(t *testing.T) {
 				t.Fatalf("Read(%d,%d)[%d] = seq %d value %v", c.from, c.max, i, x.Seq, x.Value)
 			}
 		}
-	}
-	if _, err := r.Read(1, 0); err == nil {
-		t.Error("Read with max 0 did not fail")
-	}
-	st := mustStats(t, r)
-	if st.Readings != 250 || st.FirstSeq != 1 || st.LastSeq != 250 || st.Commits != 2 || st.Series != 8 {
-		t.Errorf("stats = %+v", st)
-	}
-	if !st.Oldest.Equal(want[0].Time) || !st.Newest.Equal(want[249].Time) {
-		t.Errorf("oldest/newest = %v/%v, want %v/%v", st.Oldest, st.Newest, want[0].Time, want[249].Time)
 	}
 }
 

@@ -53,10 +53,35 @@ type thinKey struct {
 // every seq accounted for (the gap before a _count is value-4, none other).
 func checkThinned(t *testing.T, got, orig []reading.Reading) (aggs int) {
 	t.Helper()
-	type brute struct {
-		n             int
-		min, max, sum float64
+	want := bruteGroups(orig)
+	have, aggs := sumThinned(t, got, orig)
+	exact := 0
+	for k, w := range want {
+		h := have[k]
+		if h == nil || h.n != w.n || h.min != w.min || h.max != w.max {
+			t.Fatalf("%s %s: have %+v, want %+v", k.name, k.minute, h, w)
+		}
+		if math.Abs(h.sum-w.sum) > 1e-9*math.Abs(w.sum) {
+			t.Fatalf("%s %s: sum %v, want %v", k.name, k.minute, h.sum, w.sum)
+		}
+		if h.parts == 1 && h.n == w.n {
+			exact++
+		}
 	}
+	if len(have) != len(want) {
+		t.Fatalf("%d groups, want %d", len(have), len(want))
+	}
+	t.Logf("%d readings → %d (%d aggregates); %d of %d groups in one aggregate", len(orig), len(got), aggs, exact, len(want))
+	return aggs
+}
+
+type brute struct {
+	n             int
+	min, max, sum float64
+}
+
+// bruteGroups is every (series, minute) of orig, summed by brute force.
+func bruteGroups(orig []reading.Reading) map[thinKey]*brute {
 	want := map[thinKey]*brute{}
 	for _, r := range orig {
 		k := thinKey{r.Name, r.Time.Truncate(time.Minute)}
@@ -68,12 +93,21 @@ func checkThinned(t *testing.T, got, orig []reading.Reading) (aggs int) {
 		b.n++
 		b.min, b.max, b.sum = min(b.min, r.Value), max(b.max, r.Value), b.sum+r.Value
 	}
-	type part struct {
-		n             int
-		min, max, sum float64
-		parts         int
-	}
-	have := map[thinKey]*part{}
+	return want
+}
+
+type part struct {
+	n             int
+	min, max, sum float64
+	parts         int
+}
+
+// sumThinned checks the seqs and the layout of got (raw readings as in
+// orig, each aggregate's gap and order) and sums it per (series, minute):
+// raw readings and aggregates alike, the parts of a group counted.
+func sumThinned(t *testing.T, got, orig []reading.Reading) (have map[thinKey]*part, aggs int) {
+	t.Helper()
+	have = map[thinKey]*part{}
 	add := func(k thinKey) *part {
 		if have[k] == nil {
 			have[k] = &part{min: math.Inf(1), max: math.Inf(-1)}
@@ -107,8 +141,7 @@ func checkThinned(t *testing.T, got, orig []reading.Reading) (aggs int) {
 		if r.Time.Truncate(time.Minute) != r.Time {
 			t.Fatalf("aggregate %s at %s: not a minute start", r.Name, r.Time)
 		}
-		switch fn {
-		case "count":
+		if fn == "count" {
 			if r.Unit != "" || gap != uint64(r.Value)-thinMin {
 				t.Fatalf("%s at seq %d = %v (unit %q) after a gap of %d", r.Name, r.Seq, r.Value, r.Unit, gap)
 			}
@@ -134,24 +167,7 @@ func checkThinned(t *testing.T, got, orig []reading.Reading) (aggs int) {
 	if prev != uint64(len(orig)) {
 		t.Fatalf("last seq %d, want %d", prev, len(orig))
 	}
-	exact := 0
-	for k, w := range want {
-		h := have[k]
-		if h == nil || h.n != w.n || h.min != w.min || h.max != w.max {
-			t.Fatalf("%s %s: have %+v, want %+v", k.name, k.minute, h, w)
-		}
-		if math.Abs(h.sum-w.sum) > 1e-9*math.Abs(w.sum) {
-			t.Fatalf("%s %s: sum %v, want %v", k.name, k.minute, h.sum, w.sum)
-		}
-		if h.parts == 1 && h.n == w.n {
-			exact++
-		}
-	}
-	if len(have) != len(want) {
-		t.Fatalf("%d groups, want %d", len(have), len(want))
-	}
-	t.Logf("%d readings → %d (%d aggregates); %d of %d groups in one aggregate", len(orig), len(got), aggs, exact, len(want))
-	return aggs
+	return have, aggs
 }
 
 // TestThinOutage fills a small ring during an outage (a stream that never
