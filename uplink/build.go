@@ -3,8 +3,11 @@ package uplink
 import (
 	"context"
 	"fmt"
+	"path"
 	"sort"
+	"sync"
 
+	"github.com/karana-energy/karana-edge/reading"
 	"github.com/karana-energy/karana-edge/uplink/format"
 )
 
@@ -138,4 +141,103 @@ func (s *stream) oversize(nb *built, splittable bool) bool {
 		"stream", s.name, "first_seq", nb.batch.FirstSeq, "last_seq", nb.batch.LastSeq,
 		"bytes", len(nb.payload), "max_batch_bytes", s.maxBytes)
 	return false
+}
+
+// appender is the optional fast path of a formatter (format.JSON has it):
+// the payload is written into a buffer the uplink reuses once the broker
+// has acknowledged it.
+type appender interface {
+	AppendFormat(dst []byte, b *format.Batch) ([]byte, error)
+}
+
+// contextFormatter is the optional form of a formatter that runs
+// something which must stop with the stream (format.Exec's command).
+type contextFormatter interface {
+	FormatContext(ctx context.Context, b *format.Batch) ([]byte, error)
+}
+
+var payloadPool = sync.Pool{New: func() any { b := make([]byte, 0, 128<<10); return &b }}
+
+// checkOrder guards the dropped arithmetic against a source that breaks its
+// contract: seqs must ascend strictly from at least from.
+func checkOrder(rs []reading.Reading, from uint64) error {
+	prev := from - 1
+	for i := range rs {
+		if rs[i].Seq <= prev {
+			return fmt.Errorf("source returned seq %d after %d (want ascending from %d)", rs[i].Seq, prev, from)
+		}
+		prev = rs[i].Seq
+	}
+	return nil
+}
+
+func (s *stream) filter(rs []reading.Reading) []reading.Reading {
+	if s.all {
+		return rs
+	}
+	out := make([]reading.Reading, 0, len(rs))
+	for i := range rs {
+		if s.matches(rs[i].Name) {
+			out = append(out, rs[i])
+		}
+	}
+	return out
+}
+
+// matches applies the globs with a per-name cache: a box has tens of series,
+// and path.Match per reading per glob would cost more than formatting.
+func (s *stream) matches(name string) bool {
+	if m, ok := s.cache[name]; ok {
+		return m
+	}
+	m := false
+	for _, g := range s.cfg.Match {
+		if ok, _ := path.Match(g, name); ok {
+			m = true
+			break
+		}
+	}
+	if len(s.cache) < 4096 {
+		s.cache[name] = m
+	}
+	return m
+}
+
+// format returns the payload for b, compressed when the stream says so,
+// and the pooled buffer holding it (nil when not pooled).
+func (s *stream) format(ctx context.Context, b *format.Batch) ([]byte, *[]byte, error) {
+	raw, rawBuf, err := s.formatRaw(ctx, b)
+	if err != nil || s.compress == "" {
+		return raw, rawBuf, err
+	}
+	bp := payloadPool.Get().(*[]byte)
+	out, err := format.AppendCompressed(s.compress, (*bp)[:0], raw)
+	if rawBuf != nil {
+		payloadPool.Put(rawBuf)
+	}
+	if err != nil {
+		payloadPool.Put(bp)
+		return nil, nil, err
+	}
+	*bp = out
+	return out, bp, nil
+}
+
+func (s *stream) formatRaw(ctx context.Context, b *format.Batch) ([]byte, *[]byte, error) {
+	switch {
+	case s.ctxf != nil:
+		out, err := s.ctxf.FormatContext(ctx, b)
+		return out, nil, err
+	case s.app == nil:
+		out, err := s.f.Format(b)
+		return out, nil, err
+	}
+	bp := payloadPool.Get().(*[]byte)
+	out, err := s.app.AppendFormat((*bp)[:0], b)
+	if err != nil {
+		payloadPool.Put(bp)
+		return nil, nil, err
+	}
+	*bp = out
+	return out, bp, nil
 }

@@ -20,6 +20,12 @@
 // (same seqs), never a loss and never an older batch after a newer one
 // within a connection.
 //
+// A stream's loop (stream.go, serve) is made of parts: the in-flight window
+// and the spans sent ahead of the cursor (inflight.go), the one policy that
+// says when the stream may publish and what, tail, backlog or nothing
+// (policy.go), the batches (build.go), and the publish and ack path
+// (publish.go).
+//
 // # The batch range and dropped
 //
 // first_seq..last_seq is the part of the buffer a batch accounts for: every

@@ -121,49 +121,61 @@ func TestInflightSkip(t *testing.T) {
 	}
 }
 
-// Spans: tail batches sent ahead of the cursor are kept once acknowledged,
-// the backlog stops before them and steps over them, the cursor still moves
-// in window order; after a session ends only the acknowledged spans past
-// the cursor are kept, and the tail restarts past the last of them.
-func TestInflightSpans(t *testing.T) {
-	w := newInflight(8)
+// spansSession runs a session of the span tests: the tail 101..170 sent
+// ahead of a backlog from 1 (101..150 and 161..170 published, 151..160 with
+// nothing to publish), the backlog 1..100 published and 101..150 stepped
+// over. It returns the tokens of 101..150 and 1..100.
+func spansSession(t *testing.T) (w inflight, span, backlog *fakeToken) {
+	t.Helper()
+	w = newInflight(8)
 	w.start(0, 101) // backlog 1..100, tail from 101
 	if w.tail != 101 || w.stop() != 0 {
 		t.Fatalf("tail %d, stop %d; want 101, 0", w.tail, w.stop())
 	}
-	s1, st1 := sentBatch(101, 150, true)
+	s1, span := sentBatch(101, 150, true)
 	w.add(s1)
 	w.skip(160, true) // a tail range with nothing for the stream
 	s3, _ := sentBatch(161, 170, true)
 	w.add(s3)
-	if w.tail != 171 || w.next != 1 {
-		t.Fatalf("after the tail: tail %d, next %d; want 171, 1", w.tail, w.next)
-	}
-	if w.stop() != 101 {
-		t.Fatalf("stop %d, want 101 (the first span)", w.stop())
+	if w.tail != 171 || w.next != 1 || w.stop() != 101 {
+		t.Fatalf("after the tail: tail %d, next %d, stop %d; want 171, 1, 101 (the first span)", w.tail, w.next, w.stop())
 	}
 	if w.stepSpan() {
 		t.Fatal("stepped over a span not at next")
 	}
-	b1, bt1 := sentBatch(1, 100, false)
+	b1, backlog := sentBatch(1, 100, false)
 	w.add(b1)
 	if !w.stepSpan() {
 		t.Fatal("did not step over the span at 101")
 	}
+	return w, span, backlog
+}
+
+// Spans: tail batches sent ahead of the cursor become spans, the backlog
+// stops before them and steps over them, and the cursor still moves in
+// the order the window was filled.
+func TestInflightSpans(t *testing.T) {
+	w, span, backlog := spansSession(t)
 	if w.next != 151 || w.rangeStart != 151 || w.tail != 171 {
 		t.Fatalf("after the step: next %d, range %d, tail %d; want 151, 151, 171", w.next, w.rangeStart, w.tail)
 	}
-
-	close(st1.done)
+	close(span.done)
 	got := popAll(t, &w)
 	if len(got) != 2 || !got[0].ahead || !got[0].ackOK || !got[1].ahead {
 		t.Fatalf("popped %v, want the acknowledged span 101..150 and the empty 151..160", ranges(got))
 	}
-	close(bt1.done)
+	close(backlog.done)
 	if got = popAll(t, &w); len(got) != 0 {
 		t.Fatalf("popped %v while 161..170, published before them, awaits its PUBACK", ranges(got))
 	}
+}
 
+// After a session ends only the acknowledged spans past the cursor are
+// kept, and the tail restarts past the last of them.
+func TestInflightSpansAfterLoss(t *testing.T) {
+	w, span, _ := spansSession(t)
+	close(span.done)
+	popAll(t, &w)
 	// the session ends with the step over 101..150 and the span 161..170
 	// not acknowledged; the cursor is at 100
 	w.fail()

@@ -26,6 +26,10 @@ import "time"
 // a retry wait. A build that finds no more ready ends it, for the tail or
 // the backlog as built.
 
+// budgetRecheck bounds the wait of a stream held by the data budget: the
+// clock may be set (NTP) while it waits.
+const budgetRecheck = time.Minute
+
 // lane is what a stream publishes next.
 type lane uint8
 

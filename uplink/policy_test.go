@@ -88,8 +88,7 @@ func TestSendPolicyNext(t *testing.T) {
 }
 
 // What is due, through a session: the start resends the backlog and the
-// tail, builds end what they found complete, signals and a retry's end
-// make both due again; the budget hold is logged once across sessions.
+// tail, builds end what they found complete.
 func TestSendPolicySession(t *testing.T) {
 	var p sendPolicy
 	p.begin(true)
@@ -112,7 +111,18 @@ func TestSendPolicySession(t *testing.T) {
 	if p.readTo != 500 {
 		t.Errorf("readTo %d, want 500", p.readTo)
 	}
+	if p.begin(false); p.readTo != 0 || !p.due {
+		t.Errorf("next session: %+v, want the backlog due and readTo 0", p)
+	}
+}
 
+// A signal makes the backlog due (the tail only while there is one), a
+// pending retry holds everything until it ends, and the end counts as a
+// signal; the budget hold is logged once, across sessions too.
+func TestSendPolicyRetryAndHold(t *testing.T) {
+	var p sendPolicy
+	p.begin(true)
+	p.due, p.tailDue = false, false
 	p.retry = make(chan time.Time)
 	p.signal(false)
 	if !p.due || p.tailDue {
@@ -134,8 +144,5 @@ func TestSendPolicySession(t *testing.T) {
 	p.begin(false) // the session ends while held; a new one starts
 	if v := p.next(false, false, spent); !v.budget || v.newHold {
 		t.Errorf("hold in the next session: %+v, want it not logged again", v)
-	}
-	if p.readTo != 0 {
-		t.Errorf("readTo %d after begin, want 0", p.readTo)
 	}
 }

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/karana-energy/karana-edge/reading"
 	"github.com/karana-energy/karana-edge/uplink/format"
 )
 
@@ -26,25 +24,6 @@ const (
 	retryMax     = 5 * time.Minute
 	failLogEvery = 10 * time.Minute
 )
-
-// budgetRecheck bounds the wait of a stream held by the data budget: the
-// clock may be set (NTP) while it waits.
-const budgetRecheck = time.Minute
-
-// appender is the optional fast path of a formatter (format.JSON has it):
-// the payload is written into a buffer the uplink reuses once the broker
-// has acknowledged it.
-type appender interface {
-	AppendFormat(dst []byte, b *format.Batch) ([]byte, error)
-}
-
-// contextFormatter is the optional form of a formatter that runs
-// something which must stop with the stream (format.Exec's command).
-type contextFormatter interface {
-	FormatContext(ctx context.Context, b *format.Batch) ([]byte, error)
-}
-
-var payloadPool = sync.Pool{New: func() any { b := make([]byte, 0, 128<<10); return &b }}
 
 // stream is one [[stream]]: its own goroutine, cursor, format and topic.
 type stream struct {
@@ -128,23 +107,28 @@ func (s *stream) poke() {
 	}
 }
 
+// signals tell a stream that readings may be waiting.
+type signals struct {
+	sub  <-chan struct{}  // buffer commits (period 0); nil once closed
+	tick <-chan time.Time // the period
+}
+
 // run serves every session in turn until ctx is done.
 func (s *stream) run(ctx context.Context) {
-	var sub <-chan struct{}
-	var tick <-chan time.Time
+	var sig signals
 	if p := s.cfg.Period.Duration; p > 0 {
 		t := time.NewTicker(p)
 		defer t.Stop()
-		tick = t.C
+		sig.tick = t.C
 	} else {
-		sub = s.u.src.Subscribe()
+		sig.sub = s.u.src.Subscribe()
 	}
 	var prev *session
 	for {
 		sess, changed := s.u.current()
 		if sess != nil && sess != prev && !sess.lost() {
 			prev = sess
-			if err := s.serve(ctx, sess, sub, tick); err != nil && ctx.Err() == nil {
+			if err := s.serve(ctx, sess, sig); err != nil && ctx.Err() == nil {
 				s.setErr(err)
 				s.u.log.Info("uplink: stream failed; it resends from its cursor after reconnecting",
 					"stream", s.name, "broker", s.u.cfg.Broker, "error", err)
@@ -166,130 +150,164 @@ func (s *stream) run(ctx context.Context) {
 // an error when this stream gives up on the session (a failed publish or a
 // PUBACK timeout); either way the window is dropped and the next session
 // starts again from the cursor.
-func (s *stream) serve(ctx context.Context, sess *session, sub <-chan struct{}, tick <-chan time.Time) error {
-	src := s.u.src
-	cursor := src.Cursor(s.name)
+//
+// The parts: the window (inflight.go), the policy saying what may go when
+// (policy.go), the batches (build.go), the publish and ack path
+// (publish.go).
+func (s *stream) serve(ctx context.Context, sess *session, sig signals) error {
+	cursor := s.u.src.Cursor(s.name)
 	s.cursor.Store(cursor)
-	w := &s.win
-	w.start(cursor, s.tailFrom())
-	defer func() { s.resends.Add(uint64(w.fail())) }()
-
-	timeout := s.u.cfg.PublishTimeout.Duration
-	timer := time.NewTimer(timeout)
+	s.win.start(cursor, s.tailFrom())
+	s.policy.begin(s.win.tail > 0)
+	defer func() { s.resends.Add(uint64(s.win.fail())) }()
+	timer := time.NewTimer(time.Hour) // the oldest batch's PUBACK timeout
 	timer.Stop()
 	defer timer.Stop()
-	pol := &s.policy
-	pol.begin(w.tail > 0)
 
-	for {
-		if ctx.Err() != nil || sess.lost() {
-			return nil
-		}
+	for ctx.Err() == nil && !sess.lost() {
 		if err := s.ackDone(); err != nil {
 			return s.lostErr(sess, err)
 		}
-
-		// fill the window: back to back while a backlog remains
-		for {
-			v := pol.next(w.full(), w.tail > 0, s)
-			if v.budget {
-				if v.newHold {
-					s.u.log.Warn("uplink: data budget spent; stream waits in the buffer (not essential)",
-						"stream", s.name, "budget", s.u.cfg.Budget.String(), "resumes_in", v.resumesIn.Round(time.Second))
-					s.wakeLower() // its backlog no longer holds lower priorities back
-				}
-				pol.retry = time.After(v.recheck)
-			}
-			if v.lane == laneNone {
-				break
-			}
-			if v.lane == laneBacklog && w.stepSpan() {
-				continue
-			}
-			var nb built
-			var err error
-			isTail := v.lane == laneTail
-			if isTail {
-				nb, err = s.build(ctx, w.tail, w.tail, 0)
-			} else {
-				_, last := src.Bounds()
-				pol.readingBacklog(last)
-				nb, err = s.build(ctx, w.next, w.rangeStart, w.stop())
-			}
-			if err != nil && ctx.Err() != nil {
-				return nil // stopping: an exec command was killed with the stream
-			}
-			if err != nil {
-				// a read or format error leaves next, rangeStart and the
-				// cursor where they are: the same range is read and
-				// formatted again after a backoff (an exec command that
-				// failed is run again)
-				pol.retry = s.buildFailed(w.next, err)
-				break
-			}
-			s.buildOK()
-			if isTail {
-				if pol.tailBuilt(nb.more); nb.last < w.tail {
-					continue
-				}
-			} else {
-				pol.backlogBuilt(nb.more, nb.last < w.next)
-				if !nb.more {
-					s.drained()
-				}
-				if nb.last < w.next {
-					continue // nothing (complete) to send yet
-				}
-			}
-			if nb.payload == nil {
-				w.skip(nb.last, isTail)
-				continue
-			}
-			p, err := s.pub.send(ctx, sess, &nb)
-			if err != nil {
-				return stopped(err)
-			}
-			p.ahead = isTail
-			w.add(p)
+		if err := s.fill(ctx, sess); err != nil {
+			return stopped(err)
 		}
-
-		if w.headComplete() {
+		if s.win.headComplete() {
 			continue // acknowledged already, or nothing to publish: ack and refill now
 		}
-		if pol.idle(w.empty(), w.tail > 0) {
-			s.quiet.Store(pol.readTo) // all sent that can be, up to there
+		if s.policy.idle(s.win.empty(), s.win.tail > 0) {
+			s.quiet.Store(s.policy.readTo) // all sent that can be, up to there
 		}
-
-		var headDone <-chan struct{}
-		var expired <-chan time.Time
-		if p := w.head(); p != nil {
-			headDone = p.tok.Done()
-			timer.Reset(time.Until(p.sent.Add(timeout)))
-			expired = timer.C
+		if err := s.await(ctx, sess, &sig, timer); err != nil {
+			return stopped(err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-sess.done:
-			return nil
-		case <-headDone:
-		case <-expired:
-			p := w.head()
-			return fmt.Errorf("no PUBACK for batch %d..%d within %s", p.first, p.last, timeout)
-		case <-tick:
-			pol.signal(w.tail > 0)
-		case _, ok := <-sub:
-			pol.signal(w.tail > 0)
-			if !ok {
-				sub = nil
-			}
-		case <-s.flush:
-			pol.signal(w.tail > 0)
-		case <-pol.retry:
-			pol.retried(w.tail > 0)
-		}
-		timer.Stop()
 	}
+	return nil
+}
+
+// fill publishes batch after batch while the policy lets it: back to back
+// while a backlog remains, up to a full window. errStopped or the error
+// that ends the session.
+func (s *stream) fill(ctx context.Context, sess *session) error {
+	for {
+		v := s.policy.next(s.win.full(), s.win.tail > 0, s)
+		switch {
+		case v.budget:
+			s.budgetHeld(v)
+			return nil
+		case v.lane == laneNone:
+			return nil
+		case v.lane == laneBacklog && s.win.stepSpan():
+			continue
+		}
+		nb, err := s.buildNext(ctx, v.lane)
+		if err != nil {
+			if ctx.Err() != nil {
+				return errStopped // an exec command was killed with the stream
+			}
+			// a read or format error leaves the window and the cursor
+			// where they are: the same range is read and formatted again
+			// after a backoff (an exec command that failed is run again)
+			s.policy.retry = s.buildFailed(s.win.next, err)
+			return nil
+		}
+		s.buildOK()
+		if err := s.dispatch(ctx, sess, v.lane, &nb); err != nil {
+			return err
+		}
+	}
+}
+
+// budgetHeld makes the stream wait for the data budget; the hold is
+// logged once, and lower priorities go: its backlog no longer holds them
+// back.
+func (s *stream) budgetHeld(v verdict) {
+	if v.newHold {
+		s.u.log.Warn("uplink: data budget spent; stream waits in the buffer (not essential)",
+			"stream", s.name, "budget", s.u.cfg.Budget.String(), "resumes_in", v.resumesIn.Round(time.Second))
+		s.wakeLower()
+	}
+	s.policy.retry = time.After(v.recheck)
+}
+
+// buildNext builds the lane's next batch: the tail from where it stands,
+// the backlog from next up to the next span sent ahead.
+func (s *stream) buildNext(ctx context.Context, l lane) (built, error) {
+	w := &s.win
+	if l == laneTail {
+		return s.build(ctx, w.tail, w.tail, 0)
+	}
+	_, last := s.u.src.Bounds()
+	s.policy.readingBacklog(last)
+	return s.build(ctx, w.next, w.rangeStart, w.stop())
+}
+
+// dispatch puts a built batch in the window: published, or accounted for
+// when it has nothing to publish; a batch with nothing complete yet is
+// left out. A backlog read that reached the end lets lower priorities go.
+func (s *stream) dispatch(ctx context.Context, sess *session, l lane, nb *built) error {
+	w := &s.win
+	from := w.next
+	if l == laneTail {
+		from = w.tail
+		s.policy.tailBuilt(nb.more)
+	} else {
+		s.policy.backlogBuilt(nb.more, nb.last < from)
+		if !nb.more {
+			s.drained()
+		}
+	}
+	switch {
+	case nb.last < from:
+		return nil
+	case nb.payload == nil:
+		w.skip(nb.last, l == laneTail)
+		return nil
+	}
+	p, err := s.pub.send(ctx, sess, nb)
+	if err != nil {
+		return err
+	}
+	p.ahead = l == laneTail
+	w.add(p)
+	return nil
+}
+
+// await waits for the oldest batch's PUBACK, failing the session when it
+// does not come within publish_timeout, or for a reason to fill the window
+// again: a commit, a tick, a flush, the end of a retry wait.
+func (s *stream) await(ctx context.Context, sess *session, sig *signals, timer *time.Timer) error {
+	timeout := s.u.cfg.PublishTimeout.Duration
+	var headDone <-chan struct{}
+	var expired <-chan time.Time
+	head := s.win.head()
+	if head != nil {
+		headDone = head.tok.Done()
+		timer.Reset(time.Until(head.sent.Add(timeout)))
+		expired = timer.C
+	}
+	defer timer.Stop()
+	hasTail := s.win.tail > 0
+	select {
+	case <-ctx.Done():
+		return errStopped
+	case <-sess.done:
+		return errStopped
+	case <-headDone:
+	case <-expired:
+		return fmt.Errorf("no PUBACK for batch %d..%d within %s", head.first, head.last, timeout)
+	case <-sig.tick:
+		s.policy.signal(hasTail)
+	case _, ok := <-sig.sub:
+		s.policy.signal(hasTail)
+		if !ok {
+			sig.sub = nil
+		}
+	case <-s.flush:
+		s.policy.signal(hasTail)
+	case <-s.policy.retry:
+		s.policy.retried(hasTail)
+	}
+	return nil
 }
 
 // stopped is nil for errStopped: the stream stops quietly.
@@ -308,90 +326,6 @@ func (s *stream) lostErr(sess *session, err error) error {
 		return nil
 	}
 	return err
-}
-
-// checkOrder guards the dropped arithmetic against a source that breaks its
-// contract: seqs must ascend strictly from at least from.
-func checkOrder(rs []reading.Reading, from uint64) error {
-	prev := from - 1
-	for i := range rs {
-		if rs[i].Seq <= prev {
-			return fmt.Errorf("source returned seq %d after %d (want ascending from %d)", rs[i].Seq, prev, from)
-		}
-		prev = rs[i].Seq
-	}
-	return nil
-}
-
-func (s *stream) filter(rs []reading.Reading) []reading.Reading {
-	if s.all {
-		return rs
-	}
-	out := make([]reading.Reading, 0, len(rs))
-	for i := range rs {
-		if s.matches(rs[i].Name) {
-			out = append(out, rs[i])
-		}
-	}
-	return out
-}
-
-// matches applies the globs with a per-name cache: a box has tens of series,
-// and path.Match per reading per glob would cost more than formatting.
-func (s *stream) matches(name string) bool {
-	if m, ok := s.cache[name]; ok {
-		return m
-	}
-	m := false
-	for _, g := range s.cfg.Match {
-		if ok, _ := path.Match(g, name); ok {
-			m = true
-			break
-		}
-	}
-	if len(s.cache) < 4096 {
-		s.cache[name] = m
-	}
-	return m
-}
-
-// format returns the payload for b, compressed when the stream says so,
-// and the pooled buffer holding it (nil when not pooled).
-func (s *stream) format(ctx context.Context, b *format.Batch) ([]byte, *[]byte, error) {
-	raw, rawBuf, err := s.formatRaw(ctx, b)
-	if err != nil || s.compress == "" {
-		return raw, rawBuf, err
-	}
-	bp := payloadPool.Get().(*[]byte)
-	out, err := format.AppendCompressed(s.compress, (*bp)[:0], raw)
-	if rawBuf != nil {
-		payloadPool.Put(rawBuf)
-	}
-	if err != nil {
-		payloadPool.Put(bp)
-		return nil, nil, err
-	}
-	*bp = out
-	return out, bp, nil
-}
-
-func (s *stream) formatRaw(ctx context.Context, b *format.Batch) ([]byte, *[]byte, error) {
-	switch {
-	case s.ctxf != nil:
-		out, err := s.ctxf.FormatContext(ctx, b)
-		return out, nil, err
-	case s.app == nil:
-		out, err := s.f.Format(b)
-		return out, nil, err
-	}
-	bp := payloadPool.Get().(*[]byte)
-	out, err := s.app.AppendFormat((*bp)[:0], b)
-	if err != nil {
-		payloadPool.Put(bp)
-		return nil, nil, err
-	}
-	*bp = out
-	return out, bp, nil
 }
 
 func (s *stream) setErr(err error) {
