@@ -4,10 +4,13 @@ package uplink
 //
 // At each connect every stream with readings past its cursor is marked
 // draining. A draining stream's backlog batches wait while a stream of
-// higher priority is draining (the gate): the link's first minutes go to
-// what matters most. A stream stops draining once a read reaches the end of
-// what is committed, and then every stream is poked so the next priority
-// level starts at once.
+// higher priority is draining (heldByPeer; policy.go weighs it with the
+// budget and the window): the link's first minutes go to what matters
+// most. A stream stops draining once a read reaches the end of what is
+// committed, and then the lower-priority streams are poked so the next
+// priority level starts at once. The draining flags are how streams signal
+// each other: set at connect, read by lower priorities, cleared by the
+// stream itself.
 //
 // The live tail (readings newer than when the link came back) is not held
 // behind that: a held raw stream sends its tail ahead of its own cursor,
@@ -16,11 +19,12 @@ package uplink
 // straight away after a week offline.
 //
 // A range sent ahead of the cursor is a span. The persisted cursor still
-// only moves contiguously: spans live in memory, the drain stops its batch
-// right before a span (build's stop, counting holes up to there) and steps
-// over it, so every seq is published once per session and every hole is
-// counted once, in the one batch that covers it. After a restart the spans
-// are forgotten and resent from the cursor (at-least-once, as always).
+// only moves contiguously: spans live in memory (the window's,
+// inflight.go), the drain stops its batch right before a span (build's
+// stop, counting holes up to there) and steps over it, so every seq is
+// published once per session and every hole is counted once, in the one
+// batch that covers it. After a restart the spans are forgotten and resent
+// from the cursor (at-least-once, as always).
 // Aggregate streams have no tail: their windows need the readings in order,
 // so a held aggregate stream waits whole (its batches are small).
 
