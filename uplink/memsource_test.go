@@ -1,6 +1,7 @@
 package uplink
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"sync"
@@ -117,7 +118,7 @@ func (m *memSource) Ack(stream string, seq uint64) {
 	m.ackHist[stream] = append(m.ackHist[stream], seq)
 }
 
-func (m *memSource) Subscribe() <-chan struct{} {
+func (m *memSource) SubscribeCtx(context.Context) <-chan struct{} {
 	c := make(chan struct{}, 1)
 	m.mu.Lock()
 	m.subs = append(m.subs, c)

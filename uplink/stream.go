@@ -121,7 +121,7 @@ func (s *stream) run(ctx context.Context) {
 		defer t.Stop()
 		sig.tick = t.C
 	} else {
-		sig.sub = s.u.src.Subscribe()
+		sig.sub = s.u.src.SubscribeCtx(ctx)
 	}
 	var prev *session
 	for {

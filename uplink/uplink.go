@@ -28,9 +28,10 @@ type Source interface {
 	// Ack advances the stream's cursor; the buffer persists it at its next
 	// group commit.
 	Ack(stream string, seq uint64)
-	// Subscribe returns a channel signalled after each commit that added
-	// readings (signals may coalesce).
-	Subscribe() <-chan struct{}
+	// SubscribeCtx returns a channel signalled after each commit that
+	// added readings (signals may coalesce), until ctx ends: a stream
+	// restarted in place (Reconfigure) must not leave its channel behind.
+	SubscribeCtx(ctx context.Context) <-chan struct{}
 }
 
 // Options are the uplink's collaborators and identity.
