@@ -200,6 +200,7 @@ func (w *inflight) skip(last uint64, ahead bool) {
 	}
 	w.queue = append(w.queue, &pending{first: w.rangeStart, last: last})
 	w.next = last + 1
+	w.caughtUp()
 }
 
 // caughtUp ends the tail once the backlog has reached it.

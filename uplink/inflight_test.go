@@ -244,3 +244,16 @@ func ranges(ps []*pending) [][2]uint64 {
 	}
 	return out
 }
+
+// A backlog range with nothing to publish that passes the tail's start ends
+// the tail too, as a published one does: else a tail held again later (a
+// higher-priority stream added mid-session) would read that range a second
+// time, and a seq would go out twice within one run.
+func TestInflightBacklogSkipReachesTail(t *testing.T) {
+	w := newInflight(2)
+	w.start(0, 51)
+	w.skip(60, false)
+	if w.tail != 0 {
+		t.Errorf("tail %d after the backlog skipped past it, want 0", w.tail)
+	}
+}
