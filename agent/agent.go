@@ -1,9 +1,3 @@
-// Package agent wires karana-edge's pipeline: the sampler feeds the buffer,
-// the buffer feeds the uplink's streams, and the control socket lets
-// `karana-edge buffer stats|export` look inside while the daemon runs.
-//
-// It is the one place that knows bbolt feeds MQTT; every other package only
-// declares the small interface it needs from its neighbour.
 package agent
 
 import (
