@@ -310,14 +310,12 @@ func otherDriverHint(driver string) func(key string) string {
 	}
 }
 
-// decodeStreams decodes each [[stream]] over the stream defaults.
+// decodeStreams decodes each [[stream]] over the stream defaults, with the
+// format's own options decoded from the same table.
 func decodeStreams(tables []*config.Table) []uplink.StreamConfig {
 	out := make([]uplink.StreamConfig, 0, len(tables))
 	for _, t := range tables {
-		sc := uplink.DefaultStreamConfig()
-		t.DecodeStrict(&sc)
-		t.Fail(sc.Validate())
-		out = append(out, sc)
+		out = append(out, uplink.DecodeStream(t))
 	}
 	return out
 }

@@ -10,7 +10,8 @@ import (
 
 // WriteTOML writes the effective config, every default filled in, as TOML
 // that loads back to an equal Config: what `karana-edge check` prints.
-// A [[sensor]] table lists the common keys, then the driver's options.
+// A [[sensor]] table lists the common keys, then the driver's options; a
+// [[stream]] its own keys, then the format's.
 // Secrets are never stored in the config (the MQTT password lives in
 // password_file), so nothing needs hiding.
 func (c *Config) WriteTOML(w io.Writer) error {
@@ -46,7 +47,7 @@ func (c *Config) WriteTOML(w io.Writer) error {
 	}
 	for i := range c.Streams {
 		bw.WriteString("\n[[stream]]\n")
-		if err := config.WriteKeys(bw, &c.Streams[i]); err != nil {
+		if err := config.WriteKeys(bw, &c.Streams[i], c.Streams[i].Options); err != nil {
 			return fmt.Errorf("config: stream %q: %w", c.Streams[i].Name, err)
 		}
 	}

@@ -219,14 +219,6 @@ type StreamConfig struct {
 	// formatter: influx tags, the senml base name, json "tags", template
 	// .Tags; csv leaves them out.
 	Tags map[string]string `toml:"tags"`
-	// Template is the text/template of format "template".
-	Template string `toml:"template"`
-	// Command is the argv format "exec" pipes each batch through.
-	Command []string `toml:"command"`
-	// ExecTimeout bounds one run of the exec command.
-	ExecTimeout config.Duration `toml:"exec_timeout"`
-	// CSVHeader writes format "csv"'s header row.
-	CSVHeader bool `toml:"csv_header"`
 	// Aggregate, when set, makes the stream publish per-window statistics
 	// of the matched series instead of raw readings (aggregate.go).
 	Aggregate config.Duration `toml:"aggregate"`
@@ -245,6 +237,12 @@ type StreamConfig struct {
 	Backfill string `toml:"backfill"`
 	// Essential streams keep publishing once the data budget is spent.
 	Essential bool `toml:"essential"`
+
+	// Options are the format's own keys (template, command, csv_header
+	// ...), decoded from the same table into the struct the format
+	// registered (format.Options; DecodeStream does it); nil means the
+	// format's defaults.
+	Options any `toml:"-"`
 }
 
 // AggregateFunctions returns the functions of an aggregate stream (the
@@ -279,26 +277,33 @@ func (c *StreamConfig) AggregateName() string {
 // DefaultStreamConfig returns a stream's defaults (the name is left empty).
 func DefaultStreamConfig() StreamConfig {
 	return StreamConfig{
-		Period:      config.D(60 * time.Second),
-		Format:      "json",
-		Match:       []string{"*"},
-		MaxBatch:    1000,
-		Compress:    format.CompressNone,
-		ExecTimeout: config.D(format.DefaultExecTimeout),
-		CSVHeader:   true,
-		Backfill:    BackfillOldestFirst,
+		Period:   config.D(60 * time.Second),
+		Format:   "json",
+		Match:    []string{"*"},
+		MaxBatch: 1000,
+		Compress: format.CompressNone,
+		Backfill: BackfillOldestFirst,
 	}
 }
 
-// FormatOptions returns the stream's formatter options. Options left at
-// their defaults are zero, so that a format which does not use them
-// accepts them.
-func (c *StreamConfig) FormatOptions() format.Options {
-	o := format.Options{Template: c.Template, Command: c.Command, CSVNoHeader: !c.CSVHeader, Tags: c.Tags}
-	if c.ExecTimeout.Duration != format.DefaultExecTimeout {
-		o.Timeout = c.ExecTimeout.Duration
+// DecodeStream decodes one [[stream]] table over the stream defaults, with
+// the format's own options from the same table, and validates it; every
+// mistake is recorded in t's document with its position.
+func DecodeStream(t *config.Table) StreamConfig {
+	sc := DefaultStreamConfig()
+	name := sc.Format
+	if f, ok := t.String("format"); ok {
+		name = f
 	}
-	return o
+	sc.Options = format.Decode(t, name, &sc)
+	t.Fail(sc.Validate())
+	return sc
+}
+
+// Formatter returns the stream's formatter, configured with its options
+// and tags.
+func (c *StreamConfig) Formatter() (format.Formatter, error) {
+	return format.Configure(c.Format, c.Options, c.Tags)
 }
 
 // TopicLevels are the topic levels under the device prefix that the
@@ -323,7 +328,7 @@ func (c *StreamConfig) Validate() error {
 	}
 	if _, ok := format.Lookup(c.Format); !ok {
 		errs.Add("format", "unknown format %q (known: %s)", c.Format, strings.Join(format.Names(), ", "))
-	} else if _, err := format.Configure(c.Format, c.FormatOptions()); err != nil {
+	} else if _, err := c.Formatter(); err != nil {
 		var fe config.FieldErrors
 		if errors.As(err, &fe) {
 			errs = append(errs, fe...)

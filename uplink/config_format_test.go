@@ -21,10 +21,7 @@ func loadStreams(t *testing.T, src string) ([]StreamConfig, []string) {
 	}
 	var out []StreamConfig
 	for _, tbl := range root.Tables("stream") {
-		sc := DefaultStreamConfig()
-		tbl.DecodeStrict(&sc)
-		tbl.Fail(sc.Validate())
-		out = append(out, sc)
+		out = append(out, DecodeStream(tbl))
 	}
 	var msgs []string
 	if err := doc.Err(); err != nil {
@@ -71,17 +68,17 @@ csv_header = false
 			t.Errorf("stream %s topic levels %v, want %v", scs[i].Name, got, want)
 		}
 	}
-	if o := scs[2].FormatOptions(); o.Timeout != 30*time.Second || len(o.Command) != 3 || o.Command[2] != "kisumu 3" {
-		t.Errorf("exec options %+v", o)
+	if o, ok := scs[2].Options.(*format.ExecOptions); !ok || o.Timeout.Duration != 30*time.Second || len(o.Command) != 3 || o.Command[2] != "kisumu 3" {
+		t.Errorf("exec options %+v", scs[2].Options)
 	}
-	if o := scs[3].FormatOptions(); !o.CSVNoHeader {
-		t.Errorf("csv options %+v", o)
+	if o, ok := scs[3].Options.(*format.CSVOptions); !ok || o.Header {
+		t.Errorf("csv options %+v", scs[3].Options)
 	}
-	// the defaults leave every option unset, so json accepts them
+	// the defaults set no option, so json takes them
 	def := DefaultStreamConfig()
 	def.Name = "raw"
-	if o := def.FormatOptions(); o.Template != "" || o.Command != nil || o.Timeout != 0 || o.CSVNoHeader || def.Compress != "none" {
-		t.Errorf("defaults set options: %+v compress %q", o, def.Compress)
+	if def.Options != nil || def.Compress != "none" {
+		t.Errorf("defaults set options: %+v compress %q", def.Options, def.Compress)
 	}
 	if err := def.Validate(); err != nil {
 		t.Error(err)

@@ -94,7 +94,7 @@ func TestCompressedAndTemplateStreams(t *testing.T) {
 	gi.Format, gi.Compress, gi.Tags = "influx", format.CompressGzip, tags
 	tp := streamCfg("tpl", time.Hour, 400)
 	tp.Format, tp.Tags = "template", tags
-	tp.Template = "{{$.Tags.site}} {{.FirstSeq}}-{{.LastSeq}}:{{range .Readings}} {{.Seq}}={{.Value}}{{end}}\n"
+	tp.Options = &format.TemplateOptions{Template: "{{$.Tags.site}} {{.FirstSeq}}-{{.LastSeq}}:{{range .Readings}} {{.Seq}}={{.Value}}{{end}}\n"}
 	_, col := runFormatStreams(t, src, []StreamConfig{zj, gi, tp})
 
 	for _, s := range []string{"zraw", "lines", "tpl"} {
@@ -238,10 +238,10 @@ func TestFormatErrorKeepsTheCursor(t *testing.T) {
 	flaky := streamCfg("flaky", time.Hour, 1000)
 	flaky.Format = "exec"
 	// fails on its first run, then passes the json batch through
-	flaky.Command = []string{sh, "-c", `if [ -e "$1" ]; then cat; else : > "$1"; echo "backend down" >&2; exit 2; fi`, "sh", marker}
+	flaky.Options = &format.ExecOptions{Command: []string{sh, "-c", `if [ -e "$1" ]; then cat; else : > "$1"; echo "backend down" >&2; exit 2; fi`, "sh", marker}}
 	broken := streamCfg("broken", time.Hour, 1000)
 	broken.Format = "exec"
-	broken.Command = []string{sh, "-c", `echo "always down" >&2; exit 1`}
+	broken.Options = &format.ExecOptions{Command: []string{sh, "-c", `echo "always down" >&2; exit 1`}}
 	u, col := runFormatStreams(t, src, []StreamConfig{flaky, broken})
 
 	waitFor(t, "the broken stream to report its error", func() bool {

@@ -71,7 +71,7 @@ type stream struct {
 }
 
 func newStream(u *Uplink, cfg StreamConfig) (*stream, error) {
-	f, err := format.Configure(cfg.Format, cfg.FormatOptions())
+	f, err := cfg.Formatter()
 	if err != nil {
 		return nil, fmt.Errorf("format %q: %w", cfg.Format, err)
 	}

@@ -31,18 +31,22 @@ type CSV struct {
 	noHeader bool
 }
 
-func init() { Register("csv", CSV{}) }
+// CSVOptions are the csv format's keys in a [[stream]] table.
+type CSVOptions struct {
+	// Header writes the header row (default true).
+	Header bool `toml:"csv_header"`
+}
+
+// KeyCSVHeader is CSVOptions.Header's key.
+const KeyCSVHeader = "csv_header"
+
+func init() {
+	RegisterOptions("csv", CSV{}, func() CSVOptions { return CSVOptions{Header: true} },
+		func(o *CSVOptions, _ map[string]string) (Formatter, error) { return CSV{noHeader: !o.Header}, nil })
+}
 
 // ContentType implements Formatter.
 func (CSV) ContentType() string { return "text/csv; charset=utf-8" }
-
-// Configure implements Configurable: csv_header is its only option.
-func (CSV) Configure(o Options) (Formatter, error) {
-	if errs := o.Unused("csv", KeyCSVHeader); len(errs) > 0 {
-		return nil, errs
-	}
-	return CSV{noHeader: o.CSVNoHeader}, nil
-}
 
 var csvHeader = []string{"seq", "name", "ts", "value", "unit", "flags"}
 

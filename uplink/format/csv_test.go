@@ -15,7 +15,7 @@ func TestCSVGoldenParses(t *testing.T) {
 	b := goldenBatch()
 	b.Readings = append(b.Readings, reading.Reading{Seq: 107, Name: "odd.unit", Time: b.Readings[0].Time,
 		Value: math.Inf(-1), Unit: `a,"quoted" unit` + "\nwith a newline"})
-	f, err := Configure("csv", Options{Tags: map[string]string{"site": "ignored"}})
+	f, err := Configure("csv", nil, map[string]string{"site": "ignored"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestCSVGoldenParses(t *testing.T) {
 }
 
 func TestCSVNoHeader(t *testing.T) {
-	f, err := Configure("csv", Options{CSVNoHeader: true})
+	f, err := Configure("csv", &CSVOptions{Header: false}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestCSVNoHeader(t *testing.T) {
 	if string(empty) != "seq,name,ts,value,unit,flags\n" {
 		t.Errorf("empty batch: %q", empty)
 	}
-	if _, err := Configure("csv", Options{Command: []string{"x"}}); err == nil {
+	if _, err := configureTOML("csv", `command = ["x"]`, nil); err == nil {
 		t.Error("csv accepts a command")
 	}
 }

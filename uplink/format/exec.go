@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/karana-energy/karana-edge/config"
 )
 
 // Exec is the "exec" format: it pipes the batch, as the json format's
@@ -49,7 +51,23 @@ type Exec struct {
 	maxOut  int
 }
 
-func init() { Register("exec", Exec{}) }
+// ExecOptions are the exec format's keys in a [[stream]] table.
+type ExecOptions struct {
+	// Command is the argv run, without a shell. Required.
+	Command []string `toml:"command"`
+	// Timeout bounds one run; 0 means DefaultExecTimeout.
+	Timeout config.Duration `toml:"exec_timeout"`
+}
+
+// The exec format's keys, as its errors name them.
+const (
+	KeyCommand     = "command"
+	KeyExecTimeout = "exec_timeout"
+)
+
+func init() {
+	RegisterOptions("exec", Exec{}, func() ExecOptions { return ExecOptions{Timeout: config.D(DefaultExecTimeout)} }, configureExec)
+}
 
 // DefaultExecTimeout bounds one run when exec_timeout is not set.
 const DefaultExecTimeout = 10 * time.Second
@@ -63,10 +81,10 @@ func (Exec) LocalOnly() bool { return true }
 // ContentType implements Formatter: the command decides.
 func (Exec) ContentType() string { return "application/octet-stream" }
 
-// Configure implements Configurable: command is required, exec_timeout
+// configureExec checks the options: command is required, exec_timeout
 // optional.
-func (Exec) Configure(o Options) (Formatter, error) {
-	errs := o.Unused("exec", KeyCommand, KeyExecTimeout)
+func configureExec(o *ExecOptions, _ map[string]string) (Formatter, error) {
+	var errs config.FieldErrors
 	switch {
 	case len(o.Command) == 0:
 		errs.Add(KeyCommand, `format "exec" needs a command, e.g. command = ["/usr/local/bin/to-backend", "--site", "x"]`)
@@ -78,12 +96,12 @@ func (Exec) Configure(o Options) (Formatter, error) {
 			errs.Add(KeyCommand, "argument %d holds a NUL byte", i)
 		}
 	}
-	timeout := o.Timeout
+	timeout := o.Timeout.Duration
 	if timeout == 0 {
 		timeout = DefaultExecTimeout
 	}
 	if timeout < 100*time.Millisecond || timeout > time.Hour {
-		errs.Add(KeyExecTimeout, "must be between 100ms and 1h, got %s", o.Timeout)
+		errs.Add(KeyExecTimeout, "must be between 100ms and 1h, got %s", o.Timeout.Duration)
 	}
 	if len(errs) > 0 {
 		return nil, errs

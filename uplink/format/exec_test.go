@@ -28,9 +28,9 @@ func needSh(t *testing.T) string {
 	return sh
 }
 
-func configureExec(t *testing.T, o Options) Exec {
+func execWith(t *testing.T, o ExecOptions) Exec {
 	t.Helper()
-	f, err := Configure("exec", o)
+	f, err := Configure("exec", &o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func configureExec(t *testing.T, o Options) Exec {
 func TestExecPipesTheJSONBatch(t *testing.T) {
 	sh := needSh(t)
 	b := taggedBatch()
-	f := configureExec(t, Options{Command: []string{sh, "-c", "cat"}})
+	f := execWith(t, ExecOptions{Command: []string{sh, "-c", "cat"}})
 	got, err := f.Format(b)
 	if err != nil {
 		t.Fatal(err)
@@ -50,16 +50,16 @@ func TestExecPipesTheJSONBatch(t *testing.T) {
 		t.Errorf("cat gave\n%s\nwant the json batch\n%s", got, want)
 	}
 	// the environment names the batch; stdout is published as is, even empty
-	f = configureExec(t, Options{Command: []string{sh, "-c", `printf '%s %s %s %s' "$KARANA_DEVICE" "$KARANA_STREAM" "$KARANA_FIRST_SEQ" "$KARANA_LAST_SEQ"`}})
+	f = execWith(t, ExecOptions{Command: []string{sh, "-c", `printf '%s %s %s %s' "$KARANA_DEVICE" "$KARANA_STREAM" "$KARANA_FIRST_SEQ" "$KARANA_LAST_SEQ"`}})
 	if got, err := f.Format(b); err != nil || string(got) != "site-042 raw 101 106" {
 		t.Errorf("env: %q, %v", got, err)
 	}
-	f = configureExec(t, Options{Command: []string{sh, "-c", "cat >/dev/null"}})
+	f = execWith(t, ExecOptions{Command: []string{sh, "-c", "cat >/dev/null"}})
 	if got, err := f.Format(b); err != nil || len(got) != 0 {
 		t.Errorf("silent command: %q, %v", got, err)
 	}
 	// argv is not a shell line: the argument arrives whole
-	f = configureExec(t, Options{Command: []string{sh, "-c", `printf '%s' "$1"`, "x", "a b; $(echo no) *"}})
+	f = execWith(t, ExecOptions{Command: []string{sh, "-c", `printf '%s' "$1"`, "x", "a b; $(echo no) *"}})
 	if got, err := f.Format(b); err != nil || string(got) != "a b; $(echo no) *" {
 		t.Errorf("argv: %q, %v", got, err)
 	}
@@ -67,7 +67,7 @@ func TestExecPipesTheJSONBatch(t *testing.T) {
 
 func TestExecFailureIsAnError(t *testing.T) {
 	sh := needSh(t)
-	f := configureExec(t, Options{Command: []string{sh, "-c", "echo partial; echo 'backend rejected the batch' >&2; exit 3"}})
+	f := execWith(t, ExecOptions{Command: []string{sh, "-c", "echo partial; echo 'backend rejected the batch' >&2; exit 3"}})
 	out, err := f.Format(goldenBatch())
 	if err == nil || out != nil {
 		t.Fatalf("got %q, %v; want no payload and an error", out, err)
@@ -75,7 +75,7 @@ func TestExecFailureIsAnError(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, "exit status 3") || !strings.Contains(msg, "backend rejected the batch") {
 		t.Errorf("error %q lacks the exit status or stderr", msg)
 	}
-	f = configureExec(t, Options{Command: []string{filepath.Join(t.TempDir(), "missing")}})
+	f = execWith(t, ExecOptions{Command: []string{filepath.Join(t.TempDir(), "missing")}})
 	if _, err := f.Format(goldenBatch()); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("missing program: %v", err)
 	}
@@ -86,9 +86,9 @@ func TestExecFailureIsAnError(t *testing.T) {
 func TestExecTimeoutKillsTheProcessGroup(t *testing.T) {
 	sh := needSh(t)
 	pidFile := filepath.Join(t.TempDir(), "child.pid")
-	f := configureExec(t, Options{
+	f := execWith(t, ExecOptions{
 		Command: []string{sh, "-c", "sleep 60 & echo $! > " + pidFile + "; wait"},
-		Timeout: 300 * time.Millisecond,
+		Timeout: config.D(300 * time.Millisecond),
 	})
 	start := time.Now()
 	_, err := f.Format(goldenBatch())
@@ -129,7 +129,7 @@ func processAlive(pid int) bool {
 
 func TestExecContextCancelKills(t *testing.T) {
 	sh := needSh(t)
-	f := configureExec(t, Options{Command: []string{sh, "-c", "sleep 60"}})
+	f := execWith(t, ExecOptions{Command: []string{sh, "-c", "sleep 60"}})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(100 * time.Millisecond); cancel() }()
 	_, err := f.FormatContext(ctx, goldenBatch())
@@ -140,7 +140,7 @@ func TestExecContextCancelKills(t *testing.T) {
 
 func TestExecOutputBound(t *testing.T) {
 	sh := needSh(t)
-	f := configureExec(t, Options{Command: []string{sh, "-c", "cat /dev/zero"}, Timeout: 30 * time.Second})
+	f := execWith(t, ExecOptions{Command: []string{sh, "-c", "cat /dev/zero"}, Timeout: config.D(30 * time.Second)})
 	f.maxOut = 1 << 20
 	if _, err := f.Format(goldenBatch()); err == nil || !strings.Contains(err.Error(), "stdout exceeds") {
 		t.Errorf("got %v, want the output bound", err)
@@ -149,23 +149,23 @@ func TestExecOutputBound(t *testing.T) {
 
 func TestExecConfigure(t *testing.T) {
 	for _, tc := range []struct {
-		opts Options
+		opts string
 		key  string
 	}{
-		{Options{}, KeyCommand},
-		{Options{Command: []string{""}}, KeyCommand},
-		{Options{Command: []string{"x"}, Timeout: time.Millisecond}, KeyExecTimeout},
-		{Options{Command: []string{"x"}, Timeout: 2 * time.Hour}, KeyExecTimeout},
-		{Options{Command: []string{"x"}, Template: "t"}, KeyTemplate},
-		{Options{Command: []string{"x"}, CSVNoHeader: true}, KeyCSVHeader},
+		{``, KeyCommand},
+		{`command = [""]`, KeyCommand},
+		{"command = [\"x\"]\nexec_timeout = \"1ms\"", KeyExecTimeout},
+		{"command = [\"x\"]\nexec_timeout = \"2h\"", KeyExecTimeout},
+		{"command = [\"x\"]\ntemplate = \"t\"", KeyTemplate},
+		{"command = [\"x\"]\ncsv_header = false", KeyCSVHeader},
 	} {
-		_, err := Configure("exec", tc.opts)
+		_, err := configureTOML("exec", tc.opts, nil)
 		var fe config.FieldErrors
 		if !errors.As(err, &fe) || fe[0].Key != tc.key {
 			t.Errorf("%+v: got %v, want an error on %s", tc.opts, err, tc.key)
 		}
 	}
-	if f := configureExec(t, Options{Command: []string{"x"}}); f.timeout != DefaultExecTimeout {
+	if f := execWith(t, ExecOptions{Command: []string{"x"}}); f.timeout != DefaultExecTimeout {
 		t.Errorf("default timeout %s", f.timeout)
 	}
 	if !IsLocalOnly("exec") || IsLocalOnly("json") || IsLocalOnly("template") || IsLocalOnly("nosuch") {
@@ -183,7 +183,7 @@ func TestExecConfigure(t *testing.T) {
 func TestExecOutputBoundMemory(t *testing.T) {
 	sh := needSh(t)
 	const limit = 4 << 20
-	f := configureExec(t, Options{Command: []string{sh, "-c", "cat /dev/zero"}, Timeout: 30 * time.Second})
+	f := execWith(t, ExecOptions{Command: []string{sh, "-c", "cat /dev/zero"}, Timeout: config.D(30 * time.Second)})
 	f.maxOut = limit
 	runtime.GC()
 	var before, after runtime.MemStats

@@ -1,11 +1,12 @@
 // Package format holds the payload formatters that turn a batch of readings
 // into the bytes published on a stream's topic, and their registry.
 //
-// A formatter's life: init registers an instance under its name
-// (Register); when a stream is configured, Configure asks the registered
-// instance for one configured with the stream's Options (template text,
-// command ...) if it is Configurable, and refuses options a format does not
-// use; the stream then calls Format (or the optional AppendFormat and
+// A formatter's life: init registers an instance under its name, with its
+// options type if it takes any (Register, RegisterOptions); when a stream
+// is configured, Decode reads the format's options from the stream's
+// table (the format's own struct, with its toml tags and defaults) and
+// Configure has the format validate them and return the formatter for that
+// stream; the stream then calls Format (or the optional AppendFormat and
 // FormatContext forms) for every batch, from its own goroutine, so
 // formatters must be safe for concurrent use and must not keep the batch.
 // A Format error fails that batch only: the stream's cursor stays and the
@@ -20,10 +21,12 @@
 package format
 
 import (
+	"fmt"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/reading"
@@ -64,78 +67,13 @@ type Formatter interface {
 	ContentType() string
 }
 
-// Options are a stream's formatter options, decoded from its [[stream]]
-// table. The zero value means every default. Each field names its key.
-type Options struct {
-	// Template is the text/template source of the "template" format
-	// (key template).
-	Template string
-	// Command is the argv the "exec" format runs, without a shell
-	// (key command).
-	Command []string
-	// Timeout bounds one run of the exec command; 0 means
-	// DefaultExecTimeout (key exec_timeout).
-	Timeout time.Duration
-	// CSVNoHeader leaves out the csv format's header row (key csv_header,
-	// inverted so that the zero value is the default).
-	CSVNoHeader bool
-	// Tags are the stream's tags (key tags), given so that a formatter can
-	// reject at configure time the tags it cannot encode (senml base
-	// names). Every format accepts tags; each batch carries them again.
-	Tags map[string]string
-}
+// KeyTags is the stream's tags key, as the errors of a format that cannot
+// encode a tag name it (senml base names).
+const KeyTags = "tags"
 
-// Option keys in a [[stream]] table, as validation errors name them.
-const (
-	KeyTemplate    = "template"
-	KeyCommand     = "command"
-	KeyExecTimeout = "exec_timeout"
-	KeyCSVHeader   = "csv_header"
-	KeyTags        = "tags"
-)
-
-// set lists the keys of the options that differ from their defaults.
-func (o *Options) set() []string {
-	var keys []string
-	if o.Template != "" {
-		keys = append(keys, KeyTemplate)
-	}
-	if o.Command != nil {
-		keys = append(keys, KeyCommand)
-	}
-	if o.Timeout != 0 {
-		keys = append(keys, KeyExecTimeout)
-	}
-	if o.CSVNoHeader {
-		keys = append(keys, KeyCSVHeader)
-	}
-	return keys
-}
-
-// Unused returns an error for each option set that the format named does
-// not use, so a typo in the format or a leftover key is not silently
-// ignored. uses lists the keys the format reads.
-func (o *Options) Unused(format string, uses ...string) config.FieldErrors {
-	var errs config.FieldErrors
-	for _, k := range o.set() {
-		used := false
-		for _, u := range uses {
-			used = used || u == k
-		}
-		if !used {
-			errs.Add(k, "format %q does not use %s; remove it or pick the format that does", format, k)
-		}
-	}
-	return errs
-}
-
-// Configurable is a formatter that takes per-stream options. Configure
-// validates opts and returns the formatter to use for that stream; its
-// errors are config.FieldErrors keyed by the option's key. It must not
-// change the receiver, the instance in the registry.
-type Configurable interface {
-	Configure(opts Options) (Formatter, error)
-}
+// NoOptions is the options type of a format that takes no option keys but
+// checks the stream's tags when it is configured (senml).
+type NoOptions struct{}
 
 // LocalOnly is implemented by formatters that run local code (exec): they
 // may be configured only in the box's own config file, never by a remote
@@ -156,31 +94,69 @@ func IsLocalOnly(name string) bool {
 	return ok && lo.LocalOnly()
 }
 
-// Configure returns the formatter registered under name, configured with
-// opts. A formatter that is not Configurable takes no options: any option
-// set is an error naming its key.
-func Configure(name string, opts Options) (Formatter, error) {
-	f, ok := Lookup(name)
-	if !ok {
-		return nil, config.Errorf("format", "unknown format %q (known: %s)", name, strings.Join(Names(), ", "))
-	}
-	if c, ok := f.(Configurable); ok {
-		return c.Configure(opts)
-	}
-	if errs := opts.Unused(name); len(errs) > 0 {
-		return nil, errs
-	}
-	return f, nil
+// format is a registered format: the instance, and for one that takes
+// options, a fresh options pointer with the defaults and the constructor
+// that validates them.
+type format struct {
+	f         Formatter
+	options   func() any
+	configure func(opts any, tags map[string]string) (Formatter, error)
 }
 
 var (
 	mu       sync.RWMutex
-	registry = map[string]Formatter{}
+	registry = map[string]format{}
 )
 
-// Register adds a formatter under name; it panics on a duplicate, as it is
-// called from init.
+// Register adds a formatter that takes no options under name; it panics on
+// a duplicate, as it is called from init. A stream of that format that
+// sets another format's option is refused (Decode).
 func Register(name string, f Formatter) {
+	add(name, format{f: f})
+}
+
+// RegisterOptions adds a formatter whose streams take options of type O,
+// from the stream's [[stream]] table (O's toml tags name the keys), as a
+// driver's options sit in its [[sensor]] table:
+//
+//	format.RegisterOptions("csv", CSV{}, func() CSVOptions { return CSVOptions{Header: true} }, configureCSV)
+//
+// defaults gives O's documented defaults (nil: the zero O). configure
+// validates the decoded options and the stream's tags and returns the
+// formatter for that stream; it gets its own *O, never nil, and must not
+// change f, the registry's instance. Its errors should be
+// config.FieldError(s) keyed by the option's key, so that the loader
+// points at the line. Nothing else needs to know the keys: the stream
+// config, `check`'s output and the refusal of a key the format does not
+// use all come from O.
+func RegisterOptions[O any](name string, f Formatter, defaults func() O, configure func(o *O, tags map[string]string) (Formatter, error)) {
+	if configure == nil {
+		panic("format: " + name + ": RegisterOptions without a configure function")
+	}
+	fresh := func() *O {
+		o := new(O)
+		if defaults != nil {
+			*o = defaults()
+		}
+		return o
+	}
+	add(name, format{
+		f:       f,
+		options: func() any { return fresh() },
+		configure: func(opts any, tags map[string]string) (Formatter, error) {
+			o, ok := opts.(*O)
+			switch {
+			case opts == nil || ok && o == nil:
+				o = fresh()
+			case !ok:
+				return nil, fmt.Errorf("format %s: options are %T, want %T", name, opts, o)
+			}
+			return configure(o, tags)
+		},
+	})
+}
+
+func add(name string, f format) {
 	mu.Lock()
 	defer mu.Unlock()
 	if _, dup := registry[name]; dup {
@@ -189,12 +165,18 @@ func Register(name string, f Formatter) {
 	registry[name] = f
 }
 
-// Lookup returns the formatter registered under name.
-func Lookup(name string) (Formatter, bool) {
+func lookup(name string) (format, bool) {
 	mu.RLock()
 	defer mu.RUnlock()
 	f, ok := registry[name]
 	return f, ok
+}
+
+// Lookup returns the formatter registered under name (for a format with
+// options, the unconfigured instance).
+func Lookup(name string) (Formatter, bool) {
+	f, ok := lookup(name)
+	return f.f, ok
 }
 
 // Names lists the registered formatters, sorted.
@@ -207,6 +189,95 @@ func Names() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Options returns a pointer to a fresh options struct of format name with
+// its defaults, for a stream table to be decoded into; nil for a format
+// that takes no options, or none registered under name.
+func Options(name string) any {
+	f, ok := lookup(name)
+	if !ok || f.options == nil {
+		return nil
+	}
+	return f.options()
+}
+
+// Configure returns the formatter registered under name, configured for a
+// stream with opts (a pointer Options returned, decoded; nil for the
+// defaults) and the stream's tags.
+func Configure(name string, opts any, tags map[string]string) (Formatter, error) {
+	f, ok := lookup(name)
+	switch {
+	case !ok:
+		return nil, config.Errorf("format", "unknown format %q (known: %s)", name, strings.Join(Names(), ", "))
+	case f.configure != nil:
+		return f.configure(opts, tags)
+	case opts != nil:
+		return nil, fmt.Errorf("format %s takes no options, got %T", name, opts)
+	}
+	return f.f, nil
+}
+
+// Decode decodes a [[stream]] table for a stream of format name: the
+// stream's own keys into common (a pointer to its struct, holding its
+// defaults; nil for none) and the format's into the options it returns
+// (Options(name)). A key of another format's options is an error naming
+// it ("format "json" does not use csv_header"), unless it holds that
+// format's default, as a stream whose format was changed keeps a
+// csv_header = true; with an unknown format (an error of its own), such
+// keys are left alone. A key that no format knows is an unknown key, with
+// a suggestion.
+func Decode(t *config.Table, name string, common any) (opts any) {
+	opts = Options(name)
+	_, known := lookup(name)
+	dsts := []any{common, opts}
+	type other struct {
+		name      string
+		opts, def any
+	}
+	var others []other
+	for _, n := range Names() {
+		if n != name {
+			if o := Options(n); o != nil {
+				others = append(others, other{n, o, Options(n)})
+				dsts = append(dsts, o)
+			}
+		}
+	}
+	// One Decode for all: each key is decoded once, into the first struct
+	// that names it, so a wrong type is reported once.
+	t.Unknown(t.Decode(dsts...), config.AllowedKeys(dsts...), nil)
+	if !known {
+		return opts
+	}
+	own := config.AllowedKeys(common, opts)
+	for _, key := range t.Keys() {
+		if slices.Contains(own, key) || t.Failed(key) {
+			continue
+		}
+		for _, o := range others {
+			v, ok := keyValue(o.opts, key)
+			if !ok {
+				continue
+			}
+			if d, _ := keyValue(o.def, key); !reflect.DeepEqual(v.Interface(), d.Interface()) {
+				t.Errorf(key, "format %q does not use %s; remove it or pick the format that does", name, key)
+			}
+			break
+		}
+	}
+	return opts
+}
+
+// keyValue is the field of the struct p points to whose toml tag is key.
+func keyValue(p any, key string) (reflect.Value, bool) {
+	v := reflect.ValueOf(p).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		if name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("toml"), ","); name == key {
+			return v.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
 }
 
 // TimeRFC3339Milli is the timestamp layout of the json format: RFC 3339 UTC

@@ -25,14 +25,14 @@ func BenchmarkFormatCost(b *testing.B) {
 	}
 	var vs []variant
 	for _, n := range wireFormats() {
-		f, _ := Configure(n, Options{})
+		f, _ := Configure(n, nil, nil)
 		vs = append(vs, variant{n, f})
 	}
-	if f, err := Configure("template", Options{Template: benchTemplate}); err == nil {
+	if f, err := Configure("template", &TemplateOptions{Template: benchTemplate}, nil); err == nil {
 		vs = append(vs, variant{"template", f})
 	}
 	if cat, err := exec.LookPath("cat"); err == nil {
-		f, _ := Configure("exec", Options{Command: []string{cat}})
+		f, _ := Configure("exec", &ExecOptions{Command: []string{cat}}, nil)
 		vs = append(vs, variant{"exec(cat)", f})
 	}
 	var table strings.Builder

@@ -190,10 +190,10 @@ func TestPackedRegistered(t *testing.T) {
 	if f.ContentType() != "application/x-karana-packed; v=1" {
 		t.Errorf("content type %q", f.ContentType())
 	}
-	if _, err := Configure("packed", Options{}); err != nil {
+	if _, err := Configure("packed", nil, nil); err != nil {
 		t.Errorf("packed takes no options but Configure failed: %v", err)
 	}
-	if _, err := Configure("packed", Options{Template: "x"}); err == nil {
+	if _, err := configureTOML("packed", `template = "x"`, nil); err == nil {
 		t.Error("packed accepted a template option it does not use")
 	}
 	// what the format cannot hold is an error naming the reading, not a panic

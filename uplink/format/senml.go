@@ -53,19 +53,29 @@ import (
 //     not sent; use json where the backend needs gap detection.
 type SenML struct{}
 
-func init() { Register("senml", SenML{}) }
+func init() {
+	RegisterOptions("senml", SenML{}, nil, senmlTagsChecked(SenML{}))
+}
+
+// senmlTagsChecked configures f for a stream whose tags can go into a
+// base name: senml takes no options, but not every tag.
+func senmlTagsChecked(f Formatter) func(*NoOptions, map[string]string) (Formatter, error) {
+	return func(_ *NoOptions, tags map[string]string) (Formatter, error) {
+		if err := checkSenMLTags(tags); err != nil {
+			return nil, err
+		}
+		return f, nil
+	}
+}
 
 // ContentType implements Formatter.
 func (SenML) ContentType() string { return "application/senml+json" }
 
-// Configure implements Configurable: senml takes no options but checks that
-// the stream's tags can go into a base name.
-func (SenML) Configure(o Options) (Formatter, error) { return SenML{}, checkSenMLOptions("senml", o) }
-
-func checkSenMLOptions(format string, o Options) error {
-	errs := o.Unused(format)
-	for _, k := range sortedKeys(o.Tags) {
-		if v := o.Tags[k]; !senmlNameChars(v) {
+// checkSenMLTags checks that the stream's tags can go into a base name.
+func checkSenMLTags(tags map[string]string) error {
+	var errs config.FieldErrors
+	for _, k := range sortedKeys(tags) {
+		if v := tags[k]; !senmlNameChars(v) {
 			errs.Add(config.JoinKey(KeyTags, k), "value %q cannot go into a SenML base name: use letters, digits, '-', ':', '.', '/' and '_'", v)
 		}
 	}

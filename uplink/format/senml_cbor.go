@@ -18,15 +18,12 @@ import (
 // 12.63 needs 64 bits). Every CBOR decoder reads them all as numbers.
 type SenMLCBOR struct{}
 
-func init() { Register("senml-cbor", SenMLCBOR{}) }
+func init() {
+	RegisterOptions("senml-cbor", SenMLCBOR{}, nil, senmlTagsChecked(SenMLCBOR{}))
+}
 
 // ContentType implements Formatter.
 func (SenMLCBOR) ContentType() string { return "application/senml+cbor" }
-
-// Configure implements Configurable, as for senml.
-func (SenMLCBOR) Configure(o Options) (Formatter, error) {
-	return SenMLCBOR{}, checkSenMLOptions("senml-cbor", o)
-}
 
 // senmlCBORRecord is one record; nil fields are left out.
 type senmlCBORRecord struct {

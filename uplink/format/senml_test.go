@@ -300,15 +300,15 @@ func TestSenMLSeconds(t *testing.T) {
 
 func TestSenMLTagsMustFitTheBaseName(t *testing.T) {
 	for _, name := range []string{"senml", "senml-cbor"} {
-		_, err := Configure(name, Options{Tags: map[string]string{"site": "Kisumu 3", "ok": "fine"}})
+		_, err := Configure(name, nil, map[string]string{"site": "Kisumu 3", "ok": "fine"})
 		var fe config.FieldErrors
 		if !errors.As(err, &fe) || len(fe) != 1 || fe[0].Key != "tags.site" || !strings.Contains(fe[0].Msg, "SenML base name") {
 			t.Errorf("%s: got %v, want one error on tags.site", name, err)
 		}
-		if _, err := Configure(name, Options{Tags: map[string]string{"site": "kisumu-3"}}); err != nil {
+		if _, err := Configure(name, nil, map[string]string{"site": "kisumu-3"}); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
-		if _, err := Configure(name, Options{Template: "x"}); err == nil {
+		if _, err := configureTOML(name, `template = "x"`, nil); err == nil {
 			t.Errorf("%s accepts a template", name)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/reading"
 )
 
@@ -53,7 +54,16 @@ type Template struct {
 	t *template.Template
 }
 
-func init() { Register("template", Template{}) }
+// TemplateOptions are the template format's keys in a [[stream]] table.
+type TemplateOptions struct {
+	// Template is the text/template source. Required.
+	Template string `toml:"template"`
+}
+
+// KeyTemplate is TemplateOptions.Template's key.
+const KeyTemplate = "template"
+
+func init() { RegisterOptions("template", Template{}, nil, configureTemplate) }
 
 // ContentType implements Formatter: the template decides; this is what the
 // status document shows.
@@ -90,10 +100,10 @@ func templateJSON(v any) (string, error) {
 	return strings.TrimSuffix(buf.String(), "\n"), nil
 }
 
-// Configure implements Configurable: it parses the template and runs it on
-// a sample batch.
-func (Template) Configure(o Options) (Formatter, error) {
-	errs := o.Unused("template", KeyTemplate)
+// configureTemplate parses the template and runs it on a sample batch
+// with the stream's tags.
+func configureTemplate(o *TemplateOptions, tags map[string]string) (Formatter, error) {
+	var errs config.FieldErrors
 	if o.Template == "" {
 		errs.Add(KeyTemplate, "format \"template\" needs a template, e.g. template = '{{range .Readings}}{{.Name}} {{.Value}}{{\"\\n\"}}{{end}}'")
 		return nil, errs
@@ -103,7 +113,7 @@ func (Template) Configure(o Options) (Formatter, error) {
 		errs.Add(KeyTemplate, "%s", strings.TrimPrefix(err.Error(), "template: "))
 		return nil, errs
 	}
-	if err := t.Execute(&bytes.Buffer{}, sampleBatch(o.Tags)); err != nil {
+	if err := t.Execute(&bytes.Buffer{}, sampleBatch(tags)); err != nil {
 		errs.Add(KeyTemplate, "fails on a sample batch: %s", strings.TrimPrefix(err.Error(), "template: "))
 	}
 	if len(errs) > 0 {

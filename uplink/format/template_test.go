@@ -18,7 +18,7 @@ const goldenTemplate = `{{.Device}}/{{.Stream}} {{.FirstSeq}}..{{.LastSeq}} drop
 
 func TestTemplateGolden(t *testing.T) {
 	b := taggedBatch()
-	f, err := Configure("template", Options{Template: goldenTemplate, Tags: b.Tags})
+	f, err := Configure("template", &TemplateOptions{Template: goldenTemplate}, b.Tags)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,18 +49,19 @@ func TestTemplateGolden(t *testing.T) {
 func TestTemplateConfigureErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		opts Options
+		opts string
+		tags map[string]string
 		key  string
 		msg  string
 	}{
-		{"none", Options{}, KeyTemplate, "needs a template"},
-		{"syntax", Options{Template: "{{range .Readings}}"}, KeyTemplate, "unexpected EOF"},
-		{"unknown function", Options{Template: "{{nosuch .Device}}"}, KeyTemplate, `function "nosuch" not defined`},
-		{"misspelt field", Options{Template: "{{range .Readings}}{{.Vaule}}{{end}}"}, KeyTemplate, "can't evaluate field Vaule"},
-		{"missing tag", Options{Template: "{{.Tags.site}}", Tags: map[string]string{"customer": "acme"}}, KeyTemplate, `map has no entry for key "site"`},
-		{"command too", Options{Template: "x", Command: []string{"cat"}}, KeyCommand, "does not use"},
+		{"none", ``, nil, KeyTemplate, "needs a template"},
+		{"syntax", `template = "{{range .Readings}}"`, nil, KeyTemplate, "unexpected EOF"},
+		{"unknown function", `template = "{{nosuch .Device}}"`, nil, KeyTemplate, `function "nosuch" not defined`},
+		{"misspelt field", `template = "{{range .Readings}}{{.Vaule}}{{end}}"`, nil, KeyTemplate, "can't evaluate field Vaule"},
+		{"missing tag", `template = "{{.Tags.site}}"`, map[string]string{"customer": "acme"}, KeyTemplate, `map has no entry for key "site"`},
+		{"command too", "template = \"x\"\ncommand = [\"cat\"]", nil, KeyCommand, "does not use"},
 	} {
-		_, err := Configure("template", tc.opts)
+		_, err := configureTOML("template", tc.opts, tc.tags)
 		var fe config.FieldErrors
 		if !errors.As(err, &fe) || fe[0].Key != tc.key || !strings.Contains(fe[0].Msg, tc.msg) {
 			t.Errorf("%s: got %v, want an error on %s containing %q", tc.name, err, tc.key, tc.msg)
@@ -70,7 +71,7 @@ func TestTemplateConfigureErrors(t *testing.T) {
 
 func TestTemplateFormatErrorNamesStream(t *testing.T) {
 	// passes on the two-reading sample, fails on a larger batch
-	f, err := Configure("template", Options{Template: `{{if gt (len .Readings) 2}}{{index .Readings 99}}{{end}}ok`})
+	f, err := Configure("template", &TemplateOptions{Template: `{{if gt (len .Readings) 2}}{{index .Readings 99}}{{end}}ok`}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func TestTemplateFormatErrorNamesStream(t *testing.T) {
 		t.Errorf("got %q, %v", out, err)
 	}
 	// without tags, .Tags.x is a missing key, not "<no value>"
-	g, err := Configure("template", Options{Template: `{{if .Tags}}{{.Tags.x}}{{end}}none`})
+	g, err := Configure("template", &TemplateOptions{Template: `{{if .Tags}}{{.Tags.x}}{{end}}none`}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
