@@ -8,6 +8,7 @@ package agent
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -137,16 +138,23 @@ func (c LogConfig) SlogLevel() slog.Level {
 }
 
 // Config is the whole file, with every default filled in.
+//
+// Its fields with a TOML name are the sections, and nothing else lists
+// them: the loader, `check`, config/state and the remote policy all derive
+// them from here (configSchema). Each carries a remote tag, the [remote]
+// allow entry that lets a remote document set it; a section's own struct
+// may tag its keys one by one where they differ (uplink.MQTTConfig,
+// RemoteConfig; package remote says how).
 type Config struct {
-	Device  DeviceConfig          `toml:"device"`
-	Log     LogConfig             `toml:"log"`
-	Buffer  buffer.Config         `toml:"buffer"`
-	MQTT    uplink.MQTTConfig     `toml:"mqtt"`
-	Sensors []sensors.Config      `toml:"sensor"`
-	Streams []uplink.StreamConfig `toml:"stream"`
-	Remote  RemoteConfig          `toml:"remote"`
+	Device  DeviceConfig          `toml:"device" remote:"device"`
+	Log     LogConfig             `toml:"log" remote:"log"`
+	Buffer  buffer.Config         `toml:"buffer" remote:"buffer"`
+	MQTT    uplink.MQTTConfig     `toml:"mqtt" remote:"mqtt"`
+	Sensors []sensors.Config      `toml:"sensor" remote:"sensor"`
+	Streams []uplink.StreamConfig `toml:"stream" remote:"stream"`
+	Remote  RemoteConfig          `toml:"remote" remote:"remote"`
 	// Telemetry is the agent's own health as karana.* readings (telemetry.go).
-	Telemetry TelemetryConfig `toml:"telemetry"`
+	Telemetry TelemetryConfig `toml:"telemetry" remote:"telemetry"`
 
 	// Board is the profile [device] board resolved to: the detected board
 	// for "auto". Sensors' buses and pins are checked against it.
@@ -164,9 +172,53 @@ type Config struct {
 	remoteVersion int64
 }
 
-// sectionNames are the top-level tables of the file, for unknown-section
-// suggestions.
-var sectionNames = []string{"buffer", "device", "log", "mqtt", "remote", "sensor", "stream", "telemetry"}
+// configSchema is Config's sections and what remote documents may set of
+// them, from its struct tags.
+var configSchema = remote.MustSchema(Config{})
+
+// listSection is how a section that is an array of tables is read and
+// written; every other section is one table decoded into its struct.
+type listSection struct {
+	decode func(c *Config, tables []*config.Table)
+	write  func(w io.Writer, c *Config) error
+}
+
+var listSections = map[string]listSection{
+	"sensor": {
+		decode: func(c *Config, tables []*config.Table) { c.Sensors = decodeSensors(tables) },
+		write: func(w io.Writer, c *Config) error {
+			for i := range c.Sensors {
+				s := &c.Sensors[i]
+				io.WriteString(w, "\n[[sensor]]\n")
+				if err := config.WriteKeys(w, s, s.Options); err != nil {
+					return fmt.Errorf("config: sensor %q: %w", s.Name, err)
+				}
+			}
+			return nil
+		},
+	},
+	"stream": {
+		decode: func(c *Config, tables []*config.Table) { c.Streams = decodeStreams(tables) },
+		write: func(w io.Writer, c *Config) error {
+			for i := range c.Streams {
+				s := &c.Streams[i]
+				io.WriteString(w, "\n[[stream]]\n")
+				if err := config.WriteKeys(w, s, s.Options); err != nil {
+					return fmt.Errorf("config: stream %q: %w", s.Name, err)
+				}
+			}
+			return nil
+		},
+	},
+}
+
+func init() {
+	for _, s := range configSchema.Sections {
+		if _, ok := listSections[s]; ok != configSchema.IsList(s) {
+			panic(fmt.Sprintf("agent: section %q: listSections and Config disagree on whether it is an array of tables", s))
+		}
+	}
+}
 
 // ConfigPath picks the config file: the -config flag, else
 // $KARANA_EDGE_CONFIG, else /etc/karana-edge/config.toml.
@@ -210,28 +262,17 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	}
 	var unknown []string
 	for _, key := range root.Keys() {
-		switch key {
-		case "device":
-			decodeSection(root, key, &c.Device)
-		case "log":
-			decodeSection(root, key, &c.Log)
-		case "buffer":
-			decodeSection(root, key, &c.Buffer)
-		case "mqtt":
-			decodeSection(root, key, &c.MQTT)
-		case "sensor":
-			c.Sensors = decodeSensors(root.Tables(key))
-		case "stream":
-			c.Streams = decodeStreams(root.Tables(key))
-		case "remote":
-			decodeSection(root, key, &c.Remote)
-		case "telemetry":
-			decodeSection(root, key, &c.Telemetry)
-		default:
+		dst := configSchema.Section(c, key)
+		switch {
+		case dst == nil:
 			unknown = append(unknown, key)
+		case configSchema.IsList(key):
+			listSections[key].decode(c, root.Tables(key))
+		default:
+			decodeSection(root, key, dst)
 		}
 	}
-	root.Unknown(unknown, sectionNames, func(key string) string {
+	root.Unknown(unknown, configSchema.Sections, func(key string) string {
 		switch root.Value(key).(type) {
 		case map[string]any, []map[string]any:
 			return ""
@@ -348,12 +389,11 @@ func (c *Config) fillDefaults(doc *config.Doc) {
 
 // validate runs each section's Validate and the checks across sections.
 func (c *Config) validate(doc *config.Doc) {
-	doc.Fail("device", c.Device.Validate())
-	doc.Fail("log", c.Log.Validate())
-	doc.Fail("buffer", c.Buffer.Validate())
-	doc.Fail("mqtt", c.MQTT.Validate())
-	doc.Fail("remote", c.Remote.Validate())
-	doc.Fail("telemetry", c.Telemetry.Validate())
+	for _, s := range configSchema.Sections {
+		if v, ok := configSchema.Section(c, s).(interface{ Validate() error }); ok {
+			doc.Fail(s, v.Validate())
+		}
+	}
 
 	if len(c.Sensors) == 0 && !doc.Keys().Has("sensor") {
 		doc.Errorf("sensor", "no sensors configured: add a [[sensor]] table (driver \"sim\" simulates one)")

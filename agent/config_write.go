@@ -21,34 +21,21 @@ func (c *Config) WriteTOML(w io.Writer) error {
 		src = "(no file)"
 	}
 	fmt.Fprintf(bw, "# Effective configuration of %s, defaults filled in.\n", src)
-	sections := []struct {
-		name string
-		v    any
-	}{
-		{"device", &c.Device},
-		{"log", &c.Log},
-		{"buffer", &c.Buffer},
-		{"mqtt", &c.MQTT},
-		{"remote", &c.Remote},
-		{"telemetry", &c.Telemetry},
-	}
-	for _, s := range sections {
-		fmt.Fprintf(bw, "\n[%s]\n", s.name)
-		if err := config.WriteKeys(bw, s.v); err != nil {
-			return fmt.Errorf("config: [%s]: %w", s.name, err)
+	// the tables first, then the arrays of tables, each in Config's order
+	for _, s := range configSchema.Sections {
+		if configSchema.IsList(s) {
+			continue
+		}
+		fmt.Fprintf(bw, "\n[%s]\n", s)
+		if err := config.WriteKeys(bw, configSchema.Section(c, s)); err != nil {
+			return fmt.Errorf("config: [%s]: %w", s, err)
 		}
 	}
-	for i := range c.Sensors {
-		s := &c.Sensors[i]
-		bw.WriteString("\n[[sensor]]\n")
-		if err := config.WriteKeys(bw, s, s.Options); err != nil {
-			return fmt.Errorf("config: sensor %q: %w", s.Name, err)
-		}
-	}
-	for i := range c.Streams {
-		bw.WriteString("\n[[stream]]\n")
-		if err := config.WriteKeys(bw, &c.Streams[i], c.Streams[i].Options); err != nil {
-			return fmt.Errorf("config: stream %q: %w", c.Streams[i].Name, err)
+	for _, s := range configSchema.Sections {
+		if configSchema.IsList(s) {
+			if err := listSections[s].write(bw, c); err != nil {
+				return err
+			}
 		}
 	}
 	return bw.Flush()

@@ -217,7 +217,9 @@ func resetVersion(cfg *Config, log *slog.Logger) bool {
 }
 
 // mergeConfig validates d merged over the local file exactly as a local
-// file, then checks the allowed-key policy against cur.
+// file, then checks the allowed-key policy against cur. A section d sets
+// only with keys of a part (the budget keys of [mqtt]) changes those keys
+// of the local file's section and keeps the rest (remote.Schema.Patches).
 func mergeConfig(path string, local []byte, cur *Config, d *remote.Doc) (*Config, error) {
 	merged, lines, err := remote.Merge(local, d)
 	if err != nil {
@@ -233,6 +235,9 @@ func mergeConfig(path string, local []byte, cur *Config, d *remote.Doc) (*Config
 		}
 		return nil, err
 	}
+	if err := patchSections(path, local, next, d); err != nil {
+		return nil, err
+	}
 	next.File = path
 	if errs := checkPolicy(cur, next, d); len(errs) > 0 {
 		return nil, errs
@@ -242,8 +247,48 @@ func mergeConfig(path string, local []byte, cur *Config, d *remote.Doc) (*Config
 	return next, nil
 }
 
+// patchSections applies the sections d patches to next over the local
+// file's, and validates each patched section again.
+func patchSections(path string, local []byte, next *Config, d *remote.Doc) error {
+	secs := configSchema.Patches(d)
+	if len(secs) == 0 {
+		return nil
+	}
+	base, err := ParseConfig(path, local)
+	if err != nil {
+		return fmt.Errorf("remote: local config: %w", err)
+	}
+	var errs config.Errors
+	for _, s := range secs {
+		configSchema.Patch(s, d, next, base)
+		v, ok := configSchema.Section(next, s).(interface{ Validate() error })
+		if !ok {
+			continue
+		}
+		err := v.Validate()
+		var fes config.FieldErrors
+		var fe *config.FieldError
+		switch {
+		case errors.As(err, &fes):
+		case errors.As(err, &fe):
+			fes = config.FieldErrors{fe}
+		case err != nil:
+			fes = config.FieldErrors{{Msg: err.Error()}}
+		}
+		for _, fe := range fes {
+			key := s
+			if fe.Key != "" {
+				key += "." + fe.Key
+			}
+			errs = append(errs, &config.Error{File: "config/set", Line: lineIf(d, key), Key: key, Msg: fe.Msg})
+		}
+	}
+	return errs.Err()
+}
+
 // checkPolicy enforces [remote] allow (of the running config) on a merged
-// config. Guarded things are compared on effective values.
+// config: the sections and keys d sets, guarded keys on their effective
+// values (remote.Schema.Check), and exec drivers and formats.
 func checkPolicy(cur, next *Config, d *remote.Doc) config.Errors {
 	pol := cur.Remote.Policy()
 	var keys *config.KeyIndex
@@ -258,11 +303,8 @@ func checkPolicy(cur, next *Config, d *remote.Doc) config.Errors {
 		}
 		errs = append(errs, e)
 	}
-	allow := strings.Join(pol.Allow(), ", ")
-	for _, s := range d.Sections {
-		if !pol.Section(s) {
-			add(s, "section [%s] may not be set remotely (the local [remote] allow is [%s])", s, allow)
-		}
+	for _, r := range configSchema.Check(pol, d, cur, next) {
+		add(r.Key, "%s", r.Msg)
 	}
 	if !pol.Guard(remote.GuardExec) {
 		for i, s := range next.Sensors {
@@ -276,28 +318,8 @@ func checkPolicy(cur, next *Config, d *remote.Doc) config.Errors {
 			}
 		}
 	}
-	checkGuards(pol, cur, next, add)
 	errs.Sort()
 	return errs
-}
-
-// checkGuards enforces the guarded entries of [mqtt] and [remote].
-func checkGuards(pol remote.Policy, cur, next *Config, add func(key, format string, args ...any)) {
-	m, n := cur.MQTT, next.MQTT
-	if !pol.Guard(remote.GuardBroker) && (m.Broker != n.Broker || m.ClientID != n.ClientID || m.TopicPrefix != n.TopicPrefix) {
-		add("mqtt.broker", "the broker address, client_id and topic_prefix may not be changed remotely (needs \"mqtt.broker\" in [remote] allow)")
-	}
-	if !pol.Guard(remote.GuardCredentials) && (m.Username != n.Username || m.PasswordFile != n.PasswordFile) {
-		add("mqtt.username", "broker credentials may not be changed remotely (needs \"mqtt.credentials\" in [remote] allow)")
-	}
-	if !pol.Guard(remote.GuardTLS) && (m.CAFile != n.CAFile || m.CertFile != n.CertFile || m.KeyFile != n.KeyFile) {
-		add("mqtt.ca_file", "TLS files may not be changed remotely (needs \"mqtt.tls\" in [remote] allow)")
-	}
-	if !pol.Guard(remote.GuardRemote) && !equalJSON(cur.Remote, next.Remote) {
-		add("remote", "the [remote] section may not be changed remotely (needs \"remote\" in [remote] allow)")
-	} else if !equalJSON(cur.Remote.VersionReset, next.Remote.VersionReset) {
-		add("remote.version_reset", "version_reset may only be set in the local file: it is how the box is taken back when remote versions are stuck")
-	}
 }
 
 // equalJSON compares two config values by their JSON form: driver options
@@ -576,7 +598,7 @@ func (a *Agent) State() StateDoc {
 	ov, v := a.remote.overlay, a.remote.version
 	a.remote.mu.Unlock()
 	src := map[string]string{}
-	for _, s := range sectionNames {
+	for _, s := range configSchema.Sections {
 		src[s] = "file"
 	}
 	if ov != nil {

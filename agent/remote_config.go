@@ -13,22 +13,22 @@ const DefaultConfirmTimeout = 5 * time.Minute
 
 // RemoteConfig is the [remote] section: the safety rules for configuration
 // and commands over MQTT. It is only ever taken from the local file unless
-// that file lists "remote" in allow.
+// that file lists "remote" in allow (the remote tags; package remote).
 type RemoteConfig struct {
 	// Enabled turns on config/set and cmd/* (default false: a box nobody
 	// configured for it takes nothing from the broker).
-	Enabled bool `toml:"enabled"`
+	Enabled bool `toml:"enabled" remote:"remote"`
 	// Allow lists what a remote document may set (remote.DefaultAllow when
 	// empty); see remote.Policy for the guarded entries.
-	Allow []string `toml:"allow"`
+	Allow []string `toml:"allow" remote:"remote"`
 	// PublicKey is an ed25519 public key, base64 (32 bytes) or PEM
 	// (SubjectPublicKeyInfo). When set, only signed documents are accepted.
-	PublicKey string `toml:"public_key"`
+	PublicKey string `toml:"public_key" remote:"remote"`
 	// PublicKeyFile is the same key read from a file.
-	PublicKeyFile string `toml:"public_key_file"`
+	PublicKeyFile string `toml:"public_key_file" remote:"remote"`
 	// ConfirmTimeout is how long an applied remote config has to prove
 	// itself (uplink connected, sampler producing) before it is rolled back.
-	ConfirmTimeout config.Duration `toml:"confirm_timeout"`
+	ConfirmTimeout config.Duration `toml:"confirm_timeout" remote:"remote"`
 	// VersionReset, in the local file, takes remote management back from
 	// a version nothing can follow (2^53, or a typo): the next start or
 	// SIGHUP drops the remote overlay and makes N the current version, so
@@ -36,7 +36,7 @@ type RemoteConfig struct {
 	// (data_dir/remote.reset remembers it): leaving the key in the file
 	// does not reset again at every start. A remote document may not set
 	// it.
-	VersionReset *int64 `toml:"version_reset"`
+	VersionReset *int64 `toml:"version_reset" remote:"local,it is how the box is taken back when remote versions are stuck"`
 }
 
 // DefaultRemoteConfig returns the [remote] defaults.
@@ -48,7 +48,7 @@ func DefaultRemoteConfig() RemoteConfig {
 func (c *RemoteConfig) Validate() error {
 	var errs config.FieldErrors
 	for i, a := range c.Allow {
-		if err := remote.CheckAllowEntry(a); err != nil {
+		if err := configSchema.CheckAllowEntry(a); err != nil {
 			errs.Add(config.IndexKey("allow", i), "%v", err)
 		}
 	}

@@ -10,6 +10,14 @@
 // a top-level integer "version", or a JSON object of the same shape. The
 // top-level sections it contains replace the current ones whole (a
 // [[sensor]] list replaces the whole list); sections it leaves out stay.
+// One exception: a section that sets only keys of a part (the budget keys
+// of [mqtt]) changes those keys and keeps the rest (Schema.Patches).
+//
+// # Policy
+//
+// What a document may set is declared on the config struct itself, a
+// `remote` tag per section and, where a section's keys differ, per key
+// (Schema); [remote] allow names the entries a box accepts (Policy).
 // A version lower than or equal to the current one is a replay. Versions
 // are at most MaxVersion (2^53) and at most MaxVersionStep above the
 // current one (CheckVersion), and the size and depth of a document are

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -56,6 +57,9 @@ type Doc struct {
 	FromJSON bool
 	// Sections are the top-level sections the document replaces, sorted.
 	Sections []string
+	// Keys are the keys each table section sets (sorted); an array of
+	// tables ([[sensor]]) has no entry.
+	Keys map[string][]string
 }
 
 // Parse opens payload (verifying its signature with key when key is set)
@@ -113,12 +117,15 @@ func Parse(payload []byte, key ed25519.PublicKey) (*Doc, error) {
 		return nil, docErr("version", lineOf(raw, d.FromJSON, "version"), "%d is above the version limit 2^53 (%d), the largest a JSON number carries exactly", n, int64(MaxVersion))
 	}
 	d.Version = n
+	d.Keys = map[string][]string{}
 	for k, v := range tree {
 		if k == "version" {
 			continue
 		}
-		switch v.(type) {
-		case map[string]any, []map[string]any:
+		switch t := v.(type) {
+		case map[string]any:
+			d.Keys[k] = slices.Sorted(maps.Keys(t))
+		case []map[string]any:
 		default:
 			return nil, docErr(k, lineOf(raw, d.FromJSON, k), "top-level keys other than version must be sections such as [[sensor]] or [[stream]]")
 		}

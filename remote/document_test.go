@@ -123,10 +123,10 @@ func TestEnvelope(t *testing.T) {
 	if _, err := ParsePublicKey([]byte("AAAA")); err == nil {
 		t.Error("short key accepted")
 	}
-	if err := CheckAllowEntry("mqtt.broker"); err != nil {
+	if err := testSchema(t).CheckAllowEntry("mqtt.broker"); err != nil {
 		t.Error(err)
 	}
-	if err := CheckAllowEntry("everything"); err == nil {
+	if err := testSchema(t).CheckAllowEntry("everything"); err == nil {
 		t.Error("unknown allow entry accepted")
 	}
 	if p := NewPolicy(nil); !p.Section("sensor") || p.Section("mqtt") || p.Guard(GuardExec) {

@@ -17,44 +17,52 @@ import (
 )
 
 // MQTTConfig is the [mqtt] section.
+//
+// Each key's remote tag says what a remote config document needs in
+// [remote] allow to change it (package remote): "mqtt" for the section,
+// a guarded entry on top of it for what decides where the box connects and
+// whom it trusts, "budget" for the link-cost keys, which that entry allows
+// without the rest of the section. A key without a tag fails the agent's
+// tests.
 type MQTTConfig struct {
-	Broker       string `toml:"broker"`    // tcp:// tls:// ssl:// ws:// wss://
-	ClientID     string `toml:"client_id"` // default: the device id
-	Username     string `toml:"username"`
-	PasswordFile string `toml:"password_file"` // the password is read from this file, never written in the config
-	CAFile       string `toml:"ca_file"`
-	CertFile     string `toml:"cert_file"`
-	KeyFile      string `toml:"key_file"`
+	Broker       string `toml:"broker" remote:"mqtt.broker"`    // tcp:// tls:// ssl:// ws:// wss://
+	ClientID     string `toml:"client_id" remote:"mqtt.broker"` // default: the device id
+	Username     string `toml:"username" remote:"mqtt.credentials"`
+	PasswordFile string `toml:"password_file" remote:"mqtt.credentials"` // the password is read from this file, never written in the config
+	CAFile       string `toml:"ca_file" remote:"mqtt.tls"`
+	CertFile     string `toml:"cert_file" remote:"mqtt.tls"`
+	KeyFile      string `toml:"key_file" remote:"mqtt.tls"`
 	// ServerName is the name the broker's certificate is checked against
 	// (and sent as TLS SNI) when it differs from the broker URL's host,
-	// e.g. a broker reached by IP address or through a tunnel.
-	ServerName string `toml:"server_name"`
+	// e.g. a broker reached by IP address or through a tunnel. It decides
+	// whom the box trusts, as the TLS files do.
+	ServerName string `toml:"server_name" remote:"mqtt.tls"`
 	// CleanSession false asks the broker to keep the device's MQTT session
 	// (its subscriptions and the QoS 1 messages queued for it while
 	// offline) across connections. Data batches are resent from the
 	// stream cursors either way, never from the MQTT session.
-	CleanSession bool            `toml:"clean_session"`
-	TopicPrefix  string          `toml:"topic_prefix"` // "{device}" is replaced by the device id
-	Keepalive    config.Duration `toml:"keepalive"`
+	CleanSession bool            `toml:"clean_session" remote:"mqtt"`
+	TopicPrefix  string          `toml:"topic_prefix" remote:"mqtt.broker"` // "{device}" is replaced by the device id
+	Keepalive    config.Duration `toml:"keepalive" remote:"mqtt"`
 	// ConnectTimeout bounds one connection attempt.
-	ConnectTimeout config.Duration `toml:"connect_timeout"`
+	ConnectTimeout config.Duration `toml:"connect_timeout" remote:"mqtt"`
 	// ReconnectMin and ReconnectMax bound the exponential reconnect backoff;
 	// each wait is jittered so a fleet does not stampede a restarted broker.
-	ReconnectMin config.Duration `toml:"reconnect_min"`
-	ReconnectMax config.Duration `toml:"reconnect_max"`
+	ReconnectMin config.Duration `toml:"reconnect_min" remote:"mqtt"`
+	ReconnectMax config.Duration `toml:"reconnect_max" remote:"mqtt"`
 	// PublishTimeout is how long a batch may wait for its PUBACK before the
 	// stream gives up on it and resends from its cursor.
-	PublishTimeout config.Duration `toml:"publish_timeout"`
+	PublishTimeout config.Duration `toml:"publish_timeout" remote:"mqtt"`
 	// Inflight is the number of batches a stream keeps unacknowledged at once
 	// while draining a backlog.
-	Inflight int `toml:"inflight"`
+	Inflight int `toml:"inflight" remote:"mqtt"`
 	// Budget caps the bytes sent per UTC day and/or month (budget.go); once
 	// spent only essential streams publish.
-	Budget Budget `toml:"budget"`
+	Budget Budget `toml:"budget" remote:"budget"`
 	// RateLimit caps the data publish rate, "2KiB/s" (ratelimit.go).
-	RateLimit Rate `toml:"rate_limit"`
+	RateLimit Rate `toml:"rate_limit" remote:"budget"`
 	// Windows are the times the link may be up (windows.go); empty: always.
-	Windows Windows `toml:"windows"`
+	Windows Windows `toml:"windows" remote:"budget"`
 }
 
 // DefaultMQTTConfig returns the [mqtt] defaults.
