@@ -33,9 +33,9 @@ func (t *Table) Decode(dsts ...any) (unknown []string) {
 		if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
 			panic(fmt.Sprintf("config: Decode wants pointers to structs, got %T", dst))
 		}
-		for _, f := range fieldsOf(v.Elem().Type()) {
-			if _, dup := fields[f.name]; !dup {
-				fields[f.name] = fieldValue(v.Elem(), f.index)
+		for _, f := range Fields(v.Elem().Type()) {
+			if _, dup := fields[f.Name]; !dup {
+				fields[f.Name] = fieldValue(v.Elem(), f.Index)
 			}
 		}
 	}
@@ -95,23 +95,29 @@ func AllowedKeys(dsts ...any) []string {
 		if t.Kind() != reflect.Struct {
 			continue
 		}
-		for _, f := range fieldsOf(t) {
-			keys = append(keys, f.name)
+		for _, f := range Fields(t) {
+			keys = append(keys, f.Name)
 		}
 	}
 	sort.Strings(keys)
 	return keys
 }
 
-type tomlField struct {
-	name  string
-	index []int
+// Field is one TOML key of a struct as the loader maps it: the struct field
+// it lands in (possibly inside an embedded struct), the key, and the index
+// path from the outer struct.
+type Field struct {
+	reflect.StructField
+	Name  string
+	Index []int
 }
 
-// fieldsOf lists a struct's TOML keys the way BurntSushi maps them: the tag
-// name, else the field name; "-" skipped; untagged embedded structs flattened.
-func fieldsOf(t reflect.Type) []tomlField {
-	var out []tomlField
+// Fields lists a struct's TOML keys the way BurntSushi maps them: the tag
+// name, else the field name; "-" skipped; untagged embedded structs
+// flattened. Whoever walks a config struct by its keys (the loader, the
+// encoder, remote's guard schema) uses this one rule.
+func Fields(t reflect.Type) []Field {
+	var out []Field
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		name, _, _ := strings.Cut(sf.Tag.Get("toml"), ",")
@@ -124,8 +130,8 @@ func fieldsOf(t reflect.Type) []tomlField {
 				et = et.Elem()
 			}
 			if et.Kind() == reflect.Struct {
-				for _, f := range fieldsOf(et) {
-					f.index = append([]int{i}, f.index...)
+				for _, f := range Fields(et) {
+					f.Index = append([]int{i}, f.Index...)
 					out = append(out, f)
 				}
 				continue
@@ -137,7 +143,7 @@ func fieldsOf(t reflect.Type) []tomlField {
 		if name == "" {
 			name = sf.Name
 		}
-		out = append(out, tomlField{name: name, index: []int{i}})
+		out = append(out, Field{StructField: sf, Name: name, Index: []int{i}})
 	}
 	return out
 }
@@ -161,9 +167,9 @@ var (
 	tomlUnmarshaler = reflect.TypeFor[toml.Unmarshaler]()
 )
 
-// isTable reports whether values of t are decoded key by key from a TOML
-// table (a plain struct), rather than as one value.
-func isTable(t reflect.Type) bool {
+// IsTable reports whether values of t are decoded key by key from a TOML
+// table (a plain struct), rather than as one value (a Duration, a Size).
+func IsTable(t reflect.Type) bool {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -179,7 +185,7 @@ func (d *Doc) decodeValue(path string, p toml.Primitive, fv reflect.Value) {
 	var raw any
 	_ = d.md.PrimitiveDecode(p, &raw)
 
-	if _, ok := raw.(map[string]any); ok && isTable(ft) {
+	if _, ok := raw.(map[string]any); ok && IsTable(ft) {
 		sub := d.subTable(path, p)
 		if sub == nil {
 			return
@@ -194,7 +200,7 @@ func (d *Doc) decodeValue(path string, p toml.Primitive, fv reflect.Value) {
 		}
 		return
 	}
-	if _, ok := raw.(map[string]any); ok && ft.Kind() == reflect.Map && ft.Key().Kind() == reflect.String && isTable(ft.Elem()) {
+	if _, ok := raw.(map[string]any); ok && ft.Kind() == reflect.Map && ft.Key().Kind() == reflect.String && IsTable(ft.Elem()) {
 		// A table of tables keyed by name ([sensor.fields.voltage]): each
 		// entry is decoded strictly, so a typo inside one has its position.
 		sub := d.subTable(path, p)
@@ -219,7 +225,7 @@ func (d *Doc) decodeValue(path string, p toml.Primitive, fv reflect.Value) {
 		fv.Set(m)
 		return
 	}
-	if ft.Kind() == reflect.Slice && isTable(ft.Elem()) && isTableArray(raw) {
+	if ft.Kind() == reflect.Slice && IsTable(ft.Elem()) && isTableArray(raw) {
 		subs := d.subTables(path, p)
 		s := reflect.MakeSlice(ft, len(subs), len(subs))
 		for i, sub := range subs {

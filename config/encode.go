@@ -35,19 +35,19 @@ func WriteKeys(w io.Writer, srcs ...any) error {
 		if v.Kind() != reflect.Struct {
 			return fmt.Errorf("config: WriteKeys wants structs, got %T", src)
 		}
-		for _, f := range fieldsOf(v.Type()) {
-			fv, ok := lookupField(v, f.index)
+		for _, f := range Fields(v.Type()) {
+			fv, ok := lookupField(v, f.Index)
 			if !ok {
 				continue
 			}
 			s, ok, err := FormatValue(fv)
 			if err != nil {
-				return fmt.Errorf("config: key %s: %w", f.name, err)
+				return fmt.Errorf("config: key %s: %w", f.Name, err)
 			}
 			if !ok {
 				continue
 			}
-			b.WriteString(JoinKey("", f.name))
+			b.WriteString(JoinKey("", f.Name))
 			b.WriteString(" = ")
 			b.WriteString(s)
 			b.WriteByte('\n')
@@ -179,8 +179,8 @@ func formatMap(v reflect.Value) (string, bool, error) {
 
 func formatStruct(v reflect.Value) (string, bool, error) {
 	var parts []string
-	for _, f := range fieldsOf(v.Type()) {
-		fv, ok := lookupField(v, f.index)
+	for _, f := range Fields(v.Type()) {
+		fv, ok := lookupField(v, f.Index)
 		if !ok {
 			continue
 		}
@@ -189,7 +189,7 @@ func formatStruct(v reflect.Value) (string, bool, error) {
 			return "", false, err
 		}
 		if ok {
-			parts = append(parts, JoinKey("", f.name)+" = "+s)
+			parts = append(parts, JoinKey("", f.Name)+" = "+s)
 		}
 	}
 	return inlineTable(parts), true, nil

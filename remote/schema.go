@@ -1,14 +1,13 @@
 package remote
 
 import (
-	"encoding"
 	"errors"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/karana-energy/karana-edge/config"
 )
 
 // Schema is what the config struct declares about remote documents: its
@@ -66,21 +65,21 @@ func NewSchema(root any) (*Schema, error) {
 	}
 	s := &Schema{root: t, list: map[string]bool{}}
 	var errs []error
-	for _, f := range tomlFields(t) {
+	for _, f := range config.Fields(t) {
 		tag, ok := f.Tag.Lookup("remote")
 		entry, reason, _ := strings.Cut(tag, ",")
-		if !ok || (entry != f.name && entry != LocalOnly) {
-			errs = append(errs, fmt.Errorf("section %s: tag it remote:%q (settable with the entry %q) or remote:%q, got %q", f.name, f.name, f.name, LocalOnly, tag))
+		if !ok || (entry != f.Name && entry != LocalOnly) {
+			errs = append(errs, fmt.Errorf("section %s: tag it remote:%q (settable with the entry %q) or remote:%q, got %q", f.Name, f.Name, f.Name, LocalOnly, tag))
 			continue
 		}
-		s.Sections = append(s.Sections, f.name)
-		s.Keys = append(s.Keys, Key{Section: f.name, Entry: entry, Reason: reason, index: f.index})
+		s.Sections = append(s.Sections, f.Name)
+		s.Keys = append(s.Keys, Key{Section: f.Name, Entry: entry, Reason: reason, index: f.Index})
 		et := f.Type
 		if et.Kind() == reflect.Slice {
 			et = et.Elem()
-			s.list[f.name] = true
+			s.list[f.Name] = true
 		}
-		if !isTableStruct(et) {
+		if !config.IsTable(et) {
 			continue
 		}
 		errs = append(errs, s.addKeys(f, et)...)
@@ -103,32 +102,32 @@ func MustSchema(root any) *Schema {
 
 // addKeys records the keys of section sec (a field of type et, or of a
 // slice of et) that carry their own decision.
-func (s *Schema) addKeys(sec field, et reflect.Type) []error {
-	fields := tomlFields(et)
-	tagged := slices.ContainsFunc(fields, func(f field) bool { _, ok := f.Tag.Lookup("remote"); return ok })
+func (s *Schema) addKeys(sec config.Field, et reflect.Type) []error {
+	fields := config.Fields(et)
+	tagged := slices.ContainsFunc(fields, func(f config.Field) bool { _, ok := f.Tag.Lookup("remote"); return ok })
 	if !tagged {
 		return nil
 	}
 	var errs []error
 	for _, f := range fields {
-		path := sec.name + "." + f.name
+		path := sec.Name + "." + f.Name
 		tag, ok := f.Tag.Lookup("remote")
 		entry, reason, _ := strings.Cut(tag, ",")
 		switch {
 		case !ok:
 			errs = append(errs, fmt.Errorf("%s: no remote decision: tag it like the other keys of [%s] (remote:%q, a guarded entry such as %q, a part such as %q, or %q)",
-				path, sec.name, sec.name, GuardTLS, PartBudget, LocalOnly))
+				path, sec.Name, sec.Name, GuardTLS, PartBudget, LocalOnly))
 			continue
-		case s.list[sec.name] && entry != sec.name:
-			errs = append(errs, fmt.Errorf("%s: remote:%q: a key of an array of tables is decided by its section, %q", path, tag, sec.name))
+		case s.list[sec.Name] && entry != sec.Name:
+			errs = append(errs, fmt.Errorf("%s: remote:%q: a key of an array of tables is decided by its section, %q", path, tag, sec.Name))
 			continue
-		case entry != sec.name && entry != LocalOnly && !isGuard(entry) && !slices.Contains(parts, entry):
+		case entry != sec.Name && entry != LocalOnly && !isGuard(entry) && !slices.Contains(parts, entry):
 			errs = append(errs, fmt.Errorf("%s: remote:%q is no section, guarded entry (%s), part (%s) or %q",
 				path, tag, strings.Join(guardNames(), ", "), strings.Join(parts, ", "), LocalOnly))
 			continue
 		}
-		s.Keys = append(s.Keys, Key{Section: sec.name, Name: f.name, Entry: entry, Reason: reason,
-			index: append(slices.Clone(sec.index), f.index...)})
+		s.Keys = append(s.Keys, Key{Section: sec.Name, Name: f.Name, Entry: entry, Reason: reason,
+			index: append(slices.Clone(sec.Index), f.Index...)})
 	}
 	return errs
 }
@@ -270,58 +269,4 @@ func (s *Schema) sectionKey(sec string) Key {
 		}
 	}
 	return Key{Section: sec, Entry: LocalOnly}
-}
-
-// field is a struct field with its TOML key.
-type field struct {
-	reflect.StructField
-	name  string
-	index []int
-}
-
-// tomlFields lists a struct's TOML keys as the config loader maps them:
-// the tag name, else the field name; "-" and unexported fields skipped;
-// untagged embedded structs flattened.
-func tomlFields(t reflect.Type) []field {
-	var out []field
-	for i := 0; i < t.NumField(); i++ {
-		sf := t.Field(i)
-		name, _, _ := strings.Cut(sf.Tag.Get("toml"), ",")
-		if name == "-" {
-			continue
-		}
-		if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
-			for _, f := range tomlFields(sf.Type) {
-				f.index = append([]int{i}, f.index...)
-				out = append(out, f)
-			}
-			continue
-		}
-		if !sf.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = sf.Name
-		}
-		out = append(out, field{StructField: sf, name: name, index: []int{i}})
-	}
-	return out
-}
-
-var (
-	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
-	tomlUnmarshaler = reflect.TypeFor[toml.Unmarshaler]()
-)
-
-// isTableStruct reports whether t is decoded key by key from a table (a
-// plain struct), rather than as one value (a Duration, a Budget).
-func isTableStruct(t reflect.Type) bool {
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Struct {
-		return false
-	}
-	pt := reflect.PointerTo(t)
-	return !pt.Implements(textUnmarshaler) && !pt.Implements(tomlUnmarshaler)
 }
