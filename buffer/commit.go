@@ -82,14 +82,14 @@ func (r *Ring) commit(markClean bool) error {
 	if resvErr != nil {
 		r.requeue(rest, restHole, resvErr)
 	} else if streak > 0 {
-		r.log.Info("buffer: commits succeed again", "path", r.path, "failed_commits", streak)
+		r.log.Info("commits succeed again", "path", r.path, "failed_commits", streak)
 	}
 	r.fullDrops += pruneDrops
 	if now := time.Now(); r.fullDrops > 0 && now.Sub(r.lastFullLog) >= time.Minute {
 		// Once a minute at most: a full ring drops at every commit, and
 		// the journal is on the same card.
 		r.lastFullLog = now
-		r.log.Warn("buffer: full; dropped the oldest undelivered readings", "path", r.path,
+		r.log.Warn("full; dropped the oldest undelivered readings", "path", r.path,
 			"dropped", r.fullDrops, "first_seq", next.firstSeq(), "budget_bytes", r.budget)
 		r.fullDrops = 0
 	}
@@ -190,7 +190,7 @@ func (r *Ring) requeue(batch []entry, hole uint64, err error) {
 	pending := len(r.pending)
 	r.mu.Unlock()
 	if logNow {
-		r.log.Error("buffer: commit failed; readings stay pending and will be retried",
+		r.log.Error("commit failed; readings stay pending and will be retried",
 			"path", r.path, "err", err, "pending", pending, "failed_commits", streak)
 	}
 }

@@ -44,18 +44,18 @@ func (r *Ring) maybeCompact() {
 	r.lastCompact = now
 	start := time.Now()
 	if err := r.compact(); err != nil {
-		r.log.Error("buffer: compaction failed; keeping the file as it is", "path", r.path, "err", err)
+		r.log.Error("compaction failed; keeping the file as it is", "path", r.path, "err", err)
 		return
 	}
 	after := size
 	if fi, err := os.Stat(r.path); err == nil {
 		after = fi.Size()
 	}
-	r.log.Info("buffer: compacted", "path", r.path, "from_bytes", size, "to_bytes", after,
+	r.log.Info("compacted", "path", r.path, "from_bytes", size, "to_bytes", after,
 		"data_bytes", r.st.bytes(), "took", time.Since(start).Round(time.Millisecond))
 	if after > int64(r.cfg.MaxBytes) {
 		r.budget -= r.budget / 8
-		r.log.Warn("buffer: file still over max_bytes after compaction; lowering the data budget",
+		r.log.Warn("file still over max_bytes after compaction; lowering the data budget",
 			"path", r.path, "file_bytes", after, "max_bytes", int64(r.cfg.MaxBytes), "budget_bytes", r.budget)
 	}
 }
@@ -103,12 +103,12 @@ func (r *Ring) compact() error {
 		return fail(fmt.Errorf("rename: %w", err))
 	}
 	if err := durable.SyncDir(filepath.Dir(r.path)); err != nil {
-		r.log.Warn("buffer: fsync of the directory after compaction failed", "path", r.path, "err", err)
+		r.log.Warn("fsync of the directory after compaction failed", "path", r.path, "err", err)
 	}
 	old := r.db
 	r.db = dst
 	if err := old.Close(); err != nil {
-		r.log.Warn("buffer: closing the pre-compaction file", "path", r.path, "err", err)
+		r.log.Warn("closing the pre-compaction file", "path", r.path, "err", err)
 	}
 	r.mu.Lock()
 	r.compactions++

@@ -129,7 +129,7 @@ func (r *Ring) attachWritable() (*attached, error) {
 			return nil, err
 		}
 	case ld.maxSeq >= a.next:
-		r.log.Warn("buffer: next_seq is behind the stored readings; moving it past them", "path", r.path, "next_seq", a.next, "max_seq", ld.maxSeq)
+		r.log.Warn("next_seq is behind the stored readings; moving it past them", "path", r.path, "next_seq", a.next, "max_seq", ld.maxSeq)
 		a.next = ld.maxSeq + 1
 	}
 	return a, nil
@@ -139,7 +139,7 @@ func (r *Ring) attachWritable() (*attached, error) {
 func (r *Ring) reservation() uint64 {
 	reserved, err := r.resv.read()
 	if err != nil {
-		r.log.Warn("buffer: ignoring the seq reservation file", "path", r.path, "err", err)
+		r.log.Warn("ignoring the seq reservation file", "path", r.path, "err", err)
 	}
 	return reserved
 }
@@ -180,10 +180,10 @@ func (r *Ring) replaceLost(cause error, ld *loaded, reserved uint64, move bool) 
 		return nil, fmt.Errorf("replace the unusable file (%v): %w", cause, err)
 	}
 	if !ok {
-		r.log.Warn("buffer: no seq high-water mark survived; seeded seqs from the wall clock",
+		r.log.Warn("no seq high-water mark survived; seeded seqs from the wall clock",
 			"path", r.path, "next_seq", next)
 	}
-	r.log.Error("buffer: the file is lost; started an empty buffer numbered above every seq the old one used, and every stream announces the jump as dropped (readings the streams had not sent are in the moved file, if any)",
+	r.log.Error("the file is lost; started an empty buffer numbered above every seq the old one used, and every stream announces the jump as dropped (readings the streams had not sent are in the moved file, if any)",
 		"path", r.path, "moved_to", rec.aside, "err", cause, "next_seq", next,
 		"seq_jump_from", j.floor, "seq_jump", rec.jump, "cursors_kept", len(cursors))
 	return &attached{
@@ -206,7 +206,7 @@ func (r *Ring) rolledBack(a *attached) error {
 		// The reservation is not above the file (missing, or stale): the
 		// clock is all that is left.
 		to = max(wallClockSeq(), ld.nextSeq, ld.maxSeq+1)
-		r.log.Warn("buffer: no seq reservation above the rolled-back file; seeding seqs from the wall clock",
+		r.log.Warn("no seq reservation above the rolled-back file; seeding seqs from the wall clock",
 			"path", r.path, "next_seq", to, "reservation", a.reserved)
 	}
 	if to > ld.nextSeq {
@@ -219,7 +219,7 @@ func (r *Ring) rolledBack(a *attached) error {
 		ld.jump = j
 	}
 	a.rec = recovery{reason: ld.rollback, at: time.Now().UTC(), jump: to - ld.nextSeq}
-	r.log.Error("buffer: a meta page of the file is damaged; bbolt opened the previous commit, so the last one (readings, cursor moves) may be lost; new readings are numbered above every seq it may have used, and every stream announces the jump as dropped",
+	r.log.Error("a meta page of the file is damaged; bbolt opened the previous commit, so the last one (readings, cursor moves) may be lost; new readings are numbered above every seq it may have used, and every stream announces the jump as dropped",
 		"path", r.path, "detail", ld.rollback, "next_seq", ld.nextSeq, "resume_seq", to, "seq_jump", a.rec.jump)
 	return nil
 }
@@ -478,7 +478,7 @@ func (r *Ring) probe(size int64) (*loaded, error) {
 		ld.rollback, _ = damagedMeta(r.path)
 	}
 	if !ld.clean && !ld.empty && ld.rollback == "" {
-		r.log.Info("buffer: previous shutdown was not clean; database verified", "path", r.path, "took", time.Since(start).Round(time.Millisecond))
+		r.log.Info("previous shutdown was not clean; database verified", "path", r.path, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return ld, nil
 }

@@ -99,7 +99,7 @@ func (r *Ring) reportBadBlock(first uint64, err error) {
 	}
 	r.mu.Unlock()
 	if !seen {
-		r.log.Error("buffer: skipping a damaged block; its readings are lost", "path", r.path, "block_seq", first, "err", err)
+		r.log.Error("skipping a damaged block; its readings are lost", "path", r.path, "block_seq", first, "err", err)
 	}
 }
 

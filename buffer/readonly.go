@@ -96,7 +96,7 @@ func (r *Ring) attachRO(cause error) (*attached, error) {
 		}
 	}
 	if err != nil {
-		r.log.Error("buffer: the file is unusable and cannot be moved aside while the data directory refuses writes; nothing stored is served until it is writable again",
+		r.log.Error("the file is unusable and cannot be moved aside while the data directory refuses writes; nothing stored is served until it is writable again",
 			"path", r.path, "err", err)
 		return a, nil
 	}
@@ -123,7 +123,7 @@ func (r *Ring) stillReadOnly() error {
 	since, ro, cause := r.health.failure()
 	if now := time.Now(); now.Sub(r.lastROLog) >= time.Minute {
 		r.lastROLog = now
-		r.log.Error("buffer: the buffer file still cannot be written; new readings wait in memory without a seq",
+		r.log.Error("the buffer file still cannot be written; new readings wait in memory without a seq",
 			"path", r.path, "err", cause, "since", since, "pending", pending, "dropped_total", dropped)
 	}
 	if ro {
@@ -139,7 +139,7 @@ func (r *Ring) noteUnwritable(err error) {
 	r.health.unwritable(err, false)
 	if msg := err.Error(); msg != r.lastUpgradeErr {
 		r.lastUpgradeErr = msg
-		r.log.Error("buffer: the buffer file still cannot be opened for writing; staying in memory",
+		r.log.Error("the buffer file still cannot be opened for writing; staying in memory",
 			"path", r.path, "err", err)
 	}
 }
@@ -188,7 +188,7 @@ func (r *Ring) tryUpgrade() bool {
 	r.mu.Lock()
 	pending := len(r.pending)
 	r.mu.Unlock()
-	r.log.Warn("buffer: the buffer file can be written again; opened it for writing, committing the readings that waited",
+	r.log.Warn("the buffer file can be written again; opened it for writing, committing the readings that waited",
 		"path", r.path, "pending", pending)
 	return true
 }

@@ -309,7 +309,7 @@ func (r *Ring) trimPendingLocked() {
 	r.dropped += uint64(over)
 	if now := time.Now(); now.Sub(r.lastDropLog) >= time.Minute {
 		r.lastDropLog = now
-		r.log.Error("buffer: commits are failing and the pending queue is full; dropping the oldest readings",
+		r.log.Error("commits are failing and the pending queue is full; dropping the oldest readings",
 			"path", r.path, "dropped_now", over, "dropped_total", r.dropped, "pending", len(r.pending), "last_err", r.health.lastError())
 	}
 }
@@ -395,7 +395,7 @@ func (r *Ring) Close() error {
 				if n == 0 && (errors.Is(err, ErrDiskReadOnly) || errors.Is(err, ErrNotWritable)) {
 					err = nil // nothing lost but cursor moves, as announced at open
 				} else {
-					r.log.Error("buffer: final commit failed; pending readings are lost", "path", r.path, "pending", n, "err", err)
+					r.log.Error("final commit failed; pending readings are lost", "path", r.path, "pending", n, "err", err)
 				}
 			}
 		}

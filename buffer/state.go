@@ -68,7 +68,7 @@ func (r *Ring) SetState(key string, value []byte) {
 		return
 	}
 	if key == "" || len(key) > maxStateKey || len(value) > maxStateValue {
-		r.log.Error("buffer: state value refused: keys are 1 to 200 bytes, values at most 256",
+		r.log.Error("state value refused: keys are 1 to 200 bytes, values at most 256",
 			"path", r.path, "key", key, "key_bytes", len(key), "value_bytes", len(value))
 		return
 	}

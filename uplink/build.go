@@ -137,7 +137,7 @@ func (s *stream) oversize(nb *built, splittable bool) bool {
 		}
 		return true
 	}
-	s.u.log.Warn("uplink: one reading or window alone exceeds max_batch_bytes; publishing it anyway rather than losing it",
+	s.u.log.Warn("one reading or window alone exceeds max_batch_bytes; publishing it anyway rather than losing it",
 		"stream", s.name, "first_seq", nb.batch.FirstSeq, "last_seq", nb.batch.LastSeq,
 		"bytes", len(nb.payload), "max_batch_bytes", s.maxBytes)
 	return false

@@ -41,7 +41,7 @@ func (u *Uplink) subscribeInbound(s *session) {
 	}
 	sub, ok := s.client.(subscriber)
 	if !ok {
-		u.log.Warn("uplink: client cannot subscribe; remote config and commands are off for this session")
+		u.log.Warn("client cannot subscribe; remote config and commands are off for this session")
 		return
 	}
 	handler := u.opts.Inbound
@@ -53,12 +53,12 @@ func (u *Uplink) subscribeInbound(s *session) {
 			select {
 			case <-tok.Done():
 				if err := tok.Error(); err != nil {
-					u.log.Warn("uplink: subscribe failed", "topic", topic, "error", err)
+					u.log.Warn("subscribe failed", "topic", topic, "error", err)
 				}
 			case <-s.done:
 				return
 			case <-time.After(u.cfg.PublishTimeout.Duration):
-				u.log.Warn("uplink: no SUBACK", "topic", topic, "waited", u.cfg.PublishTimeout.Duration)
+				u.log.Warn("no SUBACK", "topic", topic, "waited", u.cfg.PublishTimeout.Duration)
 			}
 		}
 	}()

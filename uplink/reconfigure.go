@@ -180,7 +180,7 @@ func (u *Uplink) Reconfigure(cfgs []StreamConfig) error {
 	for _, s := range next {
 		s.poke() // one held behind a stream that went may go now
 	}
-	u.log.Info("uplink: streams reconfigured in place", "streams", len(next), "restarted", len(started),
+	u.log.Info("streams reconfigured in place", "streams", len(next), "restarted", len(started),
 		"stopped", len(stopping), "connected", sess != nil)
 	return nil
 }

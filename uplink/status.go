@@ -56,7 +56,7 @@ func (u *Uplink) onlineDoc(s *session) ([]byte, string) {
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {
-		u.log.Warn("uplink: status fields cannot be encoded; publishing the basic status", "error", err)
+		u.log.Warn("status fields cannot be encoded; publishing the basic status", "error", err)
 		b, _ = json.Marshal(map[string]any{
 			"state": "online", "device": u.opts.DeviceID, "version": u.opts.Version,
 			"started_at": doc["started_at"], "connected_at": doc["connected_at"],
@@ -96,7 +96,7 @@ func (u *Uplink) publishOnline(s *session, done chan<- error) {
 		}
 		if err != nil {
 			err = fmt.Errorf("uplink: status %s: %w", u.topicStatus, err)
-			u.log.Info("uplink: online status not published", "error", err)
+			u.log.Info("online status not published", "error", err)
 			u.health.failed(digest)
 		}
 		if done != nil {
@@ -206,7 +206,7 @@ func (u *Uplink) watchHealth(s *session) {
 		if !u.health.due(u.opts.Health(), u.now(), minGap) {
 			continue
 		}
-		u.log.Info("uplink: health changed; publishing the status again", "topic", u.topicStatus)
+		u.log.Info("health changed; publishing the status again", "topic", u.topicStatus)
 		done := make(chan error, 1)
 		u.publishOnline(s, done)
 		<-done // bounded by publish_timeout; a failure is logged there

@@ -130,7 +130,7 @@ func (s *stream) run(ctx context.Context) {
 			prev = sess
 			if err := s.serve(ctx, sess, sig); err != nil && ctx.Err() == nil {
 				s.setErr(err)
-				s.u.log.Info("uplink: stream failed; it resends from its cursor after reconnecting",
+				s.u.log.Info("stream failed; it resends from its cursor after reconnecting",
 					"stream", s.name, "broker", s.u.cfg.Broker, "error", err)
 				sess.end(fmt.Errorf("stream %s: %w", s.name, err))
 			}
@@ -222,7 +222,7 @@ func (s *stream) fill(ctx context.Context, sess *session) error {
 // back.
 func (s *stream) budgetHeld(v verdict) {
 	if v.newHold {
-		s.u.log.Warn("uplink: data budget spent; stream waits in the buffer (not essential)",
+		s.u.log.Warn("data budget spent; stream waits in the buffer (not essential)",
 			"stream", s.name, "budget", s.u.cfg.Budget.String(), "resumes_in", v.resumesIn.Round(time.Second))
 		s.wakeLower()
 	}
@@ -356,7 +356,7 @@ func (s *stream) buildFailed(from uint64, err error) <-chan time.Time {
 	d = min(d, retryMax)
 	if now := s.u.now(); s.buildFails == 1 || now.Sub(s.failLogged) >= failLogEvery {
 		s.failLogged = now
-		s.u.log.Warn("uplink: batch not built; retrying", "stream", s.name, "from", from,
+		s.u.log.Warn("batch not built; retrying", "stream", s.name, "from", from,
 			"failures", s.buildFails, "retry_in", d, "error", err)
 	}
 	return s.after(d)
@@ -365,7 +365,7 @@ func (s *stream) buildFailed(from uint64, err error) <-chan time.Time {
 // buildOK records a batch built, ending a run of failures.
 func (s *stream) buildOK() {
 	if s.buildFails > 0 {
-		s.u.log.Info("uplink: batch built again", "stream", s.name, "after_failures", s.buildFails)
+		s.u.log.Info("batch built again", "stream", s.name, "after_failures", s.buildFails)
 		s.buildFails = 0
 	}
 }

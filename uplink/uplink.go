@@ -206,13 +206,13 @@ func (u *Uplink) connectLoop(ctx context.Context) *session {
 			u.setConnErr(err)
 			d := u.backoff.wait(attempt)
 			attempt++
-			u.log.Info("uplink: connect failed", "broker", u.cfg.Broker, "error", err, "attempt", attempt, "retry_in", d.Round(time.Millisecond))
+			u.log.Info("connect failed", "broker", u.cfg.Broker, "error", err, "attempt", attempt, "retry_in", d.Round(time.Millisecond))
 			sleepCtx(ctx, d)
 			continue
 		}
 		u.connects.Add(1)
 		u.setConnErr(nil)
-		u.log.Info("uplink: connected", "broker", u.cfg.Broker, "client_id", u.clientID, "backlog", u.backlog())
+		u.log.Info("connected", "broker", u.cfg.Broker, "client_id", u.clientID, "backlog", u.backlog())
 		u.markDraining()
 		u.setSession(s)
 		select {
@@ -237,7 +237,7 @@ func (u *Uplink) connectLoop(ctx context.Context) *session {
 		}
 		d := u.backoff.wait(attempt)
 		attempt++
-		u.log.Info("uplink: disconnected", "broker", u.cfg.Broker, "reason", s.reason,
+		u.log.Info("disconnected", "broker", u.cfg.Broker, "reason", s.reason,
 			"connected_for", up.Round(10*time.Millisecond), "backlog", u.backlog(), "retry_in", d.Round(time.Millisecond))
 		sleepCtx(ctx, d)
 	}
@@ -444,7 +444,7 @@ func (u *Uplink) goOffline(s *session) {
 	if err != nil {
 		// no clean DISCONNECT then: it would discard the will and leave
 		// "online" as the retained status
-		u.log.Info("uplink: offline status not published; cutting the connection so the broker publishes the will", "broker", u.cfg.Broker, "error", err)
+		u.log.Info("offline status not published; cutting the connection so the broker publishes the will", "broker", u.cfg.Broker, "error", err)
 	} else {
 		quiesce := min(250*time.Millisecond, max(0, time.Until(by)))
 		s.client.Disconnect(uint(quiesce.Milliseconds()))
@@ -452,5 +452,5 @@ func (u *Uplink) goOffline(s *session) {
 	s.end(errors.New("shutdown"))
 	s.cut()
 	u.disconnects.Add(1)
-	u.log.Info("uplink: disconnected", "broker", u.cfg.Broker, "reason", "shutdown", "backlog", u.backlog())
+	u.log.Info("disconnected", "broker", u.cfg.Broker, "reason", "shutdown", "backlog", u.backlog())
 }

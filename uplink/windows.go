@@ -134,12 +134,12 @@ func (u *Uplink) waitForLink(ctx context.Context) {
 			return
 		}
 		if s := u.essentialPending(); s != nil {
-			u.log.Info("uplink: outside the link windows; essential data pending, bringing the link up", "stream", s.name)
+			u.log.Info("outside the link windows; essential data pending, bringing the link up", "stream", s.name)
 			return
 		}
 		next := nextOpen(u.windows, now)
 		if !logged {
-			u.log.Info("uplink: outside the link windows; link down", "next_window", next.Format(time.RFC3339), "backlog", u.backlog())
+			u.log.Info("outside the link windows; link down", "next_window", next.Format(time.RFC3339), "backlog", u.backlog())
 			logged = true
 		}
 		sleepCtx(ctx, min(next.Sub(now), u.windowPoll))
@@ -197,7 +197,7 @@ func (u *Uplink) windowClosed(ctx context.Context, sess *session) <-chan struct{
 				}
 				closing = true
 				_, target = u.src.Bounds()
-				u.log.Info("uplink: link window over; sending what is buffered, then disconnecting", "up_to_seq", target)
+				u.log.Info("link window over; sending what is buffered, then disconnecting", "up_to_seq", target)
 				u.Flush()
 			}
 			if u.drainedUpTo(target) {
@@ -245,10 +245,10 @@ func (u *Uplink) closeForWindow(s *session) {
 	if err == nil {
 		s.client.Disconnect(250)
 	} else {
-		u.log.Info("uplink: offline status not published; cutting the connection so the broker publishes the will", "error", err)
+		u.log.Info("offline status not published; cutting the connection so the broker publishes the will", "error", err)
 	}
 	s.end(errors.New("link window over"))
 	s.cut()
 	u.disconnects.Add(1)
-	u.log.Info("uplink: disconnected", "broker", u.cfg.Broker, "reason", "link window over", "backlog", u.backlog())
+	u.log.Info("disconnected", "broker", u.cfg.Broker, "reason", "link window over", "backlog", u.backlog())
 }
