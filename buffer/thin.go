@@ -12,7 +12,7 @@ import (
 	"github.com/karana-energy/karana-edge/reading"
 )
 
-// Thinning (issue 4, long outages).
+// Thinning: a link down for weeks must cost resolution, not readings.
 //
 // When the data passes thin_at of the budget, the commit, before prune
 // would drop anything, replaces the oldest undelivered raw readings with
