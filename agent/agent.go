@@ -130,37 +130,20 @@ func New(cfg *Config, info Info, log *slog.Logger) (*Agent, error) {
 	return a, nil
 }
 
-// status adds the buffer's view to the uplink's status document.
+// status adds the buffer's view to the uplink's status document: the
+// health fields and the counters.
 func (a *Agent) status() map[string]any {
 	st, err := a.ring.Stats()
 	if err != nil {
 		return map[string]any{"buffer_error": err.Error()}
 	}
-	m := map[string]any{
-		"commit":        a.info.Commit,
-		"buffer_depth":  st.Readings,
-		"buffer_bytes":  st.FileBytes,
-		"dropped_total": st.DroppedTotal,
-		"clock_synced":  clockSynced(),
-		"board":         a.board,
-	}
-	// Which config the box runs: the same hash as config/state's.
-	state := a.State()
-	m["config_hash"], m["config_version"] = state.Hash, state.Version
-	if st.LastError != "" {
-		m["buffer_last_error"] = st.LastError
-	}
+	m := a.healthFields(st)
+	m["buffer_depth"] = st.Readings
+	m["buffer_bytes"] = st.FileBytes
+	m["dropped_total"] = st.DroppedTotal
 	if !st.FailingSince.IsZero() {
-		// Commits fail (disk full, read-only card): readings wait in memory.
-		m["buffer_failing_since"] = st.FailingSince.Format(time.RFC3339)
 		m["buffer_pending"] = st.Pending
 	}
-	if st.DiskReadOnly {
-		// The card refuses writes: the stored backlog is served, new
-		// readings wait in memory until it is writable again.
-		m["buffer_read_only"] = true
-	}
-	addRecovery(m, st)
 	// The oldest unsent reading is the one after the slowest configured
 	// stream's cursor (the file may remember streams no longer configured).
 	cfg, _, _ := a.parts()
@@ -175,6 +158,34 @@ func (a *Agent) status() map[string]any {
 	} else {
 		m["oldest_unsent_age_s"] = 0
 	}
+	return m
+}
+
+// healthFields are the status fields that say how the box is, not how much
+// it holds: the uplink polls their digest every few seconds while
+// connected (healthDigest), so they are cheap to compute: no buffer read,
+// and the config hash only once per running config.
+func (a *Agent) healthFields(st buffer.Stats) map[string]any {
+	m := map[string]any{
+		"commit":       a.info.Commit,
+		"clock_synced": clockSynced(),
+		"board":        a.board,
+	}
+	// Which config the box runs: the same hash as config/state's.
+	m["config_hash"], m["config_version"] = a.configHash()
+	if st.LastError != "" {
+		m["buffer_last_error"] = st.LastError
+	}
+	if !st.FailingSince.IsZero() {
+		// Commits fail (disk full, read-only card): readings wait in memory.
+		m["buffer_failing_since"] = st.FailingSince.Format(time.RFC3339)
+	}
+	if st.DiskReadOnly {
+		// The card refuses writes: the stored backlog is served, new
+		// readings wait in memory until it is writable again.
+		m["buffer_read_only"] = true
+	}
+	addRecovery(m, st)
 	return m
 }
 

@@ -83,6 +83,7 @@ type remoteState struct {
 	// probation is what a rollback restores while a document is pending
 	// confirmation; nil otherwise. A SIGHUP rebases it onto the new file.
 	probation  *probation
+	text       configMemo    // configText's last result
 	stateDirty chan struct{} // poked when config/state must be republished
 }
 
@@ -587,13 +588,7 @@ type StateDoc struct {
 
 // State builds the config/state document of the running config.
 func (a *Agent) State() StateDoc {
-	cfg := a.Config()
-	var b strings.Builder
-	if err := cfg.WriteTOML(&b); err != nil {
-		b.WriteString("# " + err.Error())
-	}
-	text := b.String()
-	sum := sha256.Sum256([]byte(text))
+	text, hash := a.configText()
 	a.remote.mu.Lock()
 	ov, v := a.remote.overlay, a.remote.version
 	a.remote.mu.Unlock()
@@ -606,7 +601,45 @@ func (a *Agent) State() StateDoc {
 			src[s] = "remote"
 		}
 	}
-	return StateDoc{Version: v, Hash: hex.EncodeToString(sum[:]), Sources: src, Config: text}
+	return StateDoc{Version: v, Hash: hash, Sources: src, Config: text}
+}
+
+// configText is the running config as TOML and its sha256 (hex), worked
+// out once per config: the status health poll asks for the hash every few
+// seconds, and writing a config of fifty sensors by reflection each time
+// cost the daemon a quarter more CPU and heap.
+func (a *Agent) configText() (text, hash string) {
+	cfg := a.Config()
+	a.remote.mu.Lock()
+	memo := a.remote.text
+	a.remote.mu.Unlock()
+	if memo.cfg == cfg {
+		return memo.text, memo.hash
+	}
+	var b strings.Builder
+	if err := cfg.WriteTOML(&b); err != nil {
+		b.WriteString("# " + err.Error())
+	}
+	text = b.String()
+	sum := sha256.Sum256([]byte(text))
+	hash = hex.EncodeToString(sum[:])
+	a.remote.mu.Lock()
+	a.remote.text = configMemo{cfg: cfg, text: text, hash: hash}
+	a.remote.mu.Unlock()
+	return text, hash
+}
+
+// configHash is the status document's config_hash and config_version.
+func (a *Agent) configHash() (string, int64) {
+	_, hash := a.configText()
+	return hash, a.RemoteVersion()
+}
+
+// configMemo is configText's result for one running config (configs are
+// never changed in place: Apply swaps the pointer).
+type configMemo struct {
+	cfg        *Config
+	text, hash string
 }
 
 // publishState asks for config/state to be republished.

@@ -20,7 +20,13 @@ var statusCounters = map[string]bool{
 
 // healthDigest is uplink.Options.Health: the status fields but the
 // counters, as JSON (its map keys sorted, so equal health, equal digest).
-func (a *Agent) healthDigest() string { return statusDigest(a.status()) }
+func (a *Agent) healthDigest() string {
+	st, err := a.ring.Stats()
+	if err != nil {
+		return "buffer_error: " + err.Error()
+	}
+	return statusDigest(a.healthFields(st))
+}
 
 func statusDigest(status map[string]any) string {
 	h := make(map[string]any, len(status))
