@@ -21,6 +21,17 @@ func noRoom(full *atomic.Bool, path string) func() error {
 	}
 }
 
+// readOnlyDir returns a writeFault that fails with EROFS on path's
+// directory while ro is set.
+func readOnlyDir(ro *atomic.Bool, path string) func() error {
+	return func() error {
+		if ro.Load() {
+			return &fs.PathError{Op: "open", Path: filepath.Dir(path), Err: syscall.EROFS}
+		}
+		return nil
+	}
+}
+
 // Issue 11: a buffer file that cannot be created at the first start (a
 // full disk) must not stop the box: it samples into the bounded queue
 // without seqs, says so, and the first commit once the file can be
@@ -177,12 +188,7 @@ func TestReadOnlyDataDirAtFirstStart(t *testing.T) {
 	path := dbPath(t)
 	var ro atomic.Bool
 	ro.Store(true)
-	fault := func() error {
-		if ro.Load() {
-			return &fs.PathError{Op: "open", Path: filepath.Dir(path), Err: syscall.EROFS}
-		}
-		return nil
-	}
+	fault := readOnlyDir(&ro, path)
 	log, logs := testLogger(t)
 	r, err := open(path, testConfig(8<<20), log, tuning{manual: true, writeFault: fault, upgradeEvery: -1})
 	if err != nil {

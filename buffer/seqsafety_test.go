@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -280,12 +279,7 @@ func TestReadOnlyDataDirAtStart(t *testing.T) {
 	last, _ := makeDB(t, path) // raw acknowledged 5000
 	var ro atomic.Bool
 	ro.Store(true)
-	fault := func() error {
-		if ro.Load() {
-			return &fs.PathError{Op: "open", Path: filepath.Dir(path), Err: syscall.EROFS}
-		}
-		return nil
-	}
+	fault := readOnlyDir(&ro, path)
 	log, logs := testLogger(t)
 	r, err := open(path, testConfig(8<<20), log, tuning{manual: true, writeFault: fault, upgradeEvery: -1})
 	if err != nil {
@@ -344,12 +338,7 @@ func TestReadOnlyDataDirWithCorruptFile(t *testing.T) {
 	writeFile(t, path, []byte(strings.Repeat("not a database ", 1000)))
 	var ro atomic.Bool
 	ro.Store(true)
-	fault := func() error {
-		if ro.Load() {
-			return &fs.PathError{Op: "open", Path: filepath.Dir(path), Err: syscall.EROFS}
-		}
-		return nil
-	}
+	fault := readOnlyDir(&ro, path)
 	log, logs := testLogger(t)
 	r, err := open(path, testConfig(8<<20), log, tuning{manual: true, writeFault: fault, upgradeEvery: -1})
 	if err != nil {
