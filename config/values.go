@@ -181,3 +181,25 @@ func (l FieldErrors) Error() string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// Strings decodes a value that may be one string or a list of strings
+// (budget = "5MiB/day" or ["5MiB/day", "100MiB/month"]) for a type's
+// UnmarshalTOML. key and example name the key and a valid entry in the
+// error, which says which element is wrong.
+func Strings(v any, key, example string) ([]string, error) {
+	switch x := v.(type) {
+	case string:
+		return []string{x}, nil
+	case []any:
+		out := make([]string, 0, len(x))
+		for i, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("%s[%d]: want a string such as %q, got %T", key, i, example, e)
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%s: want %q or a list of such strings, got %T", key, example, v)
+}

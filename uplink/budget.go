@@ -82,20 +82,9 @@ func ParseBudget(entries ...string) (Budget, error) {
 
 // UnmarshalTOML accepts a string or a list of strings.
 func (b *Budget) UnmarshalTOML(v any) error {
-	var entries []string
-	switch x := v.(type) {
-	case string:
-		entries = []string{x}
-	case []any:
-		for i, e := range x {
-			s, ok := e.(string)
-			if !ok {
-				return fmt.Errorf("budget[%d]: want a string such as \"5MiB/day\", got %T", i, e)
-			}
-			entries = append(entries, s)
-		}
-	default:
-		return fmt.Errorf("budget: want \"5MiB/day\", \"100MiB/month\" or a list of both, got %T", v)
+	entries, err := config.Strings(v, "budget", "5MiB/day")
+	if err != nil {
+		return err
 	}
 	nb, err := ParseBudget(entries...)
 	if err != nil {

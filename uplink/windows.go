@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/cron"
 )
 
@@ -40,23 +41,18 @@ const maxWindow = 31 * 24 * time.Hour
 
 // UnmarshalTOML accepts a list of strings or one string.
 func (w *Windows) UnmarshalTOML(v any) error {
-	var entries []string
-	switch x := v.(type) {
-	case string:
-		entries = []string{x}
-	case []any:
-		for i, e := range x {
-			s, ok := e.(string)
-			if !ok {
-				return fmt.Errorf("windows[%d]: want a string such as \"0 6 * * * 30m\", got %T", i, e)
-			}
-			if strings.Contains(s, ";") {
-				return fmt.Errorf("windows[%d] %q: one window per string", i, s)
-			}
-			entries = append(entries, strings.TrimSpace(s))
+	entries, err := config.Strings(v, "windows", "0 6 * * * 30m")
+	if err != nil {
+		return err
+	}
+	_, list := v.([]any) // one string may hold several windows, "a; b"
+	for i, s := range entries {
+		if list && strings.Contains(s, ";") {
+			return fmt.Errorf("windows[%d] %q: one window per string", i, s)
 		}
-	default:
-		return fmt.Errorf("windows: want a list such as [\"0 6 * * * 30m\"], got %T", v)
+		if list {
+			entries[i] = strings.TrimSpace(s)
+		}
 	}
 	nw := Windows(strings.Join(entries, "; "))
 	if _, err := nw.Parse(); err != nil {
