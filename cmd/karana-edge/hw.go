@@ -505,6 +505,9 @@ func readOne(stdout, stderr io.Writer, sc sensors.Config, board boards.Profile, 
 			title += fmt.Sprintf(", %s %s", kind, canon)
 		}
 	}
+	if pu, ok := sc.Options.(sensors.SerialPortUser); ok && pu.SerialPort() != "" {
+		title += ", " + pu.SerialPort()
+	}
 	title += ")"
 	if sc.Disabled {
 		title += " [disabled in the config: read anyway]"
@@ -524,6 +527,9 @@ func readOne(stdout, stderr io.Writer, sc sensors.Config, board boards.Profile, 
 	took := time.Since(start)
 	fmt.Fprintf(stdout, "%s: read in %s\n", title, formatTook(took))
 	writeValues(stdout, rs)
+	if id, ok := s.(sensors.Identifier); ok && id.Identity() != "" {
+		fmt.Fprintf(stdout, "  device: %s\n", id.Identity())
+	}
 	if err == nil {
 		return true
 	}
