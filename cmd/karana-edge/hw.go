@@ -71,11 +71,15 @@ func cmdBoard(args []string, stdout, stderr io.Writer) int {
 			if bu, ok := s.Options.(sensors.BusUser); ok && !s.Disabled && bu.BusName() != "" {
 				info.Used = append(info.Used, bu.BusName())
 			}
+			if sp, ok := s.Options.(sensors.SerialPortUser); ok && !s.Disabled && sp.SerialPort() != "" && !slices.Contains(info.Ports, sp.SerialPort()) {
+				info.Ports = append(info.Ports, sp.SerialPort())
+			}
 		}
 		if len(info.Used) == 0 {
 			info.Used = []string{} // the config needs no bus: enable nothing
 		}
 	}
+	info.Consoles = boards.Consoles(hwRoot)
 	renderBoard(stdout, info, boards.Devices(hwRoot))
 	return exitOK
 }
@@ -100,6 +104,10 @@ type boardInfo struct {
 	// Used are the buses the configured sensors use; nil when no config
 	// was given (then the usual buses' enable lines are suggested).
 	Used []string
+	// Ports are the serial ports the configured sensors open.
+	Ports []string
+	// Consoles are the kernel's consoles (boards.Consoles).
+	Consoles []string
 }
 
 // renderBoard writes the board report: the board itself, its buses, the
@@ -109,8 +117,13 @@ func renderBoard(w io.Writer, info boardInfo, pr boards.Present) {
 	renderBoardSummary(w, info, pr)
 	fmt.Fprintln(w, "\nbuses")
 	renderBuses(w, p, pr)
+	renderSerial(w, info, pr)
 	renderHeaderSection(w, p)
-	if lines := missingEnables(p, pr, info.Used); len(lines) > 0 {
+	lines := missingEnables(p, pr, info.Used)
+	if l := uartEnable(p, pr, info.Ports); l != "" {
+		lines = append(lines, l)
+	}
+	if len(lines) > 0 {
 		fmt.Fprintf(w, "\nto enable what is missing, add to %s and reboot:\n", p.ConfigFile)
 		for _, l := range lines {
 			fmt.Fprintf(w, "  %s\n", l)
