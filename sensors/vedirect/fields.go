@@ -53,7 +53,7 @@ var labels = map[string]label{
 	"AC_OUT_V": {div: 100, unit: "V"}, "AC_OUT_I": {div: 10, unit: "A"}, "AC_OUT_S": {div: 1, unit: "VA"},
 	// Codes, stored as numbers; their meanings are in doc.go and the README.
 	"CS": {div: 1}, "ERR": {div: 1}, "MPPT": {div: 1}, "MODE": {div: 1},
-	"AR": {div: 1}, "WARN": {div: 1}, "MON": {div: 1}, "HSDS": {div: 1, unit: "d"},
+	"AR": {div: 1}, "WARN": {div: 1}, "MON": {div: 1}, "HSDS": {div: 1}, // HSDS: day sequence number 0..364
 	"OR":   {div: 1, kind: hexCode},
 	"LOAD": {kind: onOff}, "Alarm": {kind: onOff}, "Relay": {kind: onOff},
 }
@@ -62,8 +62,8 @@ var labels = map[string]label{
 // or malformed) since the driver started reading the port.
 const BadBlocks = "bad_blocks"
 
-// Labels lists the labels that can become series, sorted.
-func Labels() []string {
+// KnownLabels lists the labels that can become series, sorted.
+func KnownLabels() []string {
 	out := make([]string, 0, len(labels))
 	for l := range labels {
 		out = append(out, l)

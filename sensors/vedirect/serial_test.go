@@ -65,7 +65,7 @@ func TestSerialThroughPty(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cmd, dev, port := ptyPair(t, dir)
-	s, err := New("mppt", &Options{Port: port, Fields: []string{"V", "PPV", BadBlocks}})
+	s, err := New("mppt", &Options{Port: port, Labels: []string{"V", "PPV", BadBlocks}})
 	if err != nil {
 		t.Fatal(err)
 	}

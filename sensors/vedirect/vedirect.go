@@ -36,10 +36,11 @@ type Options struct {
 	// Port is the serial device: the VE.Direct USB cable's /dev/ttyUSB0
 	// (better its /dev/serial/by-id/… name) or the Pi's UART /dev/serial0.
 	Port string `toml:"port"`
-	// Fields selects the labels stored as series ("V", "PPV", "H20"), plus
+	// Labels selects the labels stored as series ("V", "PPV", "H20"), plus
 	// "bad_blocks"; empty: every known numeric label the device sends, and
-	// bad_blocks.
-	Fields []string `toml:"fields"`
+	// bad_blocks. (Not "fields": that key holds every sensor's per-field
+	// calibration tables.)
+	Labels []string `toml:"labels"`
 }
 
 // DefaultOptions returns the documented defaults.
@@ -61,24 +62,24 @@ func New(_ string, opts *Options) (*Sensor, error) {
 		errs.Add("port", "must be an absolute device path such as \"/dev/ttyUSB0\", got %q", o.Port)
 	}
 	seen := map[string]bool{}
-	for i, f := range o.Fields {
+	for i, f := range o.Labels {
 		_, known := labels[f]
 		switch {
 		case !known && f != BadBlocks:
 			hint := ""
-			if s := config.Suggest(f, append(Labels(), BadBlocks)); s != "" {
+			if s := config.Suggest(f, append(KnownLabels(), BadBlocks)); s != "" {
 				hint = fmt.Sprintf(" (did you mean %q?)", s)
 			}
-			errs.Add(config.IndexKey("fields", i), "%q is not a numeric VE.Direct label%s: use %s or %q (PID, SER# and FW are logged, not stored)", f, hint, strings.Join(Labels(), ", "), BadBlocks)
+			errs.Add(config.IndexKey("labels", i), "%q is not a numeric VE.Direct label%s: use %s or %q (PID, SER# and FW are logged, not stored)", f, hint, strings.Join(KnownLabels(), ", "), BadBlocks)
 		case seen[f]:
-			errs.Add(config.IndexKey("fields", i), "%q is listed twice", f)
+			errs.Add(config.IndexKey("labels", i), "%q is listed twice", f)
 		}
 		seen[f] = true
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	o.Fields = slices.Clone(o.Fields)
+	o.Labels = slices.Clone(o.Labels)
 	return &Sensor{o: o, open: openSerial, now: time.Now, log: slog.Default(), retry: firstRetry}, nil
 }
 
@@ -209,7 +210,7 @@ func (s *Sensor) staleErrLocked(now time.Time, cause error) error {
 // the blocks of the last seconds; a label the device stopped sending drops
 // out rather than repeating an old number.
 func (s *Sensor) valuesLocked(now time.Time) ([]sensors.Value, error) {
-	want := s.o.Fields
+	want := s.o.Labels
 	if len(want) == 0 {
 		want = defaultFields(s.latest)
 	}
@@ -243,7 +244,7 @@ func (s *Sensor) valuesLocked(now time.Time) ([]sensors.Value, error) {
 // bad_blocks.
 func defaultFields(latest map[string]entry) []string {
 	out := make([]string, 0, len(latest)+1)
-	for _, l := range Labels() {
+	for _, l := range KnownLabels() {
 		if _, ok := latest[l]; ok {
 			out = append(out, l)
 		}

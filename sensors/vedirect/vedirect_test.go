@@ -147,7 +147,7 @@ func TestReadMPPT(t *testing.T) {
 	want := map[string]string{
 		"V": "12.81 V", "I": "-0.01 A", "VPV": "18.33 V", "PPV": "47 W", "IL": "1.3 A",
 		"CS": "3 ", "MPPT": "2 ", "OR": "0 ", "ERR": "0 ", "LOAD": "1 ",
-		"H19": "102.06 kWh", "H20": "0.12 kWh", "H21": "51 W", "H22": "0.34 kWh", "H23": "60 W", "HSDS": "279 d",
+		"H19": "102.06 kWh", "H20": "0.12 kWh", "H21": "51 W", "H22": "0.34 kWh", "H23": "60 W", "HSDS": "279 ",
 		BadBlocks: "0 ",
 	}
 	if got := valueMap(vals); !reflect.DeepEqual(got, want) {
@@ -192,7 +192,7 @@ func TestReadBMVMergesBlocksAndLeavesOutMissing(t *testing.T) {
 func TestBadChecksumDroppedAndCounted(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	ports := newFakePorts()
-	s := newTestSensor(t, Options{Fields: []string{"V", "PPV", BadBlocks}}, ports, clk)
+	s := newTestSensor(t, Options{Labels: []string{"V", "PPV", BadBlocks}}, ports, clk)
 	first := startRead(s)
 	dev := ports.device(t)
 	write(t, dev, textBlock(mpptFields...))
@@ -232,7 +232,7 @@ func TestBadChecksumDroppedAndCounted(t *testing.T) {
 func TestReopenAfterPortVanishes(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	ports := newFakePorts()
-	s := newTestSensor(t, Options{Fields: []string{"V", BadBlocks}}, ports, clk)
+	s := newTestSensor(t, Options{Labels: []string{"V", BadBlocks}}, ports, clk)
 	first := startRead(s)
 	dev := ports.device(t)
 	write(t, dev, textBlock(mpptFields...))
@@ -286,7 +286,7 @@ func TestNoSuchPortIsNotFitted(t *testing.T) {
 func TestCloseAndReopen(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	ports := newFakePorts()
-	s := newTestSensor(t, Options{Fields: []string{"V"}}, ports, clk)
+	s := newTestSensor(t, Options{Labels: []string{"V"}}, ports, clk)
 	first := startRead(s)
 	dev := ports.device(t)
 	write(t, dev, textBlock(mpptFields...))
@@ -342,9 +342,9 @@ func TestOptions(t *testing.T) {
 	}{
 		{Options{Port: ""}, "port: must be set"},
 		{Options{Port: "ttyUSB0"}, "port: must be an absolute device path"},
-		{Options{Port: "/dev/ttyUSB0", Fields: []string{"VPW"}}, `fields[0]: "VPW" is not a numeric VE.Direct label (did you mean "VPV"?)`},
-		{Options{Port: "/dev/ttyUSB0", Fields: []string{"SER#"}}, `PID, SER# and FW are logged, not stored`},
-		{Options{Port: "/dev/ttyUSB0", Fields: []string{"V", "V"}}, `fields[1]: "V" is listed twice`},
+		{Options{Port: "/dev/ttyUSB0", Labels: []string{"VPW"}}, `labels[0]: "VPW" is not a numeric VE.Direct label (did you mean "VPV"?)`},
+		{Options{Port: "/dev/ttyUSB0", Labels: []string{"SER#"}}, `PID, SER# and FW are logged, not stored`},
+		{Options{Port: "/dev/ttyUSB0", Labels: []string{"V", "V"}}, `labels[1]: "V" is listed twice`},
 	} {
 		_, err := New("x", &c.o)
 		var fe config.FieldErrors
