@@ -113,7 +113,11 @@ func (s *Sensor) block(fields []Field) {
 		case "FW", "FWE":
 			id.fw = f.Value
 		default:
-			s.latest[f.Label] = entry{value: f.Value, at: now}
+			// Only the labels that can become series: a noisy line whose
+			// garbage passed the checksum must not grow the map.
+			if _, ok := labels[f.Label]; ok {
+				s.latest[f.Label] = entry{value: f.Value, at: now}
+			}
 		}
 	}
 	if id != s.ident {

@@ -129,6 +129,7 @@ type Sensor struct {
 	answered bool          // a good block arrived since the process started
 	ident    identity
 	cur      io.Closer // the open port, closed by Close to wake the reader
+	warned   map[string]bool
 }
 
 // identity is what a device says about itself; logged once per change.
@@ -210,12 +211,14 @@ func (s *Sensor) staleErrLocked(now time.Time, cause error) error {
 // the blocks of the last seconds; a label the device stopped sending drops
 // out rather than repeating an old number.
 func (s *Sensor) valuesLocked(now time.Time) ([]sensors.Value, error) {
+	if s.warned == nil {
+		s.warned = map[string]bool{}
+	}
 	want := s.o.Labels
 	if len(want) == 0 {
 		want = defaultFields(s.latest)
 	}
 	vals := make([]sensors.Value, 0, len(want))
-	var errs []error
 	for _, name := range want {
 		if name == BadBlocks {
 			vals = append(vals, sensors.Value{Field: BadBlocks, Value: float64(s.bad)})
@@ -227,15 +230,17 @@ func (s *Sensor) valuesLocked(now time.Time) ([]sensors.Value, error) {
 		}
 		v, ok, err := convert(name, labels[name], e.value)
 		if err != nil {
-			errs = append(errs, err)
+			// The checksum held, so the device sent it: a format this
+			// driver does not know. Leave that label out, keep the rest.
+			if !s.warned[name] {
+				s.warned[name] = true
+				s.log.Warn("vedirect: value not in the protocol's format; left out", "port", s.o.Port, "err", err)
+			}
 			continue
 		}
 		if ok {
 			vals = append(vals, sensors.Value{Field: name, Value: v, Unit: labels[name].unit})
 		}
-	}
-	if len(errs) > 0 {
-		return vals, fmt.Errorf("vedirect on %s: %w", s.o.Port, errors.Join(errs...))
 	}
 	return vals, nil
 }

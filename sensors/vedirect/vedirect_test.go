@@ -357,3 +357,31 @@ func TestOptions(t *testing.T) {
 		t.Errorf("defaults: %v, port %q", err, o.SerialPort())
 	}
 }
+
+// A value outside the protocol's format in a block whose checksum held is
+// left out; the block's other values are kept. Unknown labels are not kept
+// at all.
+func TestMalformedValueLeftOut(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	ports := newFakePorts()
+	s := newTestSensor(t, Options{}, ports, clk)
+	first := startRead(s)
+	dev := ports.device(t)
+	write(t, dev, textBlock("V", "12.5", "I", "-10", "XYZ", "1", "LOAD", "maybe"))
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	vals, err := s.Read(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := valueMap(vals); !reflect.DeepEqual(got, map[string]string{"I": "-0.01 A", BadBlocks: "0 "}) {
+		t.Errorf("values %v", got)
+	}
+	s.mu.Lock()
+	_, kept := s.latest["XYZ"]
+	s.mu.Unlock()
+	if kept {
+		t.Error("an unknown label was kept")
+	}
+}
