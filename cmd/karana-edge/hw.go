@@ -637,6 +637,9 @@ func hardwareHint(sc sensors.Config, err error, board boards.Profile, pr boards.
 			hints = append(hints, fmt.Sprintf("is pin %q a line of this board's gpiochips (gpioinfo)?", pin))
 		}
 	}
+	if sp, ok := sc.Options.(sensors.SerialPortUser); ok && sp.SerialPort() != "" {
+		hints = append(hints, fmt.Sprintf("is the adapter on %s plugged in, or the UART enabled? karana-edge board lists the serial ports present (a USB adapter is best named by its /dev/serial/by-id/ link)", sp.SerialPort()))
+	}
 	if len(hints) == 0 {
 		hints = append(hints, "is the bus enabled (karana-edge board), is the sensor wired and powered, and is its address right?")
 	}

@@ -77,3 +77,23 @@ interval = "10s"
 		"mppt.V ", " 12.81 V\n", "mppt.PPV ", " 47 W\n", "mppt.H20 ", " 0.12 kWh\n", "mppt.CS ", "mppt.bad_blocks ",
 		"  device: PID 0xA053, SER# HQ1328A1B2C, FW 150\n")
 }
+
+// A VE.Direct port that does not exist: read fails quickly enough, says
+// which port, and hints at the adapter rather than at a bus address.
+func TestReadVEDirectNoPort(t *testing.T) {
+	withHWRoot(t, t.TempDir())
+	port := filepath.Join(t.TempDir(), "ttyUSB9")
+	path := writeConfig(t, `
+[[sensor]]
+name = "mppt"
+driver = "vedirect"
+port = "`+port+`"
+interval = "10s"
+`)
+	code, _, errs := runArgs("read", "-config", path)
+	if code != exitFailure {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	wantAll(t, "read", errs, "vedirect on "+port+": no good text block since reading started 0s ago",
+		"no such file or directory", "check: is the adapter on "+port+" plugged in")
+}

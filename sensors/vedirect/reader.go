@@ -148,4 +148,7 @@ func (s *Sensor) portFailed(err error) {
 		s.log.Warn("vedirect: port failed; reopening with backoff", "port", s.o.Port, "err", err)
 	}
 	s.portErr = err
+	// Wake a waiting Read: a port that does not exist is reported at once.
+	close(s.notify)
+	s.notify = make(chan struct{})
 }

@@ -154,7 +154,10 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 		if s.lastGood.After(since) {
 			since = s.lastGood
 		}
-		if wait := StaleAfter - now.Sub(since); wait > 0 {
+		// No such device and it never answered: say so now rather than
+		// after StaleAfter (an optional charger not on this box, a typo).
+		absent := !s.answered && errors.Is(s.portErr, fs.ErrNotExist)
+		if wait := StaleAfter - now.Sub(since); wait > 0 && !absent {
 			ch := s.notify
 			s.mu.Unlock()
 			t := time.NewTimer(wait)
@@ -183,7 +186,7 @@ func (s *Sensor) staleErrLocked(now time.Time, cause error) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "vedirect on %s: no good text block", s.o.Port)
 	if s.lastGood.IsZero() {
-		fmt.Fprintf(&b, " since the port was opened %s ago", now.Sub(s.started).Round(time.Second))
+		fmt.Fprintf(&b, " since reading started %s ago", now.Sub(s.started).Round(time.Second))
 	} else {
 		fmt.Fprintf(&b, " for %s", now.Sub(s.lastGood).Round(time.Second))
 	}
