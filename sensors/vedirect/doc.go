@@ -1,7 +1,10 @@
 // Package vedirect reads Victron Energy devices over VE.Direct: MPPT solar
 // chargers (BlueSolar, SmartSolar), battery monitors (BMV-60x, BMV-70x,
 // BMV-712, SmartShunt) and Phoenix inverters and chargers, through the
-// VE.Direct USB cable or the Pi's UART at 19200 baud, 8N1.
+// VE.Direct USB cable or the Pi's UART at 19200 baud, 8N1. Some VE.Direct
+// ports drive 5 V on TX: on the Pi's 3.3 V UART use Victron's isolated
+// interface or a level shifter. The port is opened exclusively, so one
+// sensor reads one port; its labels key picks what is stored.
 //
 // The device talks first: about once a second it sends a text block of
 // "<label>\t<value>" fields ending in a checksum (Victron, "VE.Direct
