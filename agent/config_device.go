@@ -106,7 +106,8 @@ func resolveBoard(name, root string) boards.Profile {
 }
 
 // checkBoard checks every sensor's bus and pins against the board, at the
-// sensor's bus or pin key. It never touches hardware.
+// sensor's bus or pin key, and warns about a serial port that is the login
+// console (from systemRoot's /proc/cmdline). It never touches hardware.
 func (c *Config) checkBoard(doc *config.Doc) {
 	if c.Board.Name == "" {
 		return
@@ -120,8 +121,12 @@ func (c *Config) checkBoard(doc *config.Doc) {
 		if pu, ok := s.Options.(sensors.PinUser); ok {
 			uses[i].Pins = pu.PinNames()
 		}
+		if sp, ok := s.Options.(sensors.SerialPortUser); ok {
+			uses[i].Port = sp.SerialPort()
+		}
 	}
-	for _, f := range c.Board.Check(uses) {
+	findings := append(c.Board.Check(uses), c.Board.CheckSerial(systemRoot, uses)...)
+	for _, f := range findings {
 		table := config.IndexKey("sensor", f.Use)
 		key := f.Key
 		// A driver with several pins may take them as a pins array.

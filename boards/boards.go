@@ -31,6 +31,10 @@ type Profile struct {
 	Groups []string
 	// Notes are caveats a technician should read before wiring.
 	Notes []string
+	// UARTEnable is the config.txt line that puts a UART on the header;
+	// SerialNotes say which device it is and what else to turn off.
+	UARTEnable  string
+	SerialNotes []string
 
 	// match lists lower-case substrings of /proc/device-tree/model.
 	match []string
@@ -112,6 +116,7 @@ func (p Profile) clone() Profile {
 	p.Header = slices.Clone(p.Header)
 	p.Groups = slices.Clone(p.Groups)
 	p.Notes = slices.Clone(p.Notes)
+	p.SerialNotes = slices.Clone(p.SerialNotes)
 	return p
 }
 

@@ -8,12 +8,13 @@ import (
 )
 
 // Use is what one configured sensor takes, as its driver options say
-// (sensors.BusUser, sensors.PinUser).
+// (sensors.BusUser, sensors.PinUser, sensors.SerialPortUser).
 type Use struct {
 	Sensor   string   // the sensor's name
 	Driver   string   // its driver
 	Bus      string   // "" when it uses none
 	Pins     []string // GPIO names
+	Port     string   // serial device ("/dev/ttyUSB0"); "" when it uses none
 	Disabled bool     // problems are then warnings: it is never read
 }
 

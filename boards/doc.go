@@ -35,6 +35,23 @@
 // Pins are GPIO names as the kernel's gpiochip lines and periph name them:
 // "GPIO17". Also accepted: "17", and the physical pin "P1_11".
 //
+// # Serial ports
+//
+// Devices lists the serial ports present (Present.Serial): /dev/serial0
+// and serial1 (the Pi firmware's aliases), /dev/ttyAMA* (PL011 UARTs),
+// /dev/ttyS* (the mini UART on a Pi, legacy ports elsewhere), /dev/ttyUSB*
+// and /dev/ttyACM* (USB adapters) and /dev/serial/by-id/* (udev's stable
+// names for USB adapters), each link with the device it resolves to. On
+// the Pi 3, 4, Zero W, Zero 2 W and CM4 the PL011 drives Bluetooth and
+// /dev/serial0 is the mini UART, whose baud rate follows the core clock:
+// dtoverlay=disable-bt gives the header the PL011. enable_uart=1 creates
+// serial0, and Pi OS then runs its login console there
+// (console=serial0,115200 in cmdline.txt).
+//
+// CheckSerial warns about a sensor whose port is one of the kernel's
+// consoles (Consoles reads /proc/cmdline), under any of its names: the
+// kernel's messages and getty's login prompt would share the line.
+//
 // # Checking sensors
 //
 // Check validates what the configured sensors use against a profile,

@@ -15,6 +15,8 @@ type Present struct {
 	SPI       []string // ports: "SPI0.0" for /dev/spidev0.0
 	GPIOChips []string // "gpiochip0"
 	OneWire   bool     // the kernel's w1 bus (/sys/bus/w1/devices) exists
+	// Serial are the serial ports: UARTs, USB adapters and their links.
+	Serial []SerialPort
 }
 
 // Devices lists the bus and GPIO devices under root ("/" on a box; a
@@ -39,6 +41,7 @@ func Devices(root string) Present {
 	if fi, err := os.Stat(filepath.Join(root, "sys/bus/w1/devices")); err == nil && fi.IsDir() {
 		pr.OneWire = true
 	}
+	pr.Serial = serialPorts(root)
 	slices.SortFunc(pr.I2C, byNumber)
 	slices.SortFunc(pr.SPI, byNumber)
 	slices.SortFunc(pr.GPIOChips, byNumber)

@@ -1,6 +1,9 @@
 package boards
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // firmwareConfig is config.txt on Pi OS Bookworm and later.
 const firmwareConfig = "/boot/firmware/config.txt"
@@ -10,6 +13,15 @@ var piGroups = []string{"i2c", "spi", "gpio"}
 
 // oldConfigNote is for boards that also ran releases before Bookworm.
 const oldConfigNote = "config.txt is /boot/firmware/config.txt on Pi OS Bookworm and later, /boot/config.txt on Bullseye and older"
+
+// piSerial are the serial notes of every 40-pin Pi but the 5.
+var piSerial = []string{
+	"header UART: TXD GPIO14 (pin 8), RXD GPIO15 (pin 10), 3.3 V logic: RS-485 and RS-232 need a transceiver (a HAT, or a USB adapter instead)",
+	"enable_uart=1 creates /dev/serial0; Pi OS also runs the login console on it (console=serial0,115200 in cmdline.txt): turn that off before wiring a device (raspi-config: Interface Options, Serial Port: login shell No, hardware Yes)",
+}
+
+// btSerial is for the Pis whose PL011 UART drives Bluetooth.
+const btSerial = "here /dev/serial0 is the mini UART (ttyS0), whose baud rate follows the core clock; for the PL011 (ttyAMA0) on the header add dtoverlay=disable-bt and run sudo systemctl disable hciuart"
 
 // pi40Buses are the buses of every 40-pin Pi.
 var pi40Buses = []Bus{
@@ -75,6 +87,7 @@ var profiles = []Profile{
 			oldConfigNote,
 			"512 MB RAM, Cortex-A53: the armv6 build runs on 32-bit Pi OS, the arm64 build on 64-bit",
 		},
+		UARTEnable: "enable_uart=1", SerialNotes: append(slices.Clone(piSerial), btSerial),
 		match: []string{"raspberry pi zero 2"},
 	},
 	{
@@ -84,12 +97,14 @@ var profiles = []Profile{
 			oldConfigNote,
 			"ARMv6 (ARM1176): run the armv6 (GOARM=6) build; a GOARM=7 binary dies with SIGILL",
 		},
+		UARTEnable: "enable_uart=1", SerialNotes: append(slices.Clone(piSerial), btSerial),
 		match: []string{"raspberry pi zero"},
 	},
 	{
 		Name: "rpi3b", Model: "Raspberry Pi 3 Model B / B+", SoC: "BCM2837",
 		Buses: pi40Buses, Header: header40, ConfigFile: firmwareConfig, Groups: piGroups,
-		Notes: []string{oldConfigNote},
+		Notes:      []string{oldConfigNote},
+		UARTEnable: "enable_uart=1", SerialNotes: append(slices.Clone(piSerial), btSerial),
 		match: []string{"raspberry pi 3"},
 	},
 	{
@@ -100,6 +115,7 @@ var profiles = []Profile{
 			"I2C 3–6 and SPI3–SPI6 by overlay (dtoverlay=i2c3, dtoverlay=spi3-1cs …; pins: dtoverlay -h i2c3)",
 			oldConfigNote,
 		},
+		UARTEnable: "enable_uart=1", SerialNotes: append(slices.Clone(piSerial), btSerial),
 		match: []string{"compute module 4"},
 	},
 	{
@@ -109,6 +125,7 @@ var profiles = []Profile{
 			"I2C 3–6 and SPI3–SPI6 by overlay (dtoverlay=i2c3, dtoverlay=spi3-1cs …; pins: dtoverlay -h i2c3)",
 			oldConfigNote,
 		},
+		UARTEnable: "enable_uart=1", SerialNotes: append(slices.Clone(piSerial), btSerial),
 		match: []string{"raspberry pi 4"},
 	},
 	{
@@ -119,11 +136,18 @@ var profiles = []Profile{
 			"the header's gpiochip is gpiochip4 on kernels before 6.6.45, gpiochip0 after: name pins (\"GPIO17\"), never chip numbers",
 			"RP1 has more I2C and SPI buses by overlay (/boot/firmware/overlays/README); this profile knows I2C 1, SPI0 and SPI1: use board = \"generic-arm\" to skip bus checks if you wire others",
 		},
+		UARTEnable: "dtparam=uart0=on", SerialNotes: []string{
+			"header UART: TXD GPIO14 (pin 8), RXD GPIO15 (pin 10), 3.3 V logic: RS-485 and RS-232 need a transceiver (a HAT, or a USB adapter instead)",
+			"the header UART is /dev/ttyAMA0 with dtparam=uart0=on; /dev/serial0 is the debug connector's UART (ttyAMA10) unless configured otherwise: check ls -l /dev/serial0",
+		},
 		match: []string{"raspberry pi 5"},
 	},
 	{
 		Name: "generic-arm", Model: "generic ARM Linux board", AnyBus: true, AnyPin: true,
 		Groups: piGroups,
+		SerialNotes: []string{
+			"UART names and the overlays that enable them vary by board (ttyS*, ttyAMA*): see the board's documentation; USB adapters are /dev/ttyUSB* or /dev/ttyACM* everywhere",
+		},
 		Notes: []string{
 			"bus numbers and GPIO line names come from the board's device tree and vary: only the form of bus and pin names is checked",
 			"periph registers named gpiochip lines only: on an unnamed line use its number on the chip",

@@ -6,7 +6,7 @@
 #   sudo scripts/install.sh --uninstall           # keeps /var/lib and /etc/karana-edge
 #   sudo scripts/install.sh --uninstall --purge   # removes them too (data, config, device key)
 #
-# It installs the binary (/usr/bin/karana-edge), the groups i2c, spi, gpio and
+# It installs the binary (/usr/bin/karana-edge), the groups i2c, spi, gpio, dialout and
 # karana, the karana system user, a udev rule giving those groups the bus
 # devices (for distros without Pi OS's rules), the unit, and a config. The
 # config is never overwritten: on a fresh box the binary's own `init` writes
@@ -29,7 +29,7 @@ case $root in
 *) root=$(pwd)/$root ;;
 esac
 user=karana
-groups="i2c spi gpio"
+groups="i2c spi gpio dialout"
 
 bindir=$root/usr/bin
 confdir=$root/etc/karana-edge
@@ -89,12 +89,12 @@ ensure_user() {
 	for g in $groups $user; do ensure_group "$g"; done
 	if [ -z "$root" ]; then
 		if ! id "$user" >/dev/null 2>&1; then
-			useradd --system --gid "$user" --groups i2c,spi,gpio \
+			useradd --system --gid "$user" --groups i2c,spi,gpio,dialout \
 				--home-dir /var/lib/karana-edge --no-create-home \
 				--shell /usr/sbin/nologin --comment "karana-edge daemon" "$user"
 			log "created user $user"
 		else
-			usermod -a -G i2c,spi,gpio "$user"
+			usermod -a -G i2c,spi,gpio,dialout "$user"
 		fi
 		return
 	fi

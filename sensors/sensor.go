@@ -54,6 +54,13 @@ type BusUser interface {
 	BusName() string
 }
 
+// SerialPortUser is an options struct that names the serial device it
+// opens ("/dev/ttyUSB0", "/dev/serial0"), so that check can warn when it is
+// the login console, whatever the driver (vedirect, modbus RTU).
+type SerialPortUser interface {
+	SerialPort() string
+}
+
 // PinUser is an options struct that names the GPIO pins it uses ("GPIO17").
 type PinUser interface {
 	PinNames() []string
@@ -65,6 +72,13 @@ type PinUser interface {
 // compromised or mistaken remote config must not be able to add one.
 type LocalOnly interface {
 	LocalOnly()
+}
+
+// Identifier is a Sensor that learns what device it reads (a product id,
+// serial number, firmware) from the device itself; `karana-edge read`
+// shows it after the read. "" while unknown.
+type Identifier interface {
+	Identity() string
 }
 
 // State is a small persisted key/value store for a sensor's running state

@@ -71,11 +71,15 @@ func cmdBoard(args []string, stdout, stderr io.Writer) int {
 			if bu, ok := s.Options.(sensors.BusUser); ok && !s.Disabled && bu.BusName() != "" {
 				info.Used = append(info.Used, bu.BusName())
 			}
+			if sp, ok := s.Options.(sensors.SerialPortUser); ok && !s.Disabled && sp.SerialPort() != "" && !slices.Contains(info.Ports, sp.SerialPort()) {
+				info.Ports = append(info.Ports, sp.SerialPort())
+			}
 		}
 		if len(info.Used) == 0 {
 			info.Used = []string{} // the config needs no bus: enable nothing
 		}
 	}
+	info.Consoles = boards.Consoles(hwRoot)
 	renderBoard(stdout, info, boards.Devices(hwRoot))
 	return exitOK
 }
@@ -100,6 +104,10 @@ type boardInfo struct {
 	// Used are the buses the configured sensors use; nil when no config
 	// was given (then the usual buses' enable lines are suggested).
 	Used []string
+	// Ports are the serial ports the configured sensors open.
+	Ports []string
+	// Consoles are the kernel's consoles (boards.Consoles).
+	Consoles []string
 }
 
 // renderBoard writes the board report: the board itself, its buses, the
@@ -109,8 +117,13 @@ func renderBoard(w io.Writer, info boardInfo, pr boards.Present) {
 	renderBoardSummary(w, info, pr)
 	fmt.Fprintln(w, "\nbuses")
 	renderBuses(w, p, pr)
+	renderSerial(w, info, pr)
 	renderHeaderSection(w, p)
-	if lines := missingEnables(p, pr, info.Used); len(lines) > 0 {
+	lines := missingEnables(p, pr, info.Used)
+	if l := uartEnable(p, pr, info.Ports); l != "" {
+		lines = append(lines, l)
+	}
+	if len(lines) > 0 {
 		fmt.Fprintf(w, "\nto enable what is missing, add to %s and reboot:\n", p.ConfigFile)
 		for _, l := range lines {
 			fmt.Fprintf(w, "  %s\n", l)
@@ -505,6 +518,9 @@ func readOne(stdout, stderr io.Writer, sc sensors.Config, board boards.Profile, 
 			title += fmt.Sprintf(", %s %s", kind, canon)
 		}
 	}
+	if pu, ok := sc.Options.(sensors.SerialPortUser); ok && pu.SerialPort() != "" {
+		title += ", " + pu.SerialPort()
+	}
 	title += ")"
 	if sc.Disabled {
 		title += " [disabled in the config: read anyway]"
@@ -524,6 +540,9 @@ func readOne(stdout, stderr io.Writer, sc sensors.Config, board boards.Profile, 
 	took := time.Since(start)
 	fmt.Fprintf(stdout, "%s: read in %s\n", title, formatTook(took))
 	writeValues(stdout, rs)
+	if id, ok := s.(sensors.Identifier); ok && id.Identity() != "" {
+		fmt.Fprintf(stdout, "  device: %s\n", id.Identity())
+	}
 	if err == nil {
 		return true
 	}
@@ -617,6 +636,9 @@ func hardwareHint(sc sensors.Config, err error, board boards.Profile, pr boards.
 		} else if name != "" || pin != "" {
 			hints = append(hints, fmt.Sprintf("is pin %q a line of this board's gpiochips (gpioinfo)?", pin))
 		}
+	}
+	if sp, ok := sc.Options.(sensors.SerialPortUser); ok && sp.SerialPort() != "" {
+		hints = append(hints, fmt.Sprintf("is the adapter on %s plugged in, or the UART enabled? karana-edge board lists the serial ports present (a USB adapter is best named by its /dev/serial/by-id/ link)", sp.SerialPort()))
 	}
 	if len(hints) == 0 {
 		hints = append(hints, "is the bus enabled (karana-edge board), is the sensor wired and powered, and is its address right?")

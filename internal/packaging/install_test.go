@@ -11,13 +11,14 @@ import (
 )
 
 // fixtureRoot is a box's /etc before install: a pi user already in an i2c
-// group (as on Pi OS), shadow files, a machine-id.
+// group (as on Pi OS) and in dialout (gid 20, from Debian's base-passwd),
+// shadow files, a machine-id.
 func fixtureRoot(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
 	files := map[string]string{
 		"etc/passwd":     "root:x:0:0:root:/root:/bin/bash\npi:x:1000:1000::/home/pi:/bin/bash\n",
-		"etc/group":      "root:x:0:\ni2c:x:998:pi\npi:x:1000:\n",
+		"etc/group":      "root:x:0:\ndialout:x:20:pi\ni2c:x:998:pi\npi:x:1000:\n",
 		"etc/shadow":     "root:*:19000:0:99999:7:::\n",
 		"etc/gshadow":    "root:*::\ni2c:!::pi\n",
 		"etc/machine-id": "0123456789abcdef0123456789abcdef\n",
@@ -59,6 +60,9 @@ func TestInstallIntoDestdir(t *testing.T) {
 	}
 	if g, _ := entry(t, filepath.Join(root, "etc/group"), "i2c"); g[2] != "998" || g[3] != "pi,karana" {
 		t.Errorf("existing i2c group %q: want gid kept and karana added after pi", g)
+	}
+	if g, n := entry(t, filepath.Join(root, "etc/group"), "dialout"); n != 1 || g[2] != "20" || g[3] != "pi,karana" {
+		t.Errorf("existing dialout group %q x%d: want gid 20 kept and karana added after pi (serial ports)", g, n)
 	}
 	for _, name := range []string{"spi", "gpio"} {
 		if g, n := entry(t, filepath.Join(root, "etc/group"), name); n != 1 || g[3] != "karana" {
@@ -145,6 +149,9 @@ func TestInstallIntoDestdir(t *testing.T) {
 	}
 	if g, _ := entry(t, filepath.Join(root, "etc/group"), "i2c"); g[3] != "pi" {
 		t.Errorf("--uninstall: i2c members %q, want pi only", g[3])
+	}
+	if g, _ := entry(t, filepath.Join(root, "etc/group"), "dialout"); g[3] != "pi" {
+		t.Errorf("--uninstall: dialout members %q, want pi only", g[3])
 	}
 	if readFile(t, data) != "readings" || readFile(t, cfgPath) != edited || !exists(filepath.Join(root, "etc/karana-edge/identity/device.key")) {
 		t.Error("--uninstall removed data, config or identity")

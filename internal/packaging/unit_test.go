@@ -134,11 +134,12 @@ func TestUnitContract(t *testing.T) {
 			t.Errorf("[Service] %s=%q, want %q", k, got, v)
 		}
 	}
-	if got := strings.Fields(u.get("Service", "SupplementaryGroups")); strings.Join(got, " ") != "i2c spi gpio" {
-		t.Errorf("SupplementaryGroups=%q, want i2c spi gpio", got)
+	if got := strings.Fields(u.get("Service", "SupplementaryGroups")); strings.Join(got, " ") != "i2c spi gpio dialout" {
+		t.Errorf("SupplementaryGroups=%q, want i2c spi gpio dialout", got)
 	}
+	// The buses, and the serial ports of VE.Direct and Modbus RTU.
 	allow := strings.Join(u["Service"]["DeviceAllow"], ",")
-	for _, d := range []string{"char-i2c rw", "char-spi rw", "char-gpiochip rw"} {
+	for _, d := range []string{"char-i2c rw", "char-spi rw", "char-gpiochip rw", "char-ttyUSB rw", "char-ttyACM rw", "char-ttyAMA rw", "char-ttyS rw"} {
 		if !strings.Contains(allow, d) {
 			t.Errorf("DeviceAllow lacks %q (have %s)", d, allow)
 		}

@@ -22,4 +22,5 @@ import (
 	_ "github.com/karana-energy/karana-edge/sensors/sht3x"
 	_ "github.com/karana-energy/karana-edge/sensors/sim"
 	_ "github.com/karana-energy/karana-edge/sensors/system"
+	_ "github.com/karana-energy/karana-edge/sensors/vedirect"
 )
