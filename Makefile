@@ -8,13 +8,15 @@ BUILD_DATE ?= $(shell date -u +%F)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) \
 	-X github.com/karana-energy/karana-edge/clock.buildDate=$(BUILD_DATE)
 PKG     := ./cmd/karana-edge
+# scripts/gcflags says which packages are built without inlining, and why.
+GCFLAGS := $(shell sed -e '/^\#/d' -e '/^$$/d' -e 's/^/-gcflags=/' scripts/gcflags)
 
 .PHONY: all build demo test bench bench-footprint bench-packages fleet telegraf-check dist deb smoke-arm vet fmt clean test-arm
 
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/karana-edge $(PKG)
+	$(GO) build -trimpath $(GCFLAGS) -ldflags '$(LDFLAGS)' -o bin/karana-edge $(PKG)
 
 # A simulated box against an MQTT broker embedded in the demo program (never
 # in the device binary), printing what the backend receives; it cuts the link
@@ -76,7 +78,7 @@ dist:
 	@set -e; for t in $(DIST_TARGETS); do \
 	  os=$${t%%/*}; r=$${t#*/}; arch=$${r%%/*}; r=$${r#*/}; arm=$${r%%/*}; name=$${r#*/}; \
 	  echo "CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$$arm go build -> dist/karana-edge-$$os-$$name"; \
-	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/karana-edge-$$os-$$name $(PKG); \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath $(GCFLAGS) -ldflags '$(LDFLAGS)' -o dist/karana-edge-$$os-$$name $(PKG); \
 	done
 	ls -l dist/karana-edge-*
 

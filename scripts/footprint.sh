@@ -38,13 +38,15 @@ $go test -run '^$' -bench 'WireBytes' -benchtime 1x -count 1 ./uplink/format/ |
 	awk '/^BenchmarkWireBytes/ { out = $1 " " $2; for (i = 3; i < NF; i += 2) if ($(i+1) == "ns/op" || $(i+1) == "B/reading+mqtt") out = out " " $i " " $(i+1); print out; next } { print }' |
 	cat >> "$OUT"
 
-# Stripped (-s -w), static release builds, as `make dist` makes them.
+# Stripped (-s -w), static release builds with scripts/gcflags, as `make
+# dist` makes them.
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 step "stripped binary sizes"
 for t in arm:6:armv6 arm64::arm64; do
 	arch=${t%%:*}; r=${t#*:}; arm=${r%%:*}; name=${r#*:}
-	CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=$arm $go build -trimpath -ldflags '-s -w' -o "$bin/$name" ./cmd/karana-edge
+	# shellcheck disable=SC2046 # one word per flag, none with spaces
+	CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=$arm $go build -trimpath $(sed -e '/^#/d' -e '/^$/d' -e 's/^/-gcflags=/' scripts/gcflags) -ldflags '-s -w' -o "$bin/$name" ./cmd/karana-edge
 	size=$(stat -c %s "$bin/$name")
 	echo "BenchmarkBinarySize/linux-$name 1 0 ns/op $(awk "BEGIN{printf \"%.3f\", $size/1048576}") MiB $size bytes" >> "$OUT" 2>&1
 done

@@ -294,7 +294,7 @@ var (
 )
 
 // buildReleaseBinary builds the daemon as `make dist` does for the host
-// (CGO_ENABLED=0, -trimpath, -s -w): about two thirds of the daemon's RSS is
+// (CGO_ENABLED=0, -trimpath, scripts/gcflags, -s -w): about two thirds of the daemon's RSS is
 // its own text and rodata mapped from the file, so the figure must be of
 // the binary that ships.
 func buildReleaseBinary(b *testing.B) string {
@@ -306,7 +306,17 @@ func buildReleaseBinary(b *testing.B) string {
 			return
 		}
 		releasePath = filepath.Join(dir, "karana-edge")
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", releasePath, ".")
+		flagsFile := "../../scripts/gcflags"
+		if f := os.Getenv("KARANA_RELEASE_GCFLAGS"); f != "" {
+			flagsFile = f // to compare build flags: a file in the same format
+		}
+		gcflags, err := releaseGCFlags(flagsFile)
+		if err != nil {
+			releaseErr = err
+			return
+		}
+		args := append([]string{"build", "-trimpath"}, gcflags...)
+		cmd := exec.Command("go", append(args, "-ldflags", "-s -w", "-o", releasePath, ".")...)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			releaseErr = fmt.Errorf("go build: %v\n%s", err, out)
@@ -316,4 +326,22 @@ func buildReleaseBinary(b *testing.B) string {
 		b.Fatal(releaseErr)
 	}
 	return releasePath
+}
+
+// releaseGCFlags reads scripts/gcflags, the release builds' compiler flags
+// (one -gcflags argument per line, # comments).
+func releaseGCFlags(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("release compiler flags: %w", err)
+	}
+	var flags []string
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		flags = append(flags, "-gcflags="+line)
+	}
+	return flags, nil
 }
