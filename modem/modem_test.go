@@ -1,4 +1,4 @@
-package modem
+package modem_test
 
 import (
 	"bytes"
@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	. "github.com/karana-energy/karana-edge/modem"
+	"github.com/karana-energy/karana-edge/modem/modemtest"
 )
 
 // A 2G modem roaming on EDGE, as ModemManager exports it. The numbers are
@@ -20,7 +23,7 @@ import (
 // MMModem3gppRegistrationState ROAMING = 5.
 func edgeModem() (map[string]any, map[string]any, map[dbus.ObjectPath]map[string]any) {
 	modem := map[string]any{
-		"SignalQuality":      signal{Quality: 67, Recent: true},
+		"SignalQuality":      modemtest.Signal{Quality: 67, Recent: true},
 		"AccessTechnologies": uint32(1<<3 | 1<<4),
 		"State":              int32(11),
 	}
@@ -51,7 +54,7 @@ func edgeModem() (map[string]any, map[string]any, map[dbus.ObjectPath]map[string
 }
 
 func TestStatusFromModemManagerOnARealBus(t *testing.T) {
-	addr := startBus(t)
+	addr := modemtest.StartBus(t)
 	startEdge(t, addr)
 	c := New(Options{Address: addr})
 	defer c.Close()
@@ -60,7 +63,7 @@ func TestStatusFromModemManagerOnARealBus(t *testing.T) {
 		t.Fatalf("Status: %v", err)
 	}
 	want := Status{
-		Path:          string(fakeModemPath),
+		Path:          string(modemtest.ModemPath),
 		SignalQuality: 67, SignalRecent: true,
 		AccessTech: TechGPRS | TechEDGE, State: StateConnected,
 		Operator: "Airtel TZ", OperatorCode: "64005", Registration: RegRoaming, Has3gpp: true,
@@ -83,17 +86,17 @@ func TestStatusFromModemManagerOnARealBus(t *testing.T) {
 	}
 }
 
-func startEdge(t *testing.T, addr string) *fakeMM {
+func startEdge(t *testing.T, addr string) *modemtest.MM {
 	m, g, b := edgeModem()
-	return startFakeMM(t, addr, m, g, b)
+	return modemtest.Start(t, addr, m, g, b)
 }
 
 // A modem without the 3GPP interface and with no bearer (disabled, CDMA or
 // not yet probed) reports what it has and no byte counters, not zeros.
 func TestStatusWithout3gppOrBearers(t *testing.T) {
-	addr := startBus(t)
-	startFakeMM(t, addr, map[string]any{
-		"SignalQuality":      signal{Quality: 0, Recent: false},
+	addr := modemtest.StartBus(t)
+	modemtest.Start(t, addr, map[string]any{
+		"SignalQuality":      modemtest.Signal{Quality: 0, Recent: false},
 		"AccessTechnologies": uint32(0),
 		"State":              int32(3), // DISABLED
 		"Bearers":            []dbus.ObjectPath{},
@@ -114,10 +117,10 @@ func TestStatusWithout3gppOrBearers(t *testing.T) {
 
 // A property of the wrong type is an error that names it; nothing panics.
 func TestStatusWrongPropertyTypeNamesIt(t *testing.T) {
-	addr := startBus(t)
+	addr := modemtest.StartBus(t)
 	m, g, b := edgeModem()
 	m["State"] = "connected"
-	startFakeMM(t, addr, m, g, b)
+	modemtest.Start(t, addr, m, g, b)
 	c := New(Options{Address: addr})
 	defer c.Close()
 	_, err := c.Status(context.Background())
@@ -127,7 +130,7 @@ func TestStatusWrongPropertyTypeNamesIt(t *testing.T) {
 }
 
 func TestRestartIsDisableThenEnableAndResetIsReset(t *testing.T) {
-	addr := startBus(t)
+	addr := modemtest.StartBus(t)
 	f := startEdge(t, addr)
 	c := New(Options{Address: addr})
 	defer c.Close()
@@ -146,7 +149,7 @@ func TestRestartIsDisableThenEnableAndResetIsReset(t *testing.T) {
 // ModemManager refusing (polkit says no) is an error with its D-Bus name,
 // and Enable(true) is not sent after a failed Enable(false).
 func TestRestartRefusedSaysWhy(t *testing.T) {
-	addr := startBus(t)
+	addr := modemtest.StartBus(t)
 	f := startEdge(t, addr)
 	f.FailOn("Enable(false)")
 	c := New(Options{Address: addr})
@@ -177,7 +180,7 @@ func (c *fakeClock) Add(d time.Duration) {
 // telemetry (a read a minute) asks the bus once per Recheck, not 1440
 // times. Then ModemManager starts: the next recheck finds it.
 func TestAbsentModemManagerIsQuietAndCheap(t *testing.T) {
-	addr := startBus(t)
+	addr := modemtest.StartBus(t)
 	clk := &fakeClock{t: time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)}
 	var logs bytes.Buffer
 	c := New(Options{Address: addr, Now: clk.Now, Log: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -218,18 +221,14 @@ func TestNoBusIsNotFitted(t *testing.T) {
 	c := New(Options{Address: "unix:path=" + t.TempDir() + "/none", Now: clk.Now, Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	dials := 0
 	for range 120 {
-		c.mu.Lock()
-		before := c.absentUntil
-		c.mu.Unlock()
+		before := c.AbsentUntil()
 		_, err := c.Status(context.Background())
 		if !errors.Is(err, ErrNotFitted) || !strings.Contains(err.Error(), "no D-Bus system bus") {
 			t.Fatalf("want not fitted (no bus), got %v", err)
 		}
-		c.mu.Lock()
-		if !c.absentUntil.Equal(before) {
+		if !c.AbsentUntil().Equal(before) {
 			dials++
 		}
-		c.mu.Unlock()
 		clk.Add(time.Minute)
 	}
 	if dials != 12 {
@@ -245,14 +244,14 @@ func TestNoBusIsNotFitted(t *testing.T) {
 
 // ModemManager running with no modem plugged in is not fitted either.
 func TestNoModemIsNotFitted(t *testing.T) {
-	addr := startBus(t)
+	addr := modemtest.StartBus(t)
 	conn, err := dbus.Connect(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	empty := emptyOM{}
-	if err := conn.Export(empty, Path, ifaceObjectManager); err != nil {
+	if err := conn.Export(empty, Path, "org.freedesktop.DBus.ObjectManager"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := conn.RequestName(Service, dbus.NameFlagDoNotQueue); err != nil {

@@ -1,4 +1,4 @@
-package modem
+package modemtest
 
 import (
 	"sync"
@@ -6,14 +6,16 @@ import (
 
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/prop"
+
+	"github.com/karana-energy/karana-edge/modem"
 )
 
-// fakeMM is a stand-in ModemManager on a real bus: it owns the service
+// MM is a stand-in ModemManager on a real bus: it owns the service
 // name and exports, as ModemManager does, an ObjectManager at
 // /org/freedesktop/ModemManager1, a modem object with the Modem and
 // Modem3gpp interfaces (properties and the Enable/Reset methods), and
 // bearer objects with the Bearer interface's Connected and Stats.
-type fakeMM struct {
+type MM struct {
 	conn    *dbus.Conn
 	modem   dbus.ObjectPath
 	props   map[dbus.ObjectPath]*prop.Properties
@@ -23,24 +25,26 @@ type fakeMM struct {
 	failOn  string   // an action that answers with a D-Bus error
 }
 
-const fakeModemPath = dbus.ObjectPath("/org/freedesktop/ModemManager1/Modem/0")
+// ModemPath is the stand-in modem's object path.
+const ModemPath = dbus.ObjectPath("/org/freedesktop/ModemManager1/Modem/0")
 
-type signal struct {
+// Signal is the SignalQuality property, (ub).
+type Signal struct {
 	Quality uint32
 	Recent  bool
 }
 
-// startFakeMM connects to addr, exports the objects and takes the name.
+// Start connects to addr, exports the objects and takes the name.
 // modemProps and gppProps are the Modem and Modem3gpp properties;
 // bearers maps a bearer path to its Connected and Stats.
-func startFakeMM(t *testing.T, addr string, modemProps, gppProps map[string]any, bearers map[dbus.ObjectPath]map[string]any) *fakeMM {
+func Start(t testing.TB, addr string, modemProps, gppProps map[string]any, bearers map[dbus.ObjectPath]map[string]any) *MM {
 	t.Helper()
 	conn, err := dbus.Connect(addr)
 	if err != nil {
 		t.Fatalf("fake ModemManager: connect: %v", err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	f := &fakeMM{conn: conn, modem: fakeModemPath, props: map[dbus.ObjectPath]*prop.Properties{}, ifaces: map[dbus.ObjectPath][]string{}}
+	f := &MM{conn: conn, modem: ModemPath, props: map[dbus.ObjectPath]*prop.Properties{}, ifaces: map[dbus.ObjectPath][]string{}}
 	bp := make([]dbus.ObjectPath, 0, len(bearers))
 	for p := range bearers {
 		bp = append(bp, p)
@@ -48,24 +52,24 @@ func startFakeMM(t *testing.T, addr string, modemProps, gppProps map[string]any,
 	if _, ok := modemProps["Bearers"]; !ok {
 		modemProps["Bearers"] = bp
 	}
-	f.export(t, f.modem, map[string]map[string]any{IfaceModem: modemProps, IfaceModem3gpp: gppProps})
-	if err := conn.Export(modemMethods{f}, f.modem, IfaceModem); err != nil {
+	f.export(t, f.modem, map[string]map[string]any{modem.IfaceModem: modemProps, modem.IfaceModem3gpp: gppProps})
+	if err := conn.Export(modemMethods{f}, f.modem, modem.IfaceModem); err != nil {
 		t.Fatal(err)
 	}
 	for p, props := range bearers {
-		f.export(t, p, map[string]map[string]any{IfaceBearer: props})
+		f.export(t, p, map[string]map[string]any{modem.IfaceBearer: props})
 	}
-	if err := conn.Export(objectManager{f}, Path, ifaceObjectManager); err != nil {
+	if err := conn.Export(objectManager{f}, modem.Path, "org.freedesktop.DBus.ObjectManager"); err != nil {
 		t.Fatal(err)
 	}
-	reply, err := conn.RequestName(Service, dbus.NameFlagDoNotQueue)
+	reply, err := conn.RequestName(modem.Service, dbus.NameFlagDoNotQueue)
 	if err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
-		t.Fatalf("fake ModemManager: RequestName %s: %v (reply %d)", Service, err, reply)
+		t.Fatalf("fake ModemManager: RequestName %s: %v (reply %d)", modem.Service, err, reply)
 	}
 	return f
 }
 
-func (f *fakeMM) export(t *testing.T, path dbus.ObjectPath, ifaces map[string]map[string]any) {
+func (f *MM) export(t testing.TB, path dbus.ObjectPath, ifaces map[string]map[string]any) {
 	m := prop.Map{}
 	for iface, props := range ifaces {
 		if props == nil {
@@ -84,7 +88,7 @@ func (f *fakeMM) export(t *testing.T, path dbus.ObjectPath, ifaces map[string]ma
 	f.props[path] = p
 }
 
-func (f *fakeMM) record(a string) *dbus.Error {
+func (f *MM) record(a string) *dbus.Error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.actions = append(f.actions, a)
@@ -94,19 +98,19 @@ func (f *fakeMM) record(a string) *dbus.Error {
 	return nil
 }
 
-func (f *fakeMM) FailOn(action string) {
+func (f *MM) FailOn(action string) {
 	f.mu.Lock()
 	f.failOn = action
 	f.mu.Unlock()
 }
 
-func (f *fakeMM) Actions() []string {
+func (f *MM) Actions() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.actions...)
 }
 
-type modemMethods struct{ f *fakeMM }
+type modemMethods struct{ f *MM }
 
 func (m modemMethods) Enable(on bool) *dbus.Error {
 	if on {
@@ -117,7 +121,7 @@ func (m modemMethods) Enable(on bool) *dbus.Error {
 
 func (m modemMethods) Reset() *dbus.Error { return m.f.record("Reset()") }
 
-type objectManager struct{ f *fakeMM }
+type objectManager struct{ f *MM }
 
 // GetManagedObjects answers a{oa{sa{sv}}} like ModemManager: the modem
 // objects with every interface's properties (bearers are not managed

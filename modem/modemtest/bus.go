@@ -1,4 +1,4 @@
-package modem
+package modemtest
 
 import (
 	"bufio"
@@ -28,9 +28,10 @@ const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Con
 </busconfig>
 `
 
-// startBus runs Debian's dbus-daemon on a socket in a temporary directory
-// and returns its address; it stops with the test.
-func startBus(t *testing.T) string {
+// StartBus runs Debian's dbus-daemon on a socket in a temporary directory
+// and returns its address; it stops with the test, and skips the test
+// when dbus-daemon is not installed.
+func StartBus(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("dbus-daemon")
 	if err != nil {
