@@ -260,3 +260,12 @@ func (w *Watchdog) Report() *Report {
 	}
 	return &Report{Steps: append([]Step(nil), w.st.Steps...), Dropped: w.st.Dropped}
 }
+
+// SetConfig replaces the config (a reload). A silence in progress keeps
+// its count: shortening no_contact may make a step due at the next Check,
+// one step, as always.
+func (w *Watchdog) SetConfig(c Config) {
+	w.mu.Lock()
+	w.opts.Config = c
+	w.mu.Unlock()
+}
