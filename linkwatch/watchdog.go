@@ -55,6 +55,10 @@ type Watchdog struct {
 	path string
 	log  *slog.Logger
 
+	// checkMu serialises Check; mu guards the state and is let go while
+	// an action runs (a modem restart takes a minute, and the status
+	// document built at a connect meanwhile asks for the Report).
+	checkMu sync.Mutex
 	mu      sync.Mutex
 	st      state
 	start   time.Time // the silence counts from here without contact
@@ -123,6 +127,8 @@ func (w *Watchdog) Poll() time.Duration {
 // Check looks at the contact and runs the step due, if any; it returns the
 // step taken (nil: none).
 func (w *Watchdog) Check(ctx context.Context) *Step {
+	w.checkMu.Lock()
+	defer w.checkMu.Unlock()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := w.opts.Now()
@@ -184,12 +190,12 @@ func (w *Watchdog) run(ctx context.Context, step string, now time.Time, silence 
 	var err error
 	switch step {
 	case StepReconnect:
-		err = w.opts.Actions.Reconnect(ctx)
+		err = w.unlocked(func() error { return w.opts.Actions.Reconnect(ctx) })
 	case StepRestartModem:
 		if w.resets == 0 {
-			s.How, err = "disable/enable", w.opts.Actions.RestartModem(ctx)
+			s.How, err = "disable/enable", w.unlocked(func() error { return w.opts.Actions.RestartModem(ctx) })
 		} else {
-			s.How, err = "reset", w.opts.Actions.ResetModem(ctx)
+			s.How, err = "reset", w.unlocked(func() error { return w.opts.Actions.ResetModem(ctx) })
 		}
 		w.resets++
 	case StepReboot:
@@ -232,7 +238,11 @@ func (w *Watchdog) reboot(ctx context.Context, s *Step, now time.Time) error {
 		s.Result = ""
 		return fmt.Errorf("reboot not asked for: its record could not be written (%w)", err)
 	}
-	how, err := w.opts.Actions.Reboot(ctx)
+	var how string
+	err = w.unlocked(func() (err error) {
+		how, err = w.opts.Actions.Reboot(ctx)
+		return err
+	})
 	s.How = how
 	if err == nil {
 		s.Result = "requested"
@@ -240,6 +250,13 @@ func (w *Watchdog) reboot(ctx context.Context, s *Step, now time.Time) error {
 		s.Result = ""
 	}
 	return err
+}
+
+// unlocked runs an action without w.mu (Check still holds checkMu).
+func (w *Watchdog) unlocked(f func() error) error {
+	w.mu.Unlock()
+	defer w.mu.Lock()
+	return f()
 }
 
 // Report is the steps of the current or last outage, for the status

@@ -343,3 +343,40 @@ func TestReportIsBounded(t *testing.T) {
 		t.Errorf("kept %d s .. %d s, want the first and the newest", r.Steps[0].Silence, r.Steps[maxSteps-1].Silence)
 	}
 }
+
+type blockingModem struct {
+	*sim
+	entered, release chan struct{}
+}
+
+func (b blockingModem) RestartModem(context.Context) error {
+	close(b.entered)
+	<-b.release
+	return nil
+}
+
+// A modem restart takes a minute; the status document built by a connect
+// meanwhile must get the report without waiting for it.
+func TestReportDoesNotWaitForAnAction(t *testing.T) {
+	s := newSim()
+	b := blockingModem{s, make(chan struct{}), make(chan struct{})}
+	w, err := New(Options{Config: cfg(time.Hour, StepRestartModem), DataDir: t.TempDir(), Contact: s, Actions: b, Now: s.Now, Boot: s.Boot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.advance(time.Hour)
+	done := make(chan *Step)
+	go func() { done <- w.Check(context.Background()) }()
+	<-b.entered
+	got := make(chan *Report)
+	go func() { got <- w.Report() }()
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Report waited for the modem restart")
+	}
+	close(b.release)
+	if st := <-done; st == nil || st.Result != "ok" {
+		t.Errorf("step %+v", st)
+	}
+}

@@ -340,17 +340,20 @@ func (c *Client) Reset(ctx context.Context) error {
 	})
 }
 
+// act finds the modem and runs f on it. The lock is not held while f
+// runs: disabling a modem takes seconds, and telemetry reads meanwhile
+// must not wait for it (the connection is safe for concurrent calls).
 func (c *Client) act(ctx context.Context, f func(dbus.BusObject) error) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	// An action is asked for once in hours: look again whatever the last
 	// "not fitted" said.
 	c.absentUntil = time.Time{}
 	conn, err := c.ready(ctx)
-	if err != nil {
-		return err
+	var path dbus.ObjectPath
+	if err == nil {
+		path, _, err = c.firstModem(ctx, conn)
 	}
-	path, _, err := c.firstModem(ctx, conn)
+	c.mu.Unlock()
 	if err != nil {
 		return err
 	}
