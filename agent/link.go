@@ -192,6 +192,13 @@ func (c uplinkContact) LastContact() time.Time {
 	return last
 }
 
+// LinkWanted: outside [mqtt] windows the link is down by design, and the
+// watchdog does not count that as silence.
+func (c uplinkContact) LinkWanted() bool {
+	_, _, up := c.a.parts()
+	return up == nil || up.LinkWanted()
+}
+
 // linkActions are the watchdog's steps as the agent carries them out.
 type linkActions struct{ a *Agent }
 

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -206,5 +207,39 @@ func TestWatchdogStepReportedOnNextContact(t *testing.T) {
 	}
 	if c := (uplinkContact{a}).LastContact(); time.Since(c) > time.Minute {
 		t.Errorf("connected, yet last contact %v", c)
+	}
+}
+
+// Outside every [mqtt] window the link is down by design: the watchdog
+// is told so and does not count it as silence.
+func TestLinkWantedFollowsWindows(t *testing.T) {
+	closed := fmt.Sprintf("0 %d * * * 30m", (time.Now().UTC().Hour()+12)%24)
+	for _, tc := range []struct {
+		windows string
+		want    bool
+	}{
+		{"", true},
+		{`windows = ["* * * * * 2m"]`, true},
+		{`windows = ["` + closed + `"]`, false},
+	} {
+		cfg := pipelineConfig(t, t.TempDir(), "127.0.0.1:1", "")
+		if tc.windows != "" {
+			var err error
+			cfg, err = ParseConfig("w.toml", []byte(linkBase+"[mqtt]\nbroker = \"tcp://127.0.0.1:1\"\n"+tc.windows+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Device.DataDir = t.TempDir()
+		}
+		a, err := New(cfg, Info{Version: "test"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c linkwatch.Contact = uplinkContact{a}
+		lw, ok := c.(linkwatch.LinkWanter)
+		if !ok || lw.LinkWanted() != tc.want {
+			t.Errorf("windows %q: LinkWanted %v, want %v", tc.windows, ok && lw.LinkWanted(), tc.want)
+		}
+		a.ring.Close()
 	}
 }

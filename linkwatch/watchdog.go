@@ -17,6 +17,13 @@ type Contact interface {
 	LastContact() time.Time
 }
 
+// LinkWanter is what a Contact may also implement: whether the link is
+// meant to be up now ([mqtt] windows). Time when it is not does not count
+// as silence, and no step is taken then.
+type LinkWanter interface {
+	LinkWanted() bool
+}
+
 // Actions carry out the steps. An error wrapping ErrNotFitted means the
 // step does not apply on this box (no modem): it is reported as skipped.
 type Actions interface {
@@ -70,6 +77,10 @@ type Watchdog struct {
 	// lastStep is when this process last took a step (zero: none): only
 	// a contact after it reports the steps.
 	lastStep time.Time
+	// paused is the time since base (the start or the latest contact)
+	// when the link was not wanted; lastCheck is the previous Check.
+	base, lastCheck time.Time
+	paused          time.Duration
 }
 
 // New loads the watchdog's state from DataDir. A state file that cannot be
@@ -89,7 +100,8 @@ func New(opts Options) (*Watchdog, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	w := &Watchdog{opts: opts, path: filepath.Join(opts.DataDir, StateFile), log: opts.Log, start: opts.Now()}
+	now := opts.Now()
+	w := &Watchdog{opts: opts, path: filepath.Join(opts.DataDir, StateFile), log: opts.Log, start: now, base: now, lastCheck: now}
 	st, err := loadState(w.path)
 	if err != nil {
 		for range opts.Config.MaxRebootsPerDay {
@@ -139,7 +151,11 @@ func (w *Watchdog) Check(ctx context.Context) *Step {
 	if w.contact.After(last) {
 		last = w.contact
 	}
-	silence := now.Sub(last)
+	wanted := w.wanted(now, last)
+	silence := now.Sub(last) - w.paused
+	if !wanted {
+		return nil
+	}
 	if silence < w.opts.Config.NoContact.Duration {
 		w.contactSeen(now)
 		return nil
@@ -156,6 +172,25 @@ func (w *Watchdog) Check(ctx context.Context) *Step {
 	w.taken++
 	s := w.run(ctx, step, now, silence)
 	return &s
+}
+
+// wanted asks the Contact whether the link is meant to be up, and counts
+// the time since the previous Check as paused when it is not.
+func (w *Watchdog) wanted(now, last time.Time) bool {
+	if !last.Equal(w.base) {
+		w.base, w.paused = last, 0
+	}
+	lw, ok := w.opts.Contact.(LinkWanter)
+	wanted := !ok || lw.LinkWanted()
+	if !wanted && !w.lastCheck.IsZero() {
+		from := w.lastCheck
+		if last.After(from) {
+			from = last
+		}
+		w.paused += now.Sub(from)
+	}
+	w.lastCheck = now
+	return wanted
 }
 
 // contactSeen resets the escalation, and forgets the steps once the

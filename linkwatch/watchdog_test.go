@@ -380,3 +380,54 @@ func TestReportDoesNotWaitForAnAction(t *testing.T) {
 		t.Errorf("step %+v", st)
 	}
 }
+
+// windowed is a box whose link is meant to be up 30 minutes an hour-aligned
+// day ([mqtt] windows = ["0 6 * * * 30m"]): the 23.5 hours of closed link
+// are not silence.
+type windowed struct{ *sim }
+
+func (w windowed) LinkWanted() bool {
+	t := w.Now()
+	return t.Hour() == 6 && t.Minute() < 30
+}
+
+func TestClosedWindowIsNotSilence(t *testing.T) {
+	s := newSim()
+	box := windowed{s}
+	w, err := New(Options{Config: cfg(time.Hour), DataDir: t.TempDir(), Contact: box, Actions: s, Now: s.Now, Boot: s.Boot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	for range 4 * 24 * 60 { // four days, no contact ever
+		s.advance(time.Minute)
+		if st := w.Check(context.Background()); st != nil {
+			steps = append(steps, st.At.Format("Jan 2 15:04")+" "+st.Step)
+		}
+	}
+	// 30 wanted minutes a day: the first hour of silence is complete on
+	// the second day's window, at 06:29; the next at day 4's 06:29.
+	want := []string{"Dec 7 06:29 reconnect", "Dec 9 06:29 restart-modem"}
+	if !slices.Equal(steps, want) {
+		t.Errorf("steps %q, want %q", steps, want)
+	}
+}
+
+// No record, no reboot: when the record cannot be written (a read-only
+// card, a data_dir that is a file), the reboot is not asked for, since
+// nothing would then count it against the cap.
+func TestNoRebootWithoutRecord(t *testing.T) {
+	s := newSim()
+	file := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w := newWatch(t, s, file, cfg(time.Hour, StepReboot))
+	got := runFor(w, s, time.Hour)
+	if len(got) != 1 || !strings.Contains(got[0], "failed: reboot not asked for: its record could not be written") {
+		t.Errorf("got %q", got)
+	}
+	if a := s.actions(); len(a) != 0 {
+		t.Errorf("actions %v, want no reboot", a)
+	}
+}
