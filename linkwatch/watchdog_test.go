@@ -418,11 +418,18 @@ func TestClosedWindowIsNotSilence(t *testing.T) {
 // nothing would then count it against the cap.
 func TestNoRebootWithoutRecord(t *testing.T) {
 	s := newSim()
-	file := filepath.Join(t.TempDir(), "not-a-dir")
-	if err := os.WriteFile(file, nil, 0o600); err != nil {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	w := newWatch(t, s, file, cfg(time.Hour, StepReboot))
+	w := newWatch(t, s, dir, cfg(time.Hour, StepReboot))
+	// the data directory goes away under the daemon: nothing can be written
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	got := runFor(w, s, time.Hour)
 	if len(got) != 1 || !strings.Contains(got[0], "failed: reboot not asked for: its record could not be written") {
 		t.Errorf("got %q", got)
