@@ -20,7 +20,9 @@
 // "Contact" is the uplink's last successful exchange with the broker; the
 // watchdog only asks for it (Contact). Without contact since the daemon
 // started, the silence is counted from the start: a restart of the daemon
-// delays the steps, it never hastens them.
+// delays the steps, it never hastens them. Time when the link is down by
+// design (outside [mqtt] windows: LinkWanter) is not silence, and no step
+// is taken then.
 //
 // Every step is logged and kept in data_dir with its result until the box
 // has been back in contact for a poll: the status document published at

@@ -143,6 +143,9 @@ func (w *Watchdog) Check(ctx context.Context) *Step {
 	defer w.checkMu.Unlock()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if !w.opts.Config.Enabled() || len(w.opts.Config.Steps) == 0 {
+		return nil // off (a reload may turn it off between checks)
+	}
 	now := w.opts.Now()
 	if c := w.opts.Contact.LastContact(); c.After(w.contact) {
 		w.contact = c

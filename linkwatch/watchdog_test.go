@@ -381,9 +381,9 @@ func TestReportDoesNotWaitForAnAction(t *testing.T) {
 	}
 }
 
-// windowed is a box whose link is meant to be up 30 minutes an hour-aligned
-// day ([mqtt] windows = ["0 6 * * * 30m"]): the 23.5 hours of closed link
-// are not silence.
+// windowed is a box whose link is meant to be up from 06:00 to 06:30
+// each day ([mqtt] windows = ["0 6 * * * 30m"]): the other 23.5 hours are
+// not silence.
 type windowed struct{ *sim }
 
 func (w windowed) LinkWanted() bool {
@@ -436,5 +436,15 @@ func TestNoRebootWithoutRecord(t *testing.T) {
 	}
 	if a := s.actions(); len(a) != 0 {
 		t.Errorf("actions %v, want no reboot", a)
+	}
+}
+
+// Turned off by a reload between checks: no step, no division by zero.
+func TestOffTakesNoStep(t *testing.T) {
+	s := newSim()
+	w := newWatch(t, s, t.TempDir(), cfg(time.Hour))
+	w.SetConfig(DefaultConfig())
+	if got := runFor(w, s, 3*time.Hour); len(got) != 0 || len(s.actions()) != 0 {
+		t.Errorf("steps while off: %q", got)
 	}
 }
