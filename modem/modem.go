@@ -167,17 +167,41 @@ func (c *Client) ready(ctx context.Context) (*dbus.Conn, error) {
 	return c.conn, nil
 }
 
+// dial connects to the bus. The connection outlives ctx (godbus closes a
+// connection when the context given to it ends, and one read's context
+// ends with the read), so ctx bounds only the wait: a bus that does not
+// answer the handshake is given up on, and the late connection closed.
 func (c *Client) dial(ctx context.Context) (*dbus.Conn, error) {
 	count := dbus.WithOutgoingInterceptor(func(m *dbus.Message) {
 		if m.Type == dbus.TypeMethodCall {
 			c.calls.Add(1)
 		}
 	})
-	opts := []dbus.ConnOption{dbus.WithContext(ctx), count}
-	if c.opts.Address == "" {
-		return dbus.ConnectSystemBus(opts...)
+	type dialed struct {
+		conn *dbus.Conn
+		err  error
 	}
-	return dbus.Connect(c.opts.Address, opts...)
+	ch := make(chan dialed, 1)
+	go func() {
+		var d dialed
+		if c.opts.Address == "" {
+			d.conn, d.err = dbus.ConnectSystemBus(count)
+		} else {
+			d.conn, d.err = dbus.Connect(c.opts.Address, count)
+		}
+		ch <- d
+	}()
+	select {
+	case d := <-ch:
+		return d.conn, d.err
+	case <-ctx.Done():
+		go func() {
+			if d := <-ch; d.conn != nil {
+				d.conn.Close()
+			}
+		}()
+		return nil, fmt.Errorf("handshake: %w", ctx.Err())
+	}
 }
 
 func (c *Client) call(ctx context.Context, obj dbus.BusObject, method string, args ...any) *dbus.Call {

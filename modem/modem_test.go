@@ -298,3 +298,23 @@ func TestNames(t *testing.T) {
 		t.Error("registration names")
 	}
 }
+
+// Telemetry reads with a context each, as the agent does: the connection
+// outlives them (one Hello), and a sample costs NameHasOwner,
+// GetManagedObjects and one GetAll per bearer.
+func TestConnectionOutlivesReadContexts(t *testing.T) {
+	addr := modemtest.StartBus(t)
+	startEdge(t, addr)
+	c := New(Options{Address: addr})
+	defer c.Close()
+	for range 10 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := c.Status(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	if n, want := c.Calls(), uint64(1+10*(1+1+2)); n != want {
+		t.Errorf("%d D-Bus calls for 10 samples, want %d (one Hello, then 4 a sample)", n, want)
+	}
+}
