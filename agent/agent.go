@@ -62,6 +62,7 @@ type Agent struct {
 
 	remote  remoteState // remote.go
 	results resultQueue // remote_results.go
+	link    linkState   // link.go: the modem and the link watchdog
 }
 
 // BuildSensors constructs every enabled sensor of cfg. Drivers open their
@@ -144,6 +145,7 @@ func (a *Agent) status() map[string]any {
 	if !st.FailingSince.IsZero() {
 		m["buffer_pending"] = st.Pending
 	}
+	a.linkStatus(m)
 	// The oldest unsent reading is the one after the slowest configured
 	// stream's cursor (the file may remember streams no longer configured).
 	cfg, _, _ := a.parts()
@@ -227,6 +229,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	ctx, restart := context.WithCancelCause(ctx)
 	defer restart(nil)
 	remoteDone := a.startRemote(ctx, restart)
+	linkDone := a.startLink(ctx)
 	clockDone := make(chan struct{})
 	go func() {
 		defer close(clockDone)
@@ -263,6 +266,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	uh.cancel()
 	waitDone(uh.done, time.Until(deadline))
 	waitDone(remoteDone, time.Until(deadline))
+	waitDone(linkDone, time.Until(deadline))
+	a.stopLink()
 	<-clockDone // never blocks: it only waits on ctx, done by now
 	if err := a.ring.Close(); err != nil {
 		return fmt.Errorf("closing buffer: %w", err)

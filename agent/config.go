@@ -18,6 +18,7 @@ import (
 	"github.com/karana-energy/karana-edge/boards"
 	"github.com/karana-energy/karana-edge/buffer"
 	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/linkwatch"
 	"github.com/karana-energy/karana-edge/remote"
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/sensors/karana"
@@ -155,6 +156,10 @@ type Config struct {
 	Remote  RemoteConfig          `toml:"remote" remote:"remote"`
 	// Telemetry is the agent's own health as karana.* readings (telemetry.go).
 	Telemetry TelemetryConfig `toml:"telemetry" remote:"telemetry"`
+	// Link is the link watchdog (package linkwatch). Local only: a remote
+	// document could otherwise turn on reboots fleet-wide, or shorten
+	// no_contact under a whole fleet on a bad day for the network.
+	Link linkwatch.Config `toml:"link" remote:"local,the link watchdog reboots the box and restarts its modem; it is set on the box, where a mistake cannot reach the whole fleet"`
 
 	// Board is the profile [device] board resolved to: the detected board
 	// for "auto". Sensors' buses and pins are checked against it.
@@ -259,6 +264,7 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 		File:   name,
 
 		Telemetry: DefaultTelemetryConfig(),
+		Link:      linkwatch.DefaultConfig(),
 	}
 	var unknown []string
 	for _, key := range root.Keys() {

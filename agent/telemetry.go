@@ -30,6 +30,16 @@ import (
 //	sensor.<name>.errors                                  failed reads since start
 //	clock.synced                                          0/1
 //	process.rss_bytes, cpu.temp                           (sensors/karana)
+//
+// With ModemManager and a modem (link.go; none of these without one):
+//
+//	modem.signal_quality                                  % (ModemManager's 0-100)
+//	modem.access_tech                                     MMModemAccessTechnology bits
+//	modem.generation                                      2, 3, 4, 5 (0: none)
+//	modem.state                                           MMModemState (11 connected)
+//	modem.registration                                    MMModem3gppRegistrationState (1 home, 5 roaming)
+//	modem.operator_code                                   MCC+MNC as a number (64005)
+//	modem.rx_bytes, modem.tx_bytes                        B, the bearer's current connection
 
 // TelemetryConfig is the [telemetry] section.
 type TelemetryConfig struct {
@@ -134,5 +144,6 @@ func (a *Agent) telemetry() []sensors.Value {
 		}
 	}
 	add("clock.synced", b(clockSynced()), "")
+	a.modemTelemetry(add)
 	return vs
 }

@@ -116,6 +116,9 @@ func (p Policy) Allow() []string { return slices.Clone(p.allow) }
 // CheckAllowEntry validates one [remote] allow entry: a section of the
 // config, a guarded entry or a part.
 func (s *Schema) CheckAllowEntry(e string) error {
+	if k := s.sectionKey(e); slices.Contains(s.Sections, e) && k.Entry == LocalOnly {
+		return fmt.Errorf("entry %q: [%s] may only be set in the local file: %s", e, e, k.Reason)
+	}
 	if slices.Contains(s.Sections, e) || isGuard(e) || slices.Contains(parts, e) {
 		return nil
 	}

@@ -168,7 +168,12 @@ func (s *Schema) Check(p Policy, d *Doc, cur, next any) []Refusal {
 		if !slices.Contains(s.Sections, sec) {
 			continue // the loader refused it already
 		}
-		if p.Allows(s.sectionKey(sec)) {
+		sk := s.sectionKey(sec)
+		if p.Allows(sk) {
+			continue
+		}
+		if sk.Entry == LocalOnly {
+			out = append(out, Refusal{sec, fmt.Sprintf("section [%s] may only be set in the local file: %s", sec, sk.Reason)})
 			continue
 		}
 		msg := fmt.Sprintf("section [%s] may not be set remotely (the local [remote] allow is [%s])", sec, allow)

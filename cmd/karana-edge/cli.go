@@ -200,6 +200,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "# %s: OK — effective configuration with defaults filled in\n", cfg.File)
 	fmt.Fprintln(stdout, boardLine(cfg))
+	if cfg.Link.Enabled() {
+		for _, l := range cfg.Link.Explain() {
+			fmt.Fprintln(stdout, "# "+l)
+		}
+	}
 	if err := cfg.WriteTOML(stdout); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFailure
