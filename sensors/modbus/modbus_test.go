@@ -84,11 +84,11 @@ func TestDecodeTypes(t *testing.T) {
 		0xFF38,         // 0: int16 -200
 		0x00C3, 0x5000, // 1-2: uint32, low word first: 0x5000_00C3
 		0x4366, 0x0000, // 3-4: float32 230.0
-		0x3412,         // 5: uint16 byte_order little → 0x1234 = 4660
+		0x3412,                         // 5: uint16 byte_order little → 0x1234 = 4660
 		0xFFFF, 0xFFFF, 0xFFFF, 0xFFFE, // 6-9: int64 -2
 		0x3FF8, 0, 0, 0, // 10-13: float64 1.5
 		0x7FC0, 0x0000, // 14-15: float32 NaN: missing
-		0x00A5,         // 16: bits
+		0x00A5, // 16: bits
 	)
 	d.set(1, coil, 3, 1)
 	s := mustNew(t, tcpOpts(d, 1,

@@ -31,11 +31,11 @@ type sunspecModel struct {
 
 // sunspecDevice is what discovery found on one unit.
 type sunspecDevice struct {
-	Base                         uint16
+	Base                          uint16
 	Maker, Model, Version, Serial string
-	ModelIDs                     []int
-	models                       []sunspecModel
-	mppts                        int // modules of model 160
+	ModelIDs                      []int
+	models                        []sunspecModel
+	mppts                         int // modules of model 160
 }
 
 func (d *sunspecDevice) identity() string {
