@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // table is one of Modbus's four data tables.
@@ -91,6 +92,9 @@ type point struct {
 	sunspec bool
 	acc     bool
 }
+
+// inline reports a point from the sensor's own [[sensor.register]] table.
+func (p *point) inline() bool { return strings.HasPrefix(p.key, "register[") }
 
 func (p *point) width() uint16 { return uint16(p.typ.words()) }
 

@@ -2,9 +2,9 @@ package modbus
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/karana-energy/karana-edge/sensors"
@@ -106,6 +106,15 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 				continue
 			}
 		}
+		if err != nil && isException(err) && s.fromProfile(sp) {
+			// A profile covers a device family; this member lacks the
+			// register. Its field is missing, and it is not asked again.
+			slog.Warn("modbus: device refuses a register of its profile; leaving that field out from now on",
+				"sensor", s.name, "error", err.Error(), "fields", s.fieldsIn(sp))
+			s.spans = append(s.spans[:i:i], s.spans[i+1:]...)
+			i--
+			continue
+		}
 		if err != nil {
 			// A silent unit fails now, not once per request: it costs the
 			// bus one timeout per read.
@@ -116,6 +125,42 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Value, error) {
 		}
 	}
 	return s.decode(im), nil
+}
+
+// covered lists the points a span reads (or reads the scale factor of).
+func (s *Sensor) covered(sp span) []*point {
+	var out []*point
+	for i := range s.points {
+		p := &s.points[i]
+		in := func(a uint16, n uint16) bool {
+			return p.table == sp.table && uint32(a)+uint32(n) > uint32(sp.start) && uint32(a) < sp.end()
+		}
+		if in(p.addr, p.width()) || p.sf >= 0 && in(uint16(p.sf), 1) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// fromProfile reports whether every point sp reads came from a profile or
+// SunSpec discovery, not from the sensor's own [[sensor.register]] tables,
+// whose refusal is an error to fix.
+func (s *Sensor) fromProfile(sp span) bool {
+	pts := s.covered(sp)
+	for _, p := range pts {
+		if p.inline() {
+			return false
+		}
+	}
+	return len(pts) > 0
+}
+
+func (s *Sensor) fieldsIn(sp span) string {
+	var names []string
+	for _, p := range s.covered(sp) {
+		names = append(names, p.field)
+	}
+	return strings.Join(names, ",")
 }
 
 // coalesce plans the requests for the points.
@@ -174,6 +219,3 @@ func (s *Sensor) Close() error {
 	}
 	return nil
 }
-
-// errNoValues is returned when a read decoded nothing at all.
-var errNoValues = errors.New("no values")
