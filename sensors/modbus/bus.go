@@ -115,8 +115,9 @@ func (b *Bus) release() {
 	}
 }
 
-// Backoff between reopen attempts after the port vanished or refused.
-const (
+// Backoff between reopen attempts after the port vanished or refused
+// (variables so that tests need not wait seconds).
+var (
 	backoffMin = time.Second
 	backoffMax = 30 * time.Second
 )
@@ -129,7 +130,7 @@ func (b *Bus) open() error {
 		return nil
 	}
 	if now := b.now(); now.Before(b.retryAt) {
-		return fmt.Errorf("%s: not reopened until %s after: %w", b.link.Name, b.retryAt.Sub(now).Round(time.Millisecond), b.lastErr)
+		return fmt.Errorf("%s closed after an error, next open attempt in %s: %w", b.link.Name, b.retryAt.Sub(now).Round(time.Millisecond), b.lastErr)
 	}
 	c, err := mb.NewClient(&mb.ClientConfiguration{
 		URL: b.link.URL, Speed: b.link.Speed, DataBits: b.link.DataBits, Parity: b.link.Parity, StopBits: b.link.StopBits,
