@@ -81,7 +81,7 @@ type rtuBus struct {
 	relay  *relay
 }
 
-func newRTUBus(t *testing.T, baud int, img pyImage) *rtuBus {
+func newRTUBus(t testing.TB, baud int, img pyImage) *rtuBus {
 	needPymodbus(t)
 	needSocat(t)
 	dir := t.TempDir()

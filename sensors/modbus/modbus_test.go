@@ -25,7 +25,7 @@ func tcpOpts(d *device, unit int, regs ...Register) *Options {
 	return &o
 }
 
-func mustNew(t *testing.T, o *Options) *Sensor {
+func mustNew(t testing.TB, o *Options) *Sensor {
 	t.Helper()
 	s, err := New("meter", o)
 	if err != nil {
@@ -35,7 +35,7 @@ func mustNew(t *testing.T, o *Options) *Sensor {
 	return s
 }
 
-func read(t *testing.T, s *Sensor) map[string]sensors.Value {
+func read(t testing.TB, s *Sensor) map[string]sensors.Value {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
