@@ -63,7 +63,7 @@ func busFloor(ss []*Sensor, baud int) time.Duration {
 	var total time.Duration
 	for _, s := range ss {
 		for _, sp := range s.spans {
-			req := 8                     // unit, function, address, quantity, CRC
+			req := 8                    // unit, function, address, quantity, CRC
 			resp := 5 + 2*int(sp.count) // unit, function, byte count, data, CRC
 			if sp.table.bits() {
 				resp = 5 + (int(sp.count)+7)/8
