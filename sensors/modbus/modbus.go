@@ -215,7 +215,9 @@ func (s *Sensor) Close() error {
 		s.bus = nil
 	}
 	if s.plan.sunspec {
-		s.points, s.spans, s.identity = nil, nil, ""
+		// Walk the models again on the next read: the device may have been
+		// swapped. Identity keeps the last one found until then, for `read`.
+		s.points, s.spans = nil, nil
 	}
 	return nil
 }

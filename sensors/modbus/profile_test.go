@@ -24,6 +24,13 @@ func TestShippedProfilesValid(t *testing.T) {
 		if !p.SunSpec && len(p.Registers) == 0 {
 			t.Errorf("profile %s: no registers", n)
 		}
+		if p.Probe != nil {
+			r := p.Probe.Register
+			r.Field = "probe"
+			if _, errs := r.point("probe"); len(errs) > 0 || p.Probe.Min >= p.Probe.Max {
+				t.Errorf("profile %s: bad probe %+v: %v", n, p.Probe, errs)
+			}
+		}
 		o := DefaultOptions()
 		o.Port = "/dev/ttyUSB0"
 		o.Profile = n

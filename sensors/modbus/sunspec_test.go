@@ -90,6 +90,7 @@ func TestSunSpec(t *testing.T) {
 	want(t, got, "mppt1_state", 4, "")
 	want(t, got, "mppt2_current", missing, "")
 	want(t, got, "mppt2_power", missing, "")
+	s.Close() // `read` shows the identity after the sensor is closed
 	id := s.Identity()
 	for _, w := range []string{`maker "Fronius"`, `model "Symo 8.2-3-M"`, `serial "28190123"`, `version "1.2.3"`, "[1 103 160]"} {
 		if !strings.Contains(id, w) {

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"io"
+	"log"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	mb "github.com/simonvetter/modbus"
+)
+
+// meter answers as unit 5 with an Eastron SDM's 50.0 Hz at input 0x0046;
+// other units are absent behind the "gateway".
+type meter struct{}
+
+func (meter) HandleCoils(*mb.CoilsRequest) ([]bool, error) { return nil, mb.ErrIllegalFunction }
+func (meter) HandleDiscreteInputs(*mb.DiscreteInputsRequest) ([]bool, error) {
+	return nil, mb.ErrIllegalFunction
+}
+func (meter) HandleHoldingRegisters(r *mb.HoldingRegistersRequest) ([]uint16, error) {
+	if r.UnitId != 5 {
+		return nil, mb.ErrGWTargetFailedToRespond
+	}
+	return nil, mb.ErrIllegalDataAddress
+}
+func (meter) HandleInputRegisters(r *mb.InputRegistersRequest) ([]uint16, error) {
+	if r.UnitId != 5 {
+		return nil, mb.ErrGWTargetFailedToRespond
+	}
+	if r.Addr == 0x46 && r.Quantity == 2 {
+		return []uint16{0x4248, 0x0000}, nil
+	}
+	return nil, mb.ErrIllegalDataAddress
+}
+
+func TestModbusScan(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "tcp://" + ln.Addr().String()
+	ln.Close()
+	srv, err := mb.NewServer(&mb.ServerConfiguration{URL: url, Timeout: 5 * time.Second, MaxClients: 2, Logger: log.New(io.Discard, "", 0)}, meter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	code, out, errs := runArgs("modbus", "scan", "-url", url, "-units", "1-6")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{
+		"Modbus scan of " + url + ", 6 unit ids",
+		"unit 5: answers; probably eastron-sdm120 (input 0x0046 = 50) or eastron-sdm630 (input 0x0046 = 50)",
+		"1 of 6 unit ids answered",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestModbusScanUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"modbus"},
+		{"modbus", "scan", "-units", "9-1", "-url", "tcp://h:502"},
+		{"modbus", "scan", "-port", "/dev/ttyUSB0", "-units", "0-3"},
+	} {
+		if code, _, _ := runArgs(args...); code != exitConfig {
+			t.Errorf("%v: exit %d, want %d", args, code, exitConfig)
+		}
+	}
+	code, _, errs := runArgs("modbus", "scan", "-url", "udp://h:502", "-units", "1")
+	if code != exitConfig || !strings.Contains(errs, "tcp://host:port") {
+		t.Errorf("udp url: exit %d %s", code, errs)
+	}
+}
