@@ -4,6 +4,8 @@ import (
 	"io"
 	"log"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +80,25 @@ func TestModbusScanUsage(t *testing.T) {
 	code, _, errs := runArgs("modbus", "scan", "-url", "udp://h:502", "-units", "1")
 	if code != exitConfig || !strings.Contains(errs, "tcp://host:port") {
 		t.Errorf("udp url: exit %d %s", code, errs)
+	}
+}
+
+// The mini-grid example passes check, and so does its effective config.
+func TestCheckMinigridExample(t *testing.T) {
+	code, out, errs := runArgs("check", "-config", "../../examples/minigrid.toml")
+	if code != exitOK {
+		t.Fatalf("check examples/minigrid.toml: exit %d\n%s", code, errs)
+	}
+	for _, want := range []string{`profile = "eastron-sdm630"`, `profile = "epever-tracer"`, `port = "/dev/ttyUSB0"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("effective config lacks %s", want)
+		}
+	}
+	again := filepath.Join(t.TempDir(), "effective.toml")
+	if err := os.WriteFile(again, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runArgs("check", "-config", again); code != exitOK {
+		t.Errorf("the effective config does not pass check: exit %d\n%s", code, errs)
 	}
 }
