@@ -166,24 +166,6 @@ func (p *point) raw(regs []uint16) (v float64, ok bool) {
 	switch p.typ {
 	case tBool:
 		return float64(regs[0] & 1), true
-	case tUint16, tBits:
-		u := binary.BigEndian.Uint16(b[:])
-		return float64(u), !(p.sunspec && u == 0xFFFF) && !(p.acc && u == 0)
-	case tInt16:
-		u := binary.BigEndian.Uint16(b[:])
-		return float64(int16(u)), !(p.sunspec && u == 0x8000)
-	case tUint32:
-		u := binary.BigEndian.Uint32(b[:])
-		return float64(u), !(p.sunspec && u == 0xFFFFFFFF) && !(p.acc && u == 0)
-	case tInt32:
-		u := binary.BigEndian.Uint32(b[:])
-		return float64(int32(u)), !(p.sunspec && u == 0x80000000)
-	case tUint64:
-		u := binary.BigEndian.Uint64(b[:])
-		return float64(u), !(p.sunspec && u == math.MaxUint64) && !(p.acc && u == 0)
-	case tInt64:
-		u := binary.BigEndian.Uint64(b[:])
-		return float64(int64(u)), !(p.sunspec && u == 1<<63)
 	case tFloat32:
 		f := math.Float32frombits(binary.BigEndian.Uint32(b[:]))
 		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
@@ -197,7 +179,37 @@ func (p *point) raw(regs []uint16) (v float64, ok bool) {
 		f := math.Float64frombits(binary.BigEndian.Uint64(b[:]))
 		return f, !math.IsNaN(f) && !math.IsInf(f, 0)
 	}
-	return 0, false
+	return p.integer(b)
+}
+
+// integer decodes the integer types from b, left-aligned big-endian.
+func (p *point) integer(b [8]byte) (float64, bool) {
+	var u uint64
+	bits := 16 * p.typ.words()
+	switch bits {
+	case 16:
+		u = uint64(binary.BigEndian.Uint16(b[:]))
+	case 32:
+		u = uint64(binary.BigEndian.Uint32(b[:]))
+	default:
+		u = binary.BigEndian.Uint64(b[:])
+	}
+	signed := p.typ == tInt16 || p.typ == tInt32 || p.typ == tInt64
+	if p.sunspec {
+		// SunSpec's "not implemented": the most negative signed value, the
+		// largest unsigned one, and 0 for an accumulator.
+		top := uint64(1) << (bits - 1)
+		all := top | (top - 1)
+		if signed && u == top || !signed && u == all || p.acc && u == 0 {
+			return 0, false
+		}
+	}
+	if !signed {
+		return float64(u), true
+	}
+	// Sign-extend from the type's width.
+	shift := 64 - bits
+	return float64(int64(u<<shift) >> shift), true
 }
 
 // scaled returns raw × 10^exp × scale + offset. A scale that is a power of

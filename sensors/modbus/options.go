@@ -294,6 +294,12 @@ func (r Register) point(key string) (point, config.FieldErrors) {
 			errs.Add("address", "a %s at 0x%04X runs past the last register 0xFFFF", p.typ, r.Address)
 		}
 	}
+	r.checkValue(&p, &errs)
+	return p, errs
+}
+
+// checkValue checks the keys that say how the registers become a value.
+func (r Register) checkValue(p *point, errs *config.FieldErrors) {
 	var bad bool
 	if p.wordLittle, bad = order(r.WordOrder); bad {
 		errs.Add("word_order", `must be "big" (high word first) or "little", got %q`, r.WordOrder)
@@ -317,13 +323,12 @@ func (r Register) point(key string) (point, config.FieldErrors) {
 		switch sf := *r.ScaleRegister; {
 		case sf < 0 || sf > 0xFFFF:
 			errs.Add("scale_register", "must be a register address 0-65535, got %d", sf)
-		case t.bits():
-			errs.Add("scale_register", "a %s has no scale factor", t)
+		case p.table.bits():
+			errs.Add("scale_register", "a %s has no scale factor", p.table)
 		default:
 			p.sf = sf
 		}
 	}
-	return p, errs
 }
 
 // order parses "big"/"little"; bad for anything else.
