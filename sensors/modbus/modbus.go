@@ -165,7 +165,11 @@ func (s *Sensor) fieldsIn(sp span) string {
 
 // coalesce plans the requests for the points.
 func (s *Sensor) coalesce() []span {
-	return coalesce(needs(s.points), s.o.MaxRegisters, s.gap)
+	limit := s.o.MaxRegisters
+	if p := s.plan.profile; p != nil && p.MaxRegisters > 0 {
+		limit = min(limit, p.MaxRegisters)
+	}
+	return coalesce(needs(s.points), limit, s.gap)
 }
 
 // setup fixes the points: the plan's, or for SunSpec what the device's

@@ -22,6 +22,9 @@ type Profile struct {
 	// UnitID is the unit a device of this kind answers at by default
 	// (Victron GX: 100); 0 for the usual 1.
 	UnitID int `toml:"unit_id"`
+	// MaxRegisters caps a request for devices that refuse the spec's 125
+	// (Eastron: 30 floats); 0 for no cap of its own.
+	MaxRegisters int `toml:"max_registers"`
 	// SunSpec: the registers come from the device's SunSpec model chain.
 	SunSpec bool `toml:"sunspec"`
 	// Probe is a register whose value, in [Min, Max], suggests this kind

@@ -127,7 +127,10 @@ func TestProfileEastronSDM630(t *testing.T) {
 	d.set(1, input, 0x000C, 0xC38F, 0xC000)                 // L1 power -287.5 W (exporting)
 	d.set(1, input, 0x001E, 0x3F78, 0x51EC)                 // PF 0.97
 	d.set(1, input, 0x0046, 0x4248, 0x0000, 0x4640, 0xE600) // 50 Hz; import 12345.5 kWh
-	got := read(t, profileSensor(t, d, 1, "eastron-sdm630"))
+	o := tcpOpts(d, 1)
+	o.Profile = "eastron-sdm630"
+	o.MaxGap = ptr(125) // merge everything the limit allows
+	got := read(t, mustNew(t, o))
 	want(t, got, "voltage_l1", 230.1, "V")
 	want(t, got, "voltage_l2", 230.5, "V")
 	want(t, got, "voltage_l3", 229.75, "V")
@@ -140,6 +143,10 @@ func TestProfileEastronSDM630(t *testing.T) {
 	// are missing, never zero.
 	want(t, got, "current_l2", missing, "")
 	want(t, got, "total_energy", missing, "")
+	// Eastron answers at most 30 parameters (60 registers) a request.
+	if q := d.maxQty.Load(); q > 60 {
+		t.Errorf("a request asked an Eastron meter for %d registers, over its 60", q)
+	}
 }
 
 // SDM120 shares the SDM630's encoding at its own addresses.

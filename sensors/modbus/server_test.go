@@ -25,6 +25,7 @@ type device struct {
 	clients sync.Map // client address → true
 	busy    atomic.Int32
 	overlap atomic.Bool // two requests were served at once
+	maxQty  atomic.Int32 // the largest request's register count
 	srv     *mb.ModbusServer
 	url     string
 }
@@ -67,6 +68,9 @@ func (d *device) set(unit uint8, tb table, addr uint16, regs ...uint16) {
 func (d *device) regs(client string, unit uint8, tb table, addr, n uint16) ([]uint16, error) {
 	d.reqs.Add(1)
 	d.clients.Store(client, true)
+	if q := int32(n); q > d.maxQty.Load() {
+		d.maxQty.Store(q)
+	}
 	if d.busy.Add(1) > 1 {
 		d.overlap.Store(true)
 	}
