@@ -24,7 +24,7 @@ type device struct {
 	reqs    atomic.Int64
 	clients sync.Map // client address → true
 	busy    atomic.Int32
-	overlap atomic.Bool // two requests were served at once
+	overlap atomic.Bool  // two requests were served at once
 	maxQty  atomic.Int32 // the largest request's register count
 	srv     *mb.ModbusServer
 	url     string
