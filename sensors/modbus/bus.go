@@ -7,6 +7,8 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,6 +60,7 @@ func (l link) settings() string {
 // itself, so one client per port, never one per sensor.
 type Bus struct {
 	link link
+	key  string        // in buses
 	sem  chan struct{} // one request at a time; a waiter honours its ctx
 
 	// Under sem:
@@ -79,11 +82,26 @@ var (
 // errSettings is returned when sensors disagree on one port's settings.
 var errSettings = errors.New("sensors on one bus disagree")
 
+// busKey names the physical bus: a serial port by its device, so that
+// /dev/ttyUSB0 and its /dev/serial/by-id link are one bus, not two that
+// would interleave frames on one wire.
+func busKey(l link) string {
+	if l.Speed == 0 {
+		return l.URL
+	}
+	dev := strings.TrimPrefix(l.URL, "rtu://")
+	if real, err := filepath.EvalSymlinks(dev); err == nil {
+		dev = real
+	}
+	return "rtu://" + dev
+}
+
 // acquire returns the shared Bus for l, opening nothing yet.
 func acquire(l link) (*Bus, error) {
 	busesMu.Lock()
 	defer busesMu.Unlock()
-	if b, ok := buses[l.URL]; ok {
+	k := busKey(l)
+	if b, ok := buses[k]; ok {
 		if b.link.settings() != l.settings() {
 			return nil, fmt.Errorf("%s is already used at %s by another sensor, this one wants %s: %w (all sensors on one port need the same baud, data_bits, parity and stop_bits)", l.Name, b.link.settings(), l.settings(), errSettings)
 		}
@@ -94,8 +112,8 @@ func acquire(l link) (*Bus, error) {
 		b.refs++
 		return b, nil
 	}
-	b := &Bus{link: l, sem: make(chan struct{}, 1), now: time.Now, refs: 1}
-	buses[l.URL] = b
+	b := &Bus{link: l, key: k, sem: make(chan struct{}, 1), now: time.Now, refs: 1}
+	buses[k] = b
 	return b, nil
 }
 
@@ -104,8 +122,8 @@ func (b *Bus) release() {
 	busesMu.Lock()
 	b.refs--
 	last := b.refs == 0
-	if last && buses[b.link.URL] == b {
-		delete(buses, b.link.URL)
+	if last && buses[b.key] == b {
+		delete(buses, b.key)
 	}
 	busesMu.Unlock()
 	if last {

@@ -73,6 +73,18 @@ func TestPymodbusTCP(t *testing.T) {
 	}
 }
 
+// RTU frames over TCP, as a serial-to-Ethernet gateway passes them.
+func TestPymodbusRTUOverTCP(t *testing.T) {
+	needPymodbus(t)
+	addr := freePort(t)
+	startPymodbus(t, "rtutcp", addr, pyImage{7: pzemImage()})
+	o := DefaultOptions()
+	o.URL = "rtuovertcp://" + addr
+	o.UnitID = 7
+	o.Profile = "pzem-016"
+	checkPZEM(t, mustNew(t, &o))
+}
+
 // rtuBus is an RS-485 bus made of two socat pty pairs joined by a relay:
 // the driver opens port; pymodbus serves img on the far side.
 type rtuBus struct {

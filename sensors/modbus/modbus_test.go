@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -291,5 +293,34 @@ func TestCoalesce(t *testing.T) {
 	got = coalesce([]need{{input, 0, 2}, {input, 2, 2}, {input, 4, 2}}, 4, 0)
 	if len(got) != 2 || got[0] != (span{input, 0, 4}) || got[1] != (span{input, 4, 2}) {
 		t.Errorf("max_registers 4: %v", got)
+	}
+}
+
+// One adapter under two names (/dev/ttyUSB0 and its /dev/serial/by-id
+// link) is one bus: two would interleave frames on the wire.
+func TestSamePortTwoNames(t *testing.T) {
+	dir := t.TempDir()
+	dev := filepath.Join(dir, "ttyUSB0")
+	if err := os.WriteFile(dev, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	byID := filepath.Join(dir, "usb-FTDI_FT232R-if00-port0")
+	if err := os.Symlink(dev, byID); err != nil {
+		t.Fatal(err)
+	}
+	a, b := DefaultOptions(), DefaultOptions()
+	a.Port, b.Port = dev, byID
+	ba, err := acquire(a.link())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ba.release()
+	bb, err := acquire(b.link())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.release()
+	if ba != bb {
+		t.Error("one port under two names got two buses")
 	}
 }

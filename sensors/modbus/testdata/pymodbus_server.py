@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Debian's pymodbus as an independent Modbus peer for the driver's tests.
 
-usage: pymodbus_server.py tcp HOST:PORT IMAGE.json
-       pymodbus_server.py rtu /dev/pts/N IMAGE.json
+usage: pymodbus_server.py tcp HOST:PORT IMAGE.json     Modbus TCP
+       pymodbus_server.py rtutcp HOST:PORT IMAGE.json  RTU frames over TCP (a serial gateway)
+       pymodbus_server.py rtu /dev/pts/N IMAGE.json    RTU on a serial line
 
 IMAGE.json: {"<unit>": {"holding": {"<addr>": value, ...}, "input": {...}}}
 Addresses are 0-based PDU addresses; a read touching an address the image
@@ -43,9 +44,10 @@ def main():
             zero_mode=True)
     context = ModbusServerContext(slaves=slaves, single=False)
     threading.Timer(0.3, lambda: print("ready", flush=True)).start()
-    if mode == "tcp":
+    if mode in ("tcp", "rtutcp"):
         host, port = where.rsplit(":", 1)
-        StartTcpServer(context=context, address=(host, int(port)), framer=ModbusSocketFramer)
+        framer = ModbusSocketFramer if mode == "tcp" else ModbusRtuFramer
+        StartTcpServer(context=context, address=(host, int(port)), framer=framer)
     else:
         StartSerialServer(context=context, framer=ModbusRtuFramer, port=where,
                           baudrate=9600, bytesize=8, parity="N", stopbits=1, timeout=0.005)
