@@ -37,7 +37,8 @@ func (meter) HandleInputRegisters(r *mb.InputRegistersRequest) ([]uint16, error)
 	return nil, mb.ErrIllegalDataAddress
 }
 
-func TestModbusScan(t *testing.T) {
+// startMeter serves meter{} on a free port and returns its tcp:// URL.
+func startMeter(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +52,30 @@ func TestModbusScan(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Stop()
+	t.Cleanup(func() { _ = srv.Stop() })
+	return url
+}
+
+// `read` reads a Modbus sensor like any other.
+func TestReadModbusSensor(t *testing.T) {
+	url := startMeter(t)
+	path := filepath.Join(t.TempDir(), "site.toml")
+	cfg := "[[sensor]]\nname = \"grid\"\ndriver = \"modbus\"\nurl = \"" + url + "\"\nunit_id = 5\n" +
+		"[[sensor.register]]\nfield = \"frequency\"\ntable = \"input\"\naddress = 0x46\ntype = \"float32\"\nunit = \"Hz\"\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runArgs("read", "-config", path, "grid")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, "grid.frequency  50 Hz") {
+		t.Errorf("read output:\n%s", out)
+	}
+}
+
+func TestModbusScan(t *testing.T) {
+	url := startMeter(t)
 	code, out, errs := runArgs("modbus", "scan", "-url", url, "-units", "1-6")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errs)
