@@ -23,8 +23,12 @@
 // request. A device that answers a merged read with an exception (many
 // refuse reads across unmapped registers) is asked again for each range
 // alone, at once and for good, and the finding is logged. An exception
-// on a single range fails the read with an error that names the
-// exception, the table and address, the unit and the bus.
+// on a single range of the sensor's own [[sensor.register]] tables fails
+// the read with an error that names the exception, the table and
+// address, the unit and the bus; one on a profile's register leaves that
+// field out from then on (logged once), since a profile covers a family
+// whose members differ. A profile may cap requests below 125 registers
+// (Eastron: 30 floats a request).
 //
 // Decoding: int16 … float64 and bits, word_order for multi-register
 // values (EPEver and PZEM put the low word first), byte_order inside a
