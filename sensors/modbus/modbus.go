@@ -55,6 +55,9 @@ func New(name string, opts *Options) (*Sensor, error) {
 	if o.MaxGap != nil {
 		gap = *o.MaxGap
 	}
+	// The effective config shows the unit and gap in use.
+	opts.UnitID, opts.MaxGap = unit, &gap
+	o.UnitID, o.MaxGap = unit, &gap
 	return &Sensor{name: name, o: o, unit: uint8(unit), plan: p, gap: gap, split: map[span]bool{}}, nil
 }
 
