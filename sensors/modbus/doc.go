@@ -3,6 +3,15 @@
 // registers or a shipped profile (profiles/*.toml, embedded), SunSpec
 // discovery, and the scan behind `karana-edge modbus scan`.
 //
+// # Keys
+//
+// port, baud (9600), data_bits (8), parity ("N"), stop_bits (1) — or url
+// ("tcp://host:502", "rtuovertcp://host:port"); unit_id (the profile's,
+// else 1); request_timeout (1s); profile; max_registers (125); max_gap
+// (4); and [[sensor.register]] tables with field, table, address, type,
+// word_order, byte_order, scale, offset, unit, scale_register. Options
+// and Register document each; the README has the table and the profiles.
+//
 // # One bus, many devices
 //
 // Every sensor on one port (or TCP endpoint) shares one Bus: one open
