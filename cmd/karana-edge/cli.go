@@ -36,6 +36,7 @@ Usage:
   karana-edge read    [-config FILE] SENSOR…  read sensors once: values, units, time taken; nothing is buffered
   karana-edge scan    [-bus NAME]             scan an I2C bus (default "1") and name the chips likely at each address
   karana-edge board   [-config FILE]          the board: model, serial, buses present, header map, what to enable
+  karana-edge modbus scan -port DEV [-baud 9600] [-units 1-247] | -url tcp://HOST:502   Modbus units that answer, and what they probably are
   karana-edge buffer stats  [-config FILE] [-json]
   karana-edge buffer export [-config FILE] [-format jsonl|csv] [-from SEQ] [-to SEQ]
   karana-edge decode  [-batch] [FILE]         a packed payload (gzip/zstd or not) back to JSON lines; stdin without FILE
@@ -63,6 +64,8 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 		return cmdScan(rest, stdout, stderr)
 	case "board":
 		return cmdBoard(rest, stdout, stderr)
+	case "modbus":
+		return cmdModbus(rest, stdout, stderr)
 	case "init":
 		return cmdInit(rest, stdout, stderr)
 	case "buffer":

@@ -18,6 +18,7 @@ import (
 	_ "github.com/karana-energy/karana-edge/sensors/max31855"
 	_ "github.com/karana-energy/karana-edge/sensors/mcp3xxx"
 	_ "github.com/karana-energy/karana-edge/sensors/mcp9808"
+	_ "github.com/karana-energy/karana-edge/sensors/modbus"
 	_ "github.com/karana-energy/karana-edge/sensors/pulse"
 	_ "github.com/karana-energy/karana-edge/sensors/sht3x"
 	_ "github.com/karana-energy/karana-edge/sensors/sim"
