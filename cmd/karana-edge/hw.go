@@ -539,9 +539,6 @@ func readOne(stdout, stderr io.Writer, sc sensors.Config, board boards.Profile, 
 	rs, err := sensors.ReadOnce(context.Background(), sensors.Configured{Config: sc, Sensor: s})
 	took := time.Since(start)
 	fmt.Fprintf(stdout, "%s: read in %s\n", title, formatTook(took))
-	if id, ok := s.(interface{ Identity() string }); ok && id.Identity() != "" {
-		fmt.Fprintf(stdout, "  device: %s\n", id.Identity()) // what the device says it is (SunSpec)
-	}
 	writeValues(stdout, rs)
 	if id, ok := s.(sensors.Identifier); ok && id.Identity() != "" {
 		fmt.Fprintf(stdout, "  device: %s\n", id.Identity())

@@ -51,6 +51,10 @@ type Options struct {
 	Registers []Register `toml:"register"`
 }
 
+// SerialPort is the RS-485 bus's device, for the board's serial checks
+// (a port that is the login console) and read's title; "" over TCP.
+func (o *Options) SerialPort() string { return o.Port }
+
 // Register is one value read from the device.
 type Register struct {
 	// Field names the series ("<sensor>.<field>").
