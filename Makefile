@@ -34,7 +34,7 @@ test:
 # qemu-user: catches GOARM=7 instructions (SIGILL on a Zero) and unaligned
 # 64-bit atomics. Needs qemu-arm-static (Debian: qemu-user-static); no
 # binfmt_misc, so go test runs the binaries through -exec.
-ARM_TEST_PKGS := ./boards/... ./sensors/... ./config/... ./reading/...
+ARM_TEST_PKGS := ./boards/... ./sensors/... ./config/... ./reading/... ./modem/... ./linkwatch/...
 test-arm:
 	GOARCH=arm GOARM=6 $(GO) test -count=1 -timeout 5m -exec 'qemu-arm-static -cpu arm1176' $(ARM_TEST_PKGS)
 

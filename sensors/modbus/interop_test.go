@@ -109,7 +109,10 @@ func rtuOpts(port string, unit int, profile string) *Options {
 	o.Port = port
 	o.UnitID = unit
 	o.Profile = profile
-	o.RequestTimeout = config.D(300 * time.Millisecond)
+	// pymodbus answers in milliseconds, but Python on a loaded 2-core CI
+	// box, or under qemu-user in make test-arm, has been seen to take
+	// over 300 ms; a late answer is then read as the next unit's.
+	o.RequestTimeout = config.D(2 * time.Second)
 	return &o
 }
 
