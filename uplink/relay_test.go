@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // relay is a TCP proxy that counts every byte it forwards, both ways: the
@@ -102,6 +103,18 @@ func (r *relay) cut() {
 	r.mu.Unlock()
 	for _, c := range cs {
 		c.Close()
+	}
+}
+
+// drain stops accepting and waits (at most 10 s) for the connections to
+// end by themselves, so the last bytes either side sends are counted.
+func (r *relay) drain() {
+	r.ln.Close()
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
 	}
 }
 

@@ -125,7 +125,7 @@ func TestWireBytesMatchRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the shutdown document", func() bool { d := w.last(); return d != nil && d["reason"] == "shutdown" })
-	r.close() // every byte the relay will ever forward is counted now
+	r.drain() // every byte either side sent is counted now
 
 	d := w.last()
 	got, ok1 := d["wire_bytes_today"].(float64)
@@ -141,7 +141,7 @@ func TestWireBytesMatchRelay(t *testing.T) {
 	if sent := d["bytes_sent_today"].(float64); sent >= got {
 		t.Errorf("bytes_sent_today %d is not below the wire figure %d: the socket carries the payloads and more", int64(sent), int64(got))
 	}
-	if st := u.Stats(); st.Wire.In+st.Wire.Out > r.total() || st.Wire.In == 0 || st.Wire.Out == 0 {
+	if st := u.Stats(); math.Abs(float64(st.Wire.In+st.Wire.Out)-want) > 0.02*want || st.Wire.In == 0 || st.Wire.Out == 0 {
 		t.Errorf("Stats.Wire %+v against the relay's %d", st.Wire, r.total())
 	}
 }
