@@ -26,6 +26,7 @@ type relay struct {
 	conns   []net.Conn
 	wg      sync.WaitGroup
 	accepts atomic.Int64
+	upReads atomic.Int64 // reads of the box's side: about one per packet it writes when idle
 }
 
 func startRelay(t testing.TB, target string) *relay {
@@ -64,8 +65,8 @@ func (r *relay) serve() {
 			defer r.wg.Done()
 			var both sync.WaitGroup
 			both.Add(2)
-			go func() { defer both.Done(); r.pipe(b, c, &r.up) }()
-			go func() { defer both.Done(); r.pipe(c, b, &r.down) }()
+			go func() { defer both.Done(); r.pipe(b, c, &r.up, &r.upReads) }()
+			go func() { defer both.Done(); r.pipe(c, b, &r.down, nil) }()
 			both.Wait()
 			c.Close()
 			b.Close()
@@ -76,11 +77,14 @@ func (r *relay) serve() {
 // pipe copies src to dst, counting what src sends, and half-closes dst
 // when src ends: the other direction may still carry bytes (a TLS
 // close_notify after the broker's close).
-func (r *relay) pipe(dst, src net.Conn, n *atomic.Int64) {
+func (r *relay) pipe(dst, src net.Conn, n, reads *atomic.Int64) {
 	buf := make([]byte, 32<<10)
 	for {
 		k, err := src.Read(buf)
 		n.Add(int64(k)) // sent by one side, billed, whether or not the other still reads
+		if k > 0 && reads != nil {
+			reads.Add(1)
+		}
 		if k > 0 {
 			if _, werr := dst.Write(buf[:k]); werr != nil {
 				break

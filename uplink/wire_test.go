@@ -33,11 +33,12 @@ func tlsMosquitto(t testing.TB, dir string) (*testbroker.Mosquitto, MQTTConfig) 
 // statusWatcher is a backend client on the broker, straight (not through
 // the relay), keeping the device's last status document.
 type statusWatcher struct {
-	mu   sync.Mutex
-	docs []map[string]any
+	mu    sync.Mutex
+	docs  []map[string]any
+	sizes []int
 }
 
-func watchStatus(t testing.TB, m *testbroker.Mosquitto, dir string) *statusWatcher {
+func watchStatus(t testing.TB, m *testbroker.Mosquitto, dir, device string) *statusWatcher {
 	t.Helper()
 	pem, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
 	if err != nil {
@@ -57,11 +58,12 @@ func watchStatus(t testing.TB, m *testbroker.Mosquitto, dir string) *statusWatch
 		t.Fatalf("watcher connect: %v", tok.Error())
 	}
 	t.Cleanup(func() { c.Disconnect(0) })
-	tok := c.Subscribe("karana/"+dev+"/status", 1, func(_ mqtt.Client, msg mqtt.Message) {
+	tok := c.Subscribe("karana/"+device+"/status", 1, func(_ mqtt.Client, msg mqtt.Message) {
 		var d map[string]any
 		if json.Unmarshal(msg.Payload(), &d) == nil {
 			w.mu.Lock()
 			w.docs = append(w.docs, d)
+			w.sizes = append(w.sizes, len(msg.Payload()))
 			w.mu.Unlock()
 		}
 	})
@@ -69,6 +71,23 @@ func watchStatus(t testing.TB, m *testbroker.Mosquitto, dir string) *statusWatch
 		t.Fatalf("watcher subscribe: %v", tok.Error())
 	}
 	return w
+}
+
+// online counts the online documents seen.
+func (w *statusWatcher) online() int { return len(w.onlineSizes()) }
+
+// onlineSizes are the payload sizes of the online documents seen (the
+// offline ones are the broker's wills: they never cross the box's link).
+func (w *statusWatcher) onlineSizes() []int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []int
+	for i, d := range w.docs {
+		if d["state"] == "online" {
+			out = append(out, w.sizes[i])
+		}
+	}
+	return out
 }
 
 func (w *statusWatcher) last() map[string]any {
@@ -103,7 +122,7 @@ func TestWireBytesMatchRelay(t *testing.T) {
 	m, cfg := tlsMosquitto(t, dir)
 	r := startRelay(t, m.Addr())
 	cfg.Broker = "tls://" + r.addr()
-	w := watchStatus(t, m, dir)
+	w := watchStatus(t, m, dir, dev)
 
 	src := newMemSource(10)
 	src.Append(3000)
