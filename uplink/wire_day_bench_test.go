@@ -137,7 +137,6 @@ var refSite = []struct {
 	{"rain_total", sim.Counter, 0.2, 0.2, 0, 30 * time.Minute, 0, "mm"},
 }
 
-
 // refReadings makes the reference site's day as the sampler reads it:
 // slot by slot, each slot's readings shuffled (the sampler's goroutines
 // land in any order), seqs from 1.
