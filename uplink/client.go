@@ -262,12 +262,12 @@ func hostPort(host, port string) string {
 //     calls messageIds.cleanUp(), which fails every pending token with
 //     "connection lost before Publish completed", and the uplink reconnects
 //     with its own jittered backoff, on a fresh client.
-//   - The memory store, and CleanSession unless clean_session = false:
-//     nothing is carried between connections on our side; the buffer cursor
-//     is the only resume point for data. With clean_session = false the
-//     broker keeps the subscriptions and queues QoS 1 messages for us while
-//     we are offline; batches paho had in flight are not resent by paho
-//     (a fresh client, an empty store) but by the stream from its cursor.
+//   - The memory store: nothing is carried between connections on our
+//     side; the buffer cursor is the only resume point for data. With
+//     clean_session = false (the default) the broker keeps the
+//     subscriptions and queues QoS 1 messages for us while we are offline;
+//     batches paho had in flight are not resent by paho (a fresh client,
+//     an empty store) but by the stream from its cursor.
 //   - WriteTimeout = PublishTimeout: Publish blocks while paho's writer is
 //     busy sending an earlier batch; on 2G a 100 kB batch takes tens of
 //     seconds, which must not count as a failure.
