@@ -451,6 +451,11 @@ func (a *Agent) handleInbound(ctx context.Context, m inboundMsg) {
 		}
 		a.log.Info("remote: config/set", "version", res.Version, "status", res.Status, "errors", len(res.Errors))
 		a.sendResult(ctx, res)
+	case strings.HasPrefix(m.topic, cmdPrefix) && m.retained && m.refused == nil &&
+		a.remote.cmds.ran(cfg.Device.DataDir, strings.TrimPrefix(m.topic, cmdPrefix), rawID(m.payload)):
+		// a retained command comes again at every subscribe: it ran (or
+		// was refused as a duplicate) once, and is not answered again
+		a.log.Info("remote: retained command already ran; ignored (do not retain commands)", "topic", m.topic)
 	case strings.HasPrefix(m.topic, cmdPrefix):
 		name := strings.TrimPrefix(m.topic, cmdPrefix)
 		reply := cmdReply{ID: json.RawMessage("null")}

@@ -87,6 +87,15 @@ func (c *cmdIDs) load(dir string) error {
 	return nil
 }
 
+// ran reports whether the command name/id is in the ring.
+func (c *cmdIDs) ran(dir, name string, id json.RawMessage) bool {
+	k := cmdKey(name, id)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.load(dir) // an unreadable ring holds nothing: the command is answered as usual
+	return slices.Contains(c.keys, k)
+}
+
 // claim reports whether the command name/id has not run yet, and if so
 // records it, durably, before it runs. A failed write is returned with
 // fresh true: the command runs (a card that fails must not take remote

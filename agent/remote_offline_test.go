@@ -250,8 +250,10 @@ func TestRetainedConfigSetAppliedOnce(t *testing.T) {
 	prefix := "karana/" + rigDevice
 	be := newBackend(t, m.URL(), prefix)
 
-	// retained while the box was never connected
+	// retained while the box was never connected; a retained command too,
+	// which nobody should send, but which must not run at every reconnect
 	be.publish("config/set", fmt.Sprintf(twoFastSensors, 1), true)
+	be.publish("cmd/ping", `{"id":"retained-cmd"}`, true)
 	a, stop := startAgentFile(t, file)
 	waitUntil(t, "the retained set's result", func() bool { return len(be.setResults()) >= 1 })
 	if rs := be.setResults(); rs[0].Version != 1 || rs[0].Status != StatusApplied {
@@ -271,6 +273,9 @@ func TestRetainedConfigSetAppliedOnce(t *testing.T) {
 	pingUntilAnswered(t, be, "after-reconnects")
 	if rs := be.setResults(); len(rs) != 1 {
 		t.Errorf("config/result %+v: want the one result of the first application", rs)
+	}
+	if r := replyFor(be.replies("ping"), "retained-cmd"); len(r) != 1 || !r[0].OK {
+		t.Errorf("replies to the retained command: %+v, want the one of its single run", r)
 	}
 	// a new version, retained, is applied once too
 	be.publish("config/set", fmt.Sprintf(twoFastSensors, 2), true)
