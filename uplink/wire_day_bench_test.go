@@ -38,11 +38,14 @@ import (
 // sends in a real day: one per keepalive of silence between the 15 min
 // publishes. IP and TCP headers are outside any socket's count.
 //
-// Not in the figure: the agent's self-telemetry stream (json every 5 min
-// by default; see README "Metered links").
+// Not in the total, measured beside it the same way: the self-telemetry
+// stream the agent adds by default (json, every 5 min, ~54 karana.* series
+// a minute for this site's 40 sensors).
 func BenchmarkWireDay(b *testing.B) {
 	for b.Loop() {
 		f := wireDay(b)
+		f.telemetry = telemetryDay(b)
+		b.ReportMetric(float64(f.telemetry), "telemetry_B/day")
 		b.ReportMetric(float64(f.total()), "B/day")
 		b.ReportMetric(float64(f.data), "data_B/day")
 		b.ReportMetric(float64(f.status), "status_B/day")
@@ -62,6 +65,7 @@ type dayFigure struct {
 	pings                            int
 	keepaliveSetting                 time.Duration
 	relay, statusDoc                 int64 // relay's count of the day's sessions; the box's wire_bytes_today
+	telemetry                        int64 // the default telemetry stream's batches, apart
 }
 
 func (f dayFigure) total() int64 { return f.data + f.status + f.keepalive + f.connect }
@@ -78,6 +82,7 @@ func (f dayFigure) String() string {
 	row("connect/TLS", f.connect, fmt.Sprintf("first (full handshake) %d B, resumed %d B each", f.fullHandshake, f.resumed))
 	fmt.Fprintf(&sb, "  %-12s %9d B = %.3f MB/day (goal < 1 MB); Telegraf influx over MQTT: ~33.5 MB/day of payload alone\n", "total", f.total(), float64(f.total())/1e6)
 	fmt.Fprintf(&sb, "  relay count of the sessions %d B, the box's own wire_bytes_today %d B\n", f.relay, f.statusDoc)
+	fmt.Fprintf(&sb, "  not in the total: the agent's default telemetry stream (json, 5 min) %d B/day = %.2f MB\n", f.telemetry, float64(f.telemetry)/1e6)
 	fmt.Fprintf(&sb, "  keepalive alternatives (pings/day, socket B/day; IP/TCP adds ~3 segments of ~52 B per ping):")
 	for _, k := range []time.Duration{20 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 10 * time.Minute} {
 		n := pingsPerDay(15*time.Minute, k)
@@ -305,4 +310,63 @@ func measurePing(tb testing.TB, m interface{ Addr() string }, cfg MQTTConfig) fl
 func pingsPerDay(period, keepalive time.Duration) int {
 	perPeriod := int((period - 1) / keepalive)
 	return perPeriod * int(24*time.Hour/period)
+}
+
+// telemetryDay is the socket cost of a day of the self-telemetry stream as
+// the agent adds it by default (agent/telemetry.go: json, period 5 min,
+// match karana.*, a sample a minute) for the reference site: the buffer,
+// uplink, clock and process fields and one error counter per sensor, with
+// plausible values. 288 batches through the relay on one connection.
+func telemetryDay(tb testing.TB) int64 {
+	dir := tb.TempDir()
+	m, cfg := tlsMosquitto(tb, dir)
+	r := startRelay(tb, m.Addr())
+	cfg.Broker = "tls://" + r.addr()
+	sc := DefaultStreamConfig()
+	sc.Name, sc.Match, sc.Period = "telemetry", []string{"karana.*"}, config.D(time.Hour)
+	src := newMemSource(1)
+	u, err := New(cfg, []StreamConfig{sc}, src, Options{DeviceID: "ref-site", Version: "bench"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	runUplink(tb, u)
+	waitFor(tb, "a connection", u.Connected)
+	r.settle()
+	day0 := time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
+	var seq uint64
+	before := r.total() // the link carries nothing else for the next seconds: no ping is due
+	for p := range 288 {
+		var rs []reading.Reading
+		for k := range 5 {
+			at := day0.Add(time.Duration(p*5+k) * time.Minute)
+			i := float64(p*5 + k)
+			add := func(field string, v float64, unit string) {
+				seq++
+				rs = append(rs, reading.Reading{Seq: seq, Name: "karana." + field, Time: at, Value: v, Unit: unit})
+			}
+			add("buffer.depth", 2400+i*6, "")
+			add("buffer.file_bytes", 1<<20+i*512, "B")
+			add("buffer.pending", float64(int(i)%7), "")
+			add("buffer.dropped_total", 0, "")
+			add("buffer.commit_errors", 0, "")
+			add("buffer.commit_seconds", 0.0031+float64(int(i)%13)*0.0001, "s")
+			add("buffer.commit_max_seconds", 0.0412, "s")
+			add("buffer.failing", 0, "")
+			add("uplink.connected", 1, "")
+			add("uplink.bytes_sent", 600*i, "B")
+			add("uplink.wire_bytes", 520*i, "B")
+			for _, s := range refSite {
+				add("sensor."+s.name+".errors", 0, "")
+			}
+			add("clock.synced", 1, "")
+			add("process.rss_bytes", 21e6+float64(int(i)%50)*4096, "B")
+			add("cpu.temp", 48+float64(int(i)%20)*0.1, "°C")
+		}
+		src.appendReadings(rs)
+		u.Flush()
+		waitFor(tb, "a telemetry batch", func() bool { return src.Cursor("telemetry") == seq })
+	}
+	total := r.settle() - before
+	u.Shutdown(2 * time.Second)
+	return total
 }
