@@ -455,7 +455,7 @@ func (a *Agent) handleInbound(ctx context.Context, m inboundMsg) {
 		a.remote.cmds.ran(cfg.Device.DataDir, strings.TrimPrefix(m.topic, cmdPrefix), rawID(m.payload)):
 		// a retained command comes again at every subscribe: it ran (or
 		// was refused as a duplicate) once, and is not answered again
-		a.log.Info("remote: retained command already ran; ignored (do not retain commands)", "topic", m.topic)
+		a.log.Debug("remote: retained command already ran; ignored (do not retain commands)", "topic", m.topic)
 	case strings.HasPrefix(m.topic, cmdPrefix):
 		name := strings.TrimPrefix(m.topic, cmdPrefix)
 		reply := cmdReply{ID: json.RawMessage("null")}
@@ -484,7 +484,7 @@ func (a *Agent) seenRetained(payload []byte) bool {
 	if err != nil || d.Version > a.RemoteVersion() {
 		return false
 	}
-	a.log.Info("remote: retained config/set already applied or superseded; ignored", "version", d.Version, "current", a.RemoteVersion())
+	a.log.Debug("remote: retained config/set already applied or superseded; ignored", "version", d.Version, "current", a.RemoteVersion())
 	return true
 }
 
