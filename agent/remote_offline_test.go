@@ -191,6 +191,12 @@ func TestOfflineRemoteWorkQueuedByMosquitto(t *testing.T) {
 	}
 	stop()
 
+	// Offline, the broker up all along: the command waits for the box.
+	be.publish("cmd/ping", `{"id":"offline-no-restart"}`, false)
+	_, stop = startAgentFile(t, file)
+	waitUntil(t, "the command queued while offline", func() bool { return len(replyFor(be.replies("ping"), "offline-no-restart")) > 0 })
+	stop()
+
 	// Offline: a command and a config/set, then a broker restart.
 	be.publish("cmd/ping", `{"id":"while-offline"}`, false)
 	be.publish("config/set", fmt.Sprintf(twoFastSensors, 1), false)
