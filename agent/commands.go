@@ -82,6 +82,16 @@ func (a *Agent) handleCmd(ctx context.Context, name string, payload []byte) cmdR
 	if name != "read" && len(req.Sensors) > 0 {
 		return fail(req.ID, "command %q takes no \"sensors\"", name)
 	}
+	if slices.Contains(Commands, name) {
+		fresh, err := a.remote.cmds.claim(a.Config().Device.DataDir, name, req.ID)
+		if err != nil {
+			a.log.Error("remote: command ids", "command", name, "err", err)
+		}
+		if !fresh {
+			a.log.Warn("remote: command id already run; not run again", "command", name, "id", string(req.ID))
+			return fail(req.ID, "command %q with id %s already ran: each id runs at most once (a redelivered message is not run again; send a new id to run it again)", name, req.ID)
+		}
+	}
 	switch name {
 	case "ping":
 		return ok(map[string]any{"pong": true, "time": time.Now().UTC().Format(time.RFC3339Nano), "clock_synced": clock.Synced()})

@@ -30,8 +30,9 @@ type jsonBatch struct {
 	Count    int    `json:"count"`
 	Dropped  uint64 `json:"dropped"`
 	Readings []struct {
-		Seq  uint64 `json:"seq"`
-		Name string `json:"name"`
+		Seq   uint64  `json:"seq"`
+		Name  string  `json:"name"`
+		Value float64 `json:"value"`
 	} `json:"readings"`
 }
 

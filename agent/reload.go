@@ -79,6 +79,7 @@ func (a *Agent) newUplink(cfg *Config) (*uplink.Uplink, error) {
 	}
 	if cfg.Remote.Enabled {
 		opts.Inbound = a.inbound
+		opts.InboundRetained = a.inboundRetained
 		opts.MaxInbound = max(remote.MaxDocument, MaxCommand)
 	}
 	return uplink.New(cfg.MQTT, allStreams(cfg), a.ring, opts)

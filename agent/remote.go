@@ -79,6 +79,7 @@ type remoteState struct {
 	queue   *inboundQueue
 	ctx     context.Context
 	cancel  context.CancelCauseFunc // restart command
+	cmds    cmdIDs                  // ids of the commands run last (remote_cmdids.go)
 	confirm context.CancelFunc      // the pending confirmation, if any
 	// probation is what a rollback restores while a document is pending
 	// confirmation; nil otherwise. A SIGHUP rebases it onto the new file.
@@ -397,7 +398,13 @@ func (a *Agent) startRemote(ctx context.Context, restart context.CancelCauseFunc
 // payload over its limit is refused by its length, before it is copied;
 // one over remote.MaxDocument was cut by the uplink before paho read it
 // (uplink.Options.MaxInbound) and arrives as a stand-in.
-func (a *Agent) inbound(topic string, payload []byte) {
+func (a *Agent) inbound(topic string, payload []byte) { a.queueInbound(topic, payload, false) }
+
+// inboundRetained is uplink.Options.InboundRetained: a message delivered
+// with the retain flag.
+func (a *Agent) inboundRetained(topic string, payload []byte) { a.queueInbound(topic, payload, true) }
+
+func (a *Agent) queueInbound(topic string, payload []byte, retained bool) {
 	isSet := topic == a.Config().Topic("config", "set")
 	limit := MaxCommand
 	if isSet {
@@ -408,7 +415,7 @@ func (a *Agent) inbound(topic string, payload []byte) {
 		size, payload = n, head
 	}
 	q := a.inboundQueue()
-	if !q.push(topic, payload, size, limit, isSet) {
+	if !q.pushMsg(inboundMsg{topic: topic, retained: retained}, payload, size, limit, isSet) {
 		q.mu.Lock()
 		n := q.dropped
 		q.mu.Unlock()
@@ -433,6 +440,8 @@ func (a *Agent) handleInbound(ctx context.Context, m inboundMsg) {
 		}
 	}()
 	switch {
+	case m.topic == cfg.Topic("config", "set") && m.retained && m.refused == nil && a.seenRetained(m.payload):
+		// the retained pattern: a version is applied once, never again
 	case m.topic == cfg.Topic("config", "set"):
 		res := SetResult{Version: m.version, Status: StatusRejected}
 		if m.refused != nil {
@@ -442,6 +451,11 @@ func (a *Agent) handleInbound(ctx context.Context, m inboundMsg) {
 		}
 		a.log.Info("remote: config/set", "version", res.Version, "status", res.Status, "errors", len(res.Errors))
 		a.sendResult(ctx, res)
+	case strings.HasPrefix(m.topic, cmdPrefix) && m.retained && m.refused == nil &&
+		a.remote.cmds.ran(cfg.Device.DataDir, strings.TrimPrefix(m.topic, cmdPrefix), rawID(m.payload)):
+		// a retained command comes again at every subscribe: it ran (or
+		// was refused as a duplicate) once, and is not answered again
+		a.log.Debug("remote: retained command already ran; ignored (do not retain commands)", "topic", m.topic)
 	case strings.HasPrefix(m.topic, cmdPrefix):
 		name := strings.TrimPrefix(m.topic, cmdPrefix)
 		reply := cmdReply{ID: json.RawMessage("null")}
@@ -454,6 +468,24 @@ func (a *Agent) handleInbound(ctx context.Context, m inboundMsg) {
 	default:
 		a.log.Warn("remote: message on an unexpected topic", "topic", m.topic)
 	}
+}
+
+// seenRetained reports whether a retained config/set is one the box has
+// had already: it verifies (signature included) and its version is not
+// above the current one. Such a document is dropped without a reply,
+// which would otherwise repeat "rejected: replay" on config/result at
+// every reconnect; anything else goes through handleSet and is answered.
+func (a *Agent) seenRetained(payload []byte) bool {
+	key, err := a.Config().Remote.Key()
+	if err != nil {
+		return false
+	}
+	d, err := remote.Parse(payload, key)
+	if err != nil || d.Version > a.RemoteVersion() {
+		return false
+	}
+	a.log.Debug("remote: retained config/set already applied or superseded; ignored", "version", d.Version, "current", a.RemoteVersion())
+	return true
 }
 
 // handleSet validates, applies and persists one config/set.

@@ -33,6 +33,9 @@ type inboundMsg struct {
 	payload []byte
 	refused error
 	version int64
+	// retained: the broker delivered it with the retain flag (a
+	// retained config/set, sent again at every subscribe)
+	retained bool
 }
 
 type inboundQueue struct {
@@ -55,7 +58,11 @@ func newInboundQueue() *inboundQueue {
 // when even the refusal was dropped. It never blocks on anything but the
 // queue's lock, and copies nothing it refuses.
 func (q *inboundQueue) push(topic string, payload []byte, size int64, limit int, isSet bool) bool {
-	m := inboundMsg{topic: topic}
+	return q.pushMsg(inboundMsg{topic: topic}, payload, size, limit, isSet)
+}
+
+// pushMsg is push for m's topic, keeping m's flags.
+func (q *inboundQueue) pushMsg(m inboundMsg, payload []byte, size int64, limit int, isSet bool) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	switch {

@@ -27,6 +27,7 @@ import (
 //	buffer.failing                                        1 while commits fail
 //	uplink.connected                                      0/1
 //	uplink.bytes_sent                                     payload bytes since start
+//	uplink.wire_bytes                                     bytes at the socket since start, both directions, TLS included
 //	sensor.<name>.errors                                  failed reads since start
 //	clock.synced                                          0/1
 //	process.rss_bytes, cpu.temp                           (sensors/karana)
@@ -134,6 +135,7 @@ func (a *Agent) telemetry() []sensors.Value {
 			sent += ss.Bytes
 		}
 		add("uplink.bytes_sent", float64(sent), "B")
+		add("uplink.wire_bytes", float64(us.Wire.In+us.Wire.Out), "B")
 	}
 	if s != nil {
 		for _, ss := range s.Stats() {

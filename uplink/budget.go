@@ -10,14 +10,18 @@ import (
 	"github.com/karana-energy/karana-edge/config"
 )
 
-// Data budget ([mqtt] budget): bytes sent are counted per UTC day and per
-// UTC month and persisted in the buffer's state, so a restart does not
-// reset them. Counted for every data batch and status document published,
-// each time it is published (a resend costs again): the payload plus MQTT
-// overhead, the PUBLISH fixed header with its remaining-length bytes, the
-// topic and its 2-byte length, the 2-byte packet id, and the 4-byte PUBACK.
-// CONNECT, pings and TCP/TLS framing are not counted: the budget is a
-// target for the data, set it with margin below the SIM's plan.
+// Data budget ([mqtt] budget): bytes are counted per UTC day and per UTC
+// month and persisted in the buffer's state, so a restart does not reset
+// them. Two counts: bytes_sent_*, every data batch and status document
+// published, each time it is published (a resend costs again), as the
+// payload plus MQTT overhead (the PUBLISH fixed header with its
+// remaining-length bytes, the topic and its 2-byte length, the 2-byte
+// packet id, and the 4-byte PUBACK); and wire_bytes_*, everything read and
+// written at the socket (wire.go): CONNECT, SUBSCRIBE, pings, inbound
+// messages, TLS handshakes and records too. The budget is spent when
+// either count reaches it, which on a real link is the socket count; IP
+// and TCP headers are beyond any socket's sight, so set the budget with
+// some margin below the SIM's plan.
 //
 // Once a budget is spent only essential streams publish; the others keep
 // their cursors and wait in the buffer until the next UTC day (or month).
@@ -130,16 +134,31 @@ func wireBytes(topic string, payload int) int64 {
 	return int64(1+lenBytes+rem) + 4
 }
 
-// meter counts bytes sent and enforces the budget.
+// meter counts bytes sent and enforces the budget. Two tallies:
+// sent, the MQTT estimate of each publish (wireBytes; bytes_sent_*), and
+// wire, the bytes at the socket in both directions (wire.go;
+// wire_bytes_*). The budget is spent when either reaches it: with a real
+// socket the wire tally is the larger, as it holds everything the estimate
+// does and the handshakes, pings and TLS records besides; a client without
+// a socket of ours (tests) has the estimate alone.
 type meter struct {
 	dayLimit, monthLimit int64
 	store                StateStore // nil: counters live in memory only
 	now                  func() time.Time
 
-	mu           sync.Mutex
+	mu   sync.Mutex
+	sent tally
+	wire tally
+}
+
+// tally is one pair of counters for the current UTC day and month.
+type tally struct {
 	day, month   string // "2026-11-22", "2026-11": what the counters cover
 	dayN, monthN int64
 }
+
+// wireStateKey keeps the socket tally beside budgetStateKey's estimate.
+const wireStateKey = "uplink/wire_bytes"
 
 func newMeter(b Budget, store StateStore, now func() time.Time) (*meter, error) {
 	d, m, err := b.Limits()
@@ -152,7 +171,10 @@ func newMeter(b Budget, store StateStore, now func() time.Time) (*meter, error) 
 	mt := &meter{dayLimit: d, monthLimit: m, store: store, now: now}
 	if store != nil {
 		if v, ok := store.GetState(budgetStateKey); ok {
-			mt.restore(string(v))
+			mt.sent.restore(string(v))
+		}
+		if v, ok := store.GetState(wireStateKey); ok {
+			mt.wire.restore(string(v))
 		}
 	}
 	return mt, nil
@@ -160,7 +182,7 @@ func newMeter(b Budget, store StateStore, now func() time.Time) (*meter, error) 
 
 // restore reads "2026-11-22 123 2026-11 4567"; a damaged value starts from
 // zero (the budget is a cost target, not data).
-func (m *meter) restore(v string) {
+func (c *tally) restore(v string) {
 	f := strings.Fields(v)
 	if len(f) != 4 {
 		return
@@ -170,19 +192,32 @@ func (m *meter) restore(v string) {
 	if err1 != nil || err2 != nil || dn < 0 || mn < 0 {
 		return
 	}
-	m.day, m.dayN, m.month, m.monthN = f[0], dn, f[2], mn
+	c.day, c.dayN, c.month, c.monthN = f[0], dn, f[2], mn
 }
 
-// roll moves the counters forward to the current UTC day and month; never
-// back (see the clock note above). m.mu held.
+func (c *tally) String() string { return fmt.Sprintf("%s %d %s %d", c.day, c.dayN, c.month, c.monthN) }
+
+// roll moves the counters forward to t's UTC day and month; never back
+// (see the clock note above).
+func (c *tally) roll(t time.Time) {
+	if d := t.Format("2006-01-02"); d > c.day {
+		c.day, c.dayN = d, 0
+	}
+	if mo := t.Format("2006-01"); mo > c.month {
+		c.month, c.monthN = mo, 0
+	}
+}
+
+func (c *tally) add(n int64) {
+	c.dayN += n
+	c.monthN += n
+}
+
+// roll moves both tallies forward. m.mu held.
 func (m *meter) roll() {
 	t := m.now().UTC()
-	if d := t.Format("2006-01-02"); d > m.day {
-		m.day, m.dayN = d, 0
-	}
-	if mo := t.Format("2006-01"); mo > m.month {
-		m.month, m.monthN = mo, 0
-	}
+	m.sent.roll(t)
+	m.wire.roll(t)
 }
 
 // add counts one publish.
@@ -190,12 +225,25 @@ func (m *meter) add(topic string, payload int) {
 	n := wireBytes(topic, payload)
 	m.mu.Lock()
 	m.roll()
-	m.dayN += n
-	m.monthN += n
-	v := fmt.Sprintf("%s %d %s %d", m.day, m.dayN, m.month, m.monthN)
+	m.sent.add(n)
+	v := m.sent.String()
 	m.mu.Unlock()
 	if m.store != nil {
 		m.store.SetState(budgetStateKey, []byte(v))
+	}
+}
+
+// addWire counts n bytes read or written at the socket. The state store
+// keeps the value in memory until the buffer's next group commit, so a
+// socket read costs no write to the card.
+func (m *meter) addWire(n int64) {
+	m.mu.Lock()
+	m.roll()
+	m.wire.add(n)
+	v := m.wire.String()
+	m.mu.Unlock()
+	if m.store != nil {
+		m.store.SetState(wireStateKey, []byte(v))
 	}
 }
 
@@ -208,9 +256,9 @@ func (m *meter) spent() (bool, time.Duration) {
 	t := m.now().UTC()
 	day0 := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 	switch {
-	case m.monthLimit > 0 && m.monthN >= m.monthLimit:
+	case m.monthLimit > 0 && max(m.sent.monthN, m.wire.monthN) >= m.monthLimit:
 		return true, time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, time.UTC).Sub(t)
-	case m.dayLimit > 0 && m.dayN >= m.dayLimit:
+	case m.dayLimit > 0 && max(m.sent.dayN, m.wire.dayN) >= m.dayLimit:
 		return true, day0.AddDate(0, 0, 1).Sub(t)
 	}
 	return false, 0
@@ -218,7 +266,13 @@ func (m *meter) spent() (bool, time.Duration) {
 
 // BudgetStats are the byte counters of the status document.
 type BudgetStats struct {
+	// SentToday and SentMonth are the MQTT estimate of what was published
+	// (bytes_sent_*).
 	SentToday, SentMonth int64
+	// WireToday and WireMonth are the bytes at the socket, both
+	// directions, TLS included (wire_bytes_*): what a SIM bills, short of
+	// IP and TCP headers.
+	WireToday, WireMonth int64
 	// LeftToday and LeftMonth are -1 without such a budget.
 	LeftToday, LeftMonth int64
 }
@@ -227,12 +281,13 @@ func (m *meter) stats() BudgetStats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.roll()
-	st := BudgetStats{SentToday: m.dayN, SentMonth: m.monthN, LeftToday: -1, LeftMonth: -1}
+	st := BudgetStats{SentToday: m.sent.dayN, SentMonth: m.sent.monthN,
+		WireToday: m.wire.dayN, WireMonth: m.wire.monthN, LeftToday: -1, LeftMonth: -1}
 	if m.dayLimit > 0 {
-		st.LeftToday = max(0, m.dayLimit-m.dayN)
+		st.LeftToday = max(0, m.dayLimit-max(m.sent.dayN, m.wire.dayN))
 	}
 	if m.monthLimit > 0 {
-		st.LeftMonth = max(0, m.monthLimit-m.monthN)
+		st.LeftMonth = max(0, m.monthLimit-max(m.sent.monthN, m.wire.monthN))
 	}
 	return st
 }

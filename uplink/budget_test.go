@@ -228,3 +228,44 @@ func TestBudgetPersistsInBuffer(t *testing.T) {
 		t.Fatalf("after reopen %+v, want %+v", got, want)
 	}
 }
+
+// The socket count (wire.go) is a tally of its own, persisted under its
+// own key; the budget is spent when it reaches the limit even while the
+// publish estimate is far below, and what is left is counted from it.
+func TestBudgetCountsWireBytes(t *testing.T) {
+	now := time.Date(2026, 11, 22, 23, 59, 0, 0, time.UTC)
+	src := &stateSource{memSource: newMemSource(1), state: map[string][]byte{}}
+	m, err := newMeter(Budget{Day: 10_000}, src, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &wireCounter{m: m}
+	m.add("t", 100) // 111 B estimated
+	w.add(4000, 5000)
+	st := m.stats()
+	if st.SentToday != 111 || st.WireToday != 9000 || st.WireMonth != 9000 || st.LeftToday != 1000 {
+		t.Fatalf("stats %+v, want sent 111, wire 9000, left 1000", st)
+	}
+	if sp, _ := m.spent(); sp {
+		t.Fatal("spent at 9000 of 10000 wire bytes")
+	}
+	w.add(1000, 0)
+	if sp, wait := m.spent(); !sp || wait != time.Minute {
+		t.Fatalf("spent %v, wait %s at 10000 wire bytes; want true, 1m", sp, wait)
+	}
+	if got := string(src.state[wireStateKey]); got != "2026-11-22 10000 2026-11 10000" {
+		t.Errorf("persisted wire tally %q", got)
+	}
+	if w.in.Load() != 5000 || w.out.Load() != 5000 {
+		t.Errorf("since-start totals in %d out %d", w.in.Load(), w.out.Load())
+	}
+	// a restart reads both tallies back; the next UTC day starts both at 0
+	m2, _ := newMeter(Budget{Day: 10_000}, src, func() time.Time { return now })
+	if st := m2.stats(); st.WireToday != 10000 || st.SentToday != 111 {
+		t.Errorf("after a restart: %+v", st)
+	}
+	now = now.Add(2 * time.Minute)
+	if st := m2.stats(); st.WireToday != 0 || st.WireMonth != 10000 || st.SentToday != 0 {
+		t.Errorf("next day: %+v", st)
+	}
+}

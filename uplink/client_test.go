@@ -21,7 +21,7 @@ import (
 
 // testPKI writes a CA, a server certificate for 127.0.0.1 and a client
 // certificate into dir, and returns the server's tls.Config.
-func testPKI(t *testing.T, dir string) *tls.Config {
+func testPKI(t testing.TB, dir string) *tls.Config {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{

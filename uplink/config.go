@@ -37,10 +37,11 @@ type MQTTConfig struct {
 	// e.g. a broker reached by IP address or through a tunnel. It decides
 	// whom the box trusts, as the TLS files do.
 	ServerName string `toml:"server_name" remote:"mqtt.tls"`
-	// CleanSession false asks the broker to keep the device's MQTT session
-	// (its subscriptions and the QoS 1 messages queued for it while
-	// offline) across connections. Data batches are resent from the
-	// stream cursors either way, never from the MQTT session.
+	// CleanSession false (the default) asks the broker to keep the
+	// device's MQTT session (its subscriptions and the QoS 1 config/set
+	// and cmd/* messages queued for it while offline) across connections,
+	// under the stable client id. Data batches are resent from the stream
+	// cursors either way, never from the MQTT session.
 	CleanSession bool            `toml:"clean_session" remote:"mqtt"`
 	TopicPrefix  string          `toml:"topic_prefix" remote:"mqtt.broker"` // "{device}" is replaced by the device id
 	Keepalive    config.Duration `toml:"keepalive" remote:"mqtt"`
@@ -70,15 +71,27 @@ func DefaultMQTTConfig() MQTTConfig {
 	return MQTTConfig{
 		Broker:         "tcp://127.0.0.1:1883",
 		TopicPrefix:    "karana/{device}",
-		Keepalive:      config.D(60 * time.Second),
+		Keepalive:      config.D(DefaultKeepalive),
 		ConnectTimeout: config.D(30 * time.Second),
 		ReconnectMin:   config.D(time.Second),
 		ReconnectMax:   config.D(5 * time.Minute),
 		PublishTimeout: config.D(60 * time.Second),
 		Inflight:       4,
-		CleanSession:   true,
+		CleanSession:   false,
 	}
 }
+
+// DefaultKeepalive is the MQTT keepalive for a metered link. Each idle
+// keepalive period costs a PINGREQ and a PINGRESP: 4 bytes of MQTT, 48 at
+// the socket with TLS 1.3 records, ~150 B with IP and TCP headers and an
+// ACK. At 60 s that is 1,440 pings a day (69 kB at the socket, ~0.2 MB
+// billed), at 240 s a quarter of it; and a period with data published
+// sends no ping at all. Longer is cheaper but meets the carrier's NAT: a
+// mapping idle past its timeout is dropped silently, the box learns of it
+// only at its next ping or publish, and commands wait until then. Mobile
+// carriers' TCP idle timeouts are seldom below 5 minutes; 4 minutes stays
+// under that. README "Metered links" says when to change it.
+const DefaultKeepalive = 240 * time.Second
 
 // Validate checks the section; keys are relative to [mqtt].
 func (c *MQTTConfig) Validate() error {

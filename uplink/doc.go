@@ -42,8 +42,9 @@
 //
 // # The MQTT session (paho v1.5.1, read from its sources)
 //
-// Every connection is a fresh paho client with CleanSession, the memory
-// store, AutoReconnect and ConnectRetry off. With AutoReconnect on, paho
+// Every connection is a fresh paho client with the memory store,
+// AutoReconnect and ConnectRetry off; the broker keeps the device's session
+// (clean_session = false, the default) only for what it queues inbound. With AutoReconnect on, paho
 // keeps pending publish tokens alive across the loss and resends its stored
 // messages by itself after reconnecting (client.reconnect calls resume even
 // with CleanSession), racing the resend from the cursor; with it off, a loss

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -11,10 +12,15 @@ import (
 
 // Inbound messages: when Options.Inbound is set, every session subscribes
 // at QoS 1 to <prefix>/config/set and <prefix>/cmd/+ right after CONNECT
-// and hands each message to Inbound. The session is clean (see
-// clientOptions), so a message sent while the box is offline is not queued
-// by the broker for it: the sender retries, or publishes retained (the
-// version check makes a retained config/set harmless on every reconnect).
+// and hands each message to Inbound. With clean_session = false (the
+// default) the broker keeps those subscriptions and queues what is sent
+// while the box is offline; the queue comes right after CONNACK, before
+// the SUBSCRIBE is answered, through paho's default handler (a message on
+// a topic of an older session, another prefix, is acknowledged and
+// dropped). With a clean session nothing is queued: the sender retries,
+// or publishes config/set retained, which comes with the retain flag at
+// every subscribe (Options.InboundRetained; the version check makes it
+// harmless).
 //
 // Inbound runs on paho's router goroutine, one message after the other in
 // the order the broker sent them (SetOrderMatters(true)): it must hand the
@@ -44,12 +50,9 @@ func (u *Uplink) subscribeInbound(s *session) {
 		u.log.Warn("client cannot subscribe; remote config and commands are off for this session")
 		return
 	}
-	handler := u.opts.Inbound
 	go func() {
 		for _, topic := range u.InboundTopics() {
-			tok := sub.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) {
-				handler(m.Topic(), m.Payload())
-			})
+			tok := sub.Subscribe(topic, 1, u.deliverInbound)
 			select {
 			case <-tok.Done():
 				if err := tok.Error(); err != nil {
@@ -62,6 +65,30 @@ func (u *Uplink) subscribeInbound(s *session) {
 			}
 		}
 	}()
+}
+
+// deliverInbound hands one message from the broker to Inbound (or
+// InboundRetained); on paho's router goroutine.
+func (u *Uplink) deliverInbound(_ mqtt.Client, m mqtt.Message) {
+	topic := m.Topic()
+	if !u.isInbound(topic) {
+		u.log.Info("message on a topic the box does not subscribe to now; dropped", "topic", topic)
+		return
+	}
+	if m.Retained() && u.opts.InboundRetained != nil {
+		u.opts.InboundRetained(topic, m.Payload())
+		return
+	}
+	u.opts.Inbound(topic, m.Payload())
+}
+
+// isInbound reports whether topic is config/set or one level under cmd/.
+func (u *Uplink) isInbound(topic string) bool {
+	if topic == u.opts.Topic("config", "set") {
+		return true
+	}
+	name, ok := strings.CutPrefix(topic, u.opts.Topic("cmd")+"/")
+	return ok && name != "" && !strings.Contains(name, "/")
 }
 
 // ErrNotConnected is returned by Publish while no session is up.

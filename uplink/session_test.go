@@ -33,8 +33,8 @@ func (l *lockedBuf) String() string {
 
 func TestSessionConfig(t *testing.T) {
 	c := DefaultMQTTConfig()
-	if !c.CleanSession {
-		t.Error("clean_session defaults to false")
+	if c.CleanSession {
+		t.Error("clean_session defaults to true; want false, so the broker queues config/set and cmd/* for an offline box")
 	}
 	for _, tc := range []struct {
 		broker, name, want string
@@ -64,12 +64,12 @@ func TestSessionConfig(t *testing.T) {
 		t.Errorf("tls config: server name %q, min version %x", tr.tls.ServerName, tr.tls.MinVersion)
 	}
 	u := &Uplink{cfg: c, tr: tr}
-	if o := u.clientOptions(newSession(c.Broker)); !o.CleanSession {
-		t.Error("clean session not set")
-	}
-	u.cfg.CleanSession = false
 	if o := u.clientOptions(newSession(c.Broker)); o.CleanSession {
 		t.Error("clean_session = false not passed to the client")
+	}
+	u.cfg.CleanSession = true
+	if o := u.clientOptions(newSession(c.Broker)); !o.CleanSession {
+		t.Error("clean_session = true not passed to the client")
 	}
 }
 

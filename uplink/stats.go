@@ -16,7 +16,10 @@ type Stats struct {
 	Progress  uint64 // data batches acknowledged by the broker since start
 	// Budget is the bytes sent today and this month (UTC) and what is left
 	// of the [mqtt] budget (budget.go).
-	Budget  BudgetStats
+	Budget BudgetStats
+	// Wire is the bytes at the socket since start, both directions, TLS
+	// included (wire.go).
+	Wire    WireStats
 	Streams []StreamStats
 }
 
@@ -53,6 +56,7 @@ func (u *Uplink) Stats() Stats {
 	st.Disconnects = u.disconnects.Load()
 	st.Progress = u.progress.Load()
 	st.Budget = u.meter.stats()
+	st.Wire = WireStats{In: u.wire.in.Load(), Out: u.wire.out.Load()}
 	for _, s := range u.list() {
 		s.mu.Lock()
 		ss := StreamStats{Name: s.name, Topic: s.topic, LastPublish: s.lastPublish, LastError: s.lastErr}

@@ -3,6 +3,7 @@ package uplink
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,9 +15,16 @@ import (
 // later sees the device's last known state:
 //
 //	{"state":"online","device":"site-042","version":"1.2.0","started_at":"...","connected_at":"...",
-//	 "bytes_sent_today":1234,"bytes_sent_month":56789,"budget_left_today":...,"budget_left_month":..., +Options.Status()}
+//	 "bytes_sent_today":1234,"bytes_sent_month":56789,"wire_bytes_today":4321,"wire_bytes_month":98765,
+//	 "budget_left_today":...,"budget_left_month":..., +Options.Status()}
 //	{"state":"offline","device":"site-042"}                                  // the will: the link died
-//	{"state":"offline","device":"site-042","reason":"shutdown","at":"..."}   // a clean stop
+//	{"state":"offline","device":"site-042","reason":"shutdown","at":"...",  // a clean stop (or "window")
+//	 "bytes_sent_today":...,"bytes_sent_month":...,"wire_bytes_today":...,"wire_bytes_month":...}
+//
+// The offline document of a clean stop carries the day's final figures:
+// the wire counts include what this document, its PUBACK, the DISCONNECT
+// and the TLS close cost (finalDoc), so the last retained word of the day
+// is what the SIM saw at the socket.
 //
 // The will is set at CONNECT, so the broker publishes it when the
 // connection dies without an MQTT DISCONNECT (power cut, dead link, or the
@@ -48,6 +56,8 @@ func (u *Uplink) onlineDoc(s *session) ([]byte, string) {
 	bs := u.meter.stats()
 	doc["bytes_sent_today"] = bs.SentToday
 	doc["bytes_sent_month"] = bs.SentMonth
+	doc["wire_bytes_today"] = bs.WireToday
+	doc["wire_bytes_month"] = bs.WireMonth
 	if bs.LeftToday >= 0 {
 		doc["budget_left_today"] = bs.LeftToday
 	}
@@ -73,6 +83,50 @@ func (u *Uplink) offlineDoc(reason string) []byte {
 	}
 	b, _ := json.Marshal(doc)
 	return b
+}
+
+// finalDoc is the offline document of a clean stop on s, with the byte
+// counters as they will stand once it is out: its PUBLISH and PUBACK, the
+// DISCONNECT, and with TLS a record per packet and the close_notify alert.
+// The document's length moves with the numbers in it, so the estimate is
+// taken again until it holds still.
+func (u *Uplink) finalDoc(s *session, reason string) []byte {
+	at := time.Now().UTC().Format(time.RFC3339)
+	bs := u.meter.stats()
+	var b []byte
+	for range 4 {
+		prev := len(b)
+		extra := closingBytes(s, u.topicStatus, prev)
+		doc := map[string]any{"state": "offline", "device": u.opts.DeviceID, "reason": reason, "at": at,
+			"bytes_sent_today": bs.SentToday + wireBytes(u.topicStatus, prev),
+			"bytes_sent_month": bs.SentMonth + wireBytes(u.topicStatus, prev),
+			"wire_bytes_today": bs.WireToday + extra, "wire_bytes_month": bs.WireMonth + extra}
+		b, _ = json.Marshal(doc)
+		if len(b) == prev {
+			break
+		}
+	}
+	return b
+}
+
+// closingBytes is what the socket carries to publish a payload of n bytes
+// on topic at QoS 1 and disconnect: PUBLISH, PUBACK (4 B), DISCONNECT
+// (2 B), and with TLS one record around each of the three and the
+// close_notify alert (a 2-byte record). A record costs 5 B of header and,
+// with the AEAD suites TLS 1.3 has, a 16-byte tag and the 1-byte inner
+// content type (RFC 8446 5.2); TLS 1.2's GCM suites add an 8-byte explicit
+// nonce instead of the content type (RFC 5288 3).
+func closingBytes(s *session, topic string, n int) int64 {
+	b := wireBytes(topic, n) + 2
+	st := s.tlsState()
+	if st == nil {
+		return b
+	}
+	rec := int64(5 + 16 + 8)
+	if st.Version == tls.VersionTLS13 {
+		rec = 5 + 16 + 1
+	}
+	return b + 4*rec + 2
 }
 
 // publishOnline publishes the retained online document on s. With done nil

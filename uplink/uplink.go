@@ -59,6 +59,10 @@ type Options struct {
 	// Inbound receives config/set and cmd/+ messages (see inbound.go); nil:
 	// the uplink subscribes to nothing.
 	Inbound func(topic string, payload []byte)
+	// InboundRetained, when set, receives instead of Inbound the inbound
+	// messages the broker delivers with the retain flag: a retained
+	// config/set comes again at every subscribe. Nil: Inbound has them.
+	InboundRetained func(topic string, payload []byte)
 	// MaxInbound bounds the payload of a message from the broker: a larger
 	// one reaches Inbound as a stand-in (CutPayload), its bytes never held
 	// in memory (inbound_limit.go). 0: no bound.
@@ -99,6 +103,7 @@ type Uplink struct {
 	connects    atomic.Uint64
 	disconnects atomic.Uint64
 	progress    atomic.Uint64
+	wire        *wireCounter // bytes at the socket (wire.go)
 }
 
 // New validates the configuration and reads the credential and TLS files.
@@ -141,6 +146,7 @@ func New(cfg MQTTConfig, streams []StreamConfig, src Source, opts Options) (*Upl
 	if u.meter, err = newMeter(cfg.Budget, store, nil); err != nil {
 		return nil, fmt.Errorf("uplink: [mqtt] budget: %w", err)
 	}
+	u.wire = &wireCounter{m: u.meter}
 	u.limiter = newLimiter(cfg.RateLimit, maxBatchBytes(streams))
 	if u.windows, err = cfg.Windows.Parse(); err != nil {
 		return nil, fmt.Errorf("uplink: [mqtt] %w", err)
@@ -432,8 +438,10 @@ func (u *Uplink) goOffline(s *session) {
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), by)
 	defer cancel()
-	tok, err := publishAsync(ctx, s, u.topicStatus, true, u.offlineDoc("shutdown"))
+	doc := u.finalDoc(s, "shutdown")
+	tok, err := publishAsync(ctx, s, u.topicStatus, true, doc)
 	if err == nil {
+		u.meter.add(u.topicStatus, len(doc))
 		select {
 		case <-tok.Done():
 			err = tok.Error()

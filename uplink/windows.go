@@ -227,7 +227,7 @@ func (u *Uplink) drainedUpTo(seq uint64) bool {
 func (u *Uplink) closeForWindow(s *session) {
 	ctx, cancel := context.WithTimeout(context.Background(), u.cfg.PublishTimeout.Duration)
 	defer cancel()
-	doc := u.offlineDoc("window")
+	doc := u.finalDoc(s, "window")
 	tok, err := publishAsync(ctx, s, u.topicStatus, true, doc)
 	if err == nil {
 		u.meter.add(u.topicStatus, len(doc))
