@@ -51,6 +51,7 @@ type sensorState struct {
 	mu     sync.Mutex
 	vals   map[string][]byte // never mutated after set: commits share them
 	dirty  map[string]bool   // keys set since the last commit took them
+	quiet  map[string]bool   // keys set quietly since then: they cause no commit
 	closed bool              // the ring is closed: SetState does nothing
 }
 
@@ -75,6 +76,24 @@ func (r *Ring) SetState(key string, value []byte) {
 	r.state.set(key, value)
 }
 
+// SetStateQuiet sets key as SetState does but causes no commit of its own:
+// the value rides on the next commit that readings, cursor moves, other
+// state or the clean shutdown cause. It is for counters that move while
+// nothing else does (the uplink's socket byte tally moves with every
+// keepalive ping), which must not make an idle box write its card; a power
+// cut loses what they moved since the last commit.
+func (r *Ring) SetStateQuiet(key string, value []byte) {
+	if r.readOnly {
+		return
+	}
+	if key == "" || len(key) > maxStateKey || len(value) > maxStateValue {
+		r.log.Error("state value refused: keys are 1 to 200 bytes, values at most 256",
+			"path", r.path, "key", key, "key_bytes", len(key), "value_bytes", len(value))
+		return
+	}
+	r.state.setQuiet(key, value)
+}
+
 // load takes the values read from the file at open.
 func (s *sensorState) load(vals map[string][]byte) {
 	s.mu.Lock()
@@ -95,17 +114,35 @@ func (s *sensorState) get(key string) ([]byte, bool) {
 func (s *sensorState) set(key string, value []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.storeLocked(key, value) {
+		s.markLocked(key)
+	}
+}
+
+func (s *sensorState) setQuiet(key string, value []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.storeLocked(key, value) && !s.dirty[key] {
+		if s.quiet == nil {
+			s.quiet = map[string]bool{}
+		}
+		s.quiet[key] = true
+	}
+}
+
+// storeLocked keeps value for key and reports whether it changed.
+func (s *sensorState) storeLocked(key string, value []byte) bool {
 	if s.closed {
-		return
+		return false
 	}
 	if old, ok := s.vals[key]; ok && bytes.Equal(old, value) {
-		return
+		return false
 	}
 	if s.vals == nil {
 		s.vals = map[string][]byte{}
 	}
 	s.vals[key] = bytes.Clone(value)
-	s.markLocked(key)
+	return true
 }
 
 // close makes later sets no-ops (Ring.Close).
@@ -127,13 +164,15 @@ func (s *sensorState) waiting() bool {
 func (s *sensorState) take(w *work) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k := range s.dirty {
-		if w.state == nil {
-			w.state = make(map[string][]byte, len(s.dirty))
+	for _, keys := range []map[string]bool{s.dirty, s.quiet} {
+		for k := range keys {
+			if w.state == nil {
+				w.state = make(map[string][]byte, len(s.dirty)+len(s.quiet))
+			}
+			w.state[k] = s.vals[k]
 		}
-		w.state[k] = s.vals[k]
 	}
-	s.dirty = nil
+	s.dirty, s.quiet = nil, nil
 	for k, v := range s.vals {
 		w.stateBytes += stateSize(k, v)
 	}

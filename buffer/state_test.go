@@ -182,3 +182,38 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// A quiet value (the uplink's socket byte tally, moved by every keepalive
+// ping) causes no commit of its own: an idle box must not write its card
+// for it. It rides on the next commit something else causes, and on the
+// clean shutdown's.
+func TestQuietStateRidesOnOtherCommits(t *testing.T) {
+	path := dbPath(t)
+	r := openManual(t, path, MinMaxBytes, tuning{})
+	mustFlush(t, r)
+	base := mustStats(t, r).Commits
+
+	r.SetStateQuiet("uplink/wire", []byte("1"))
+	mustFlush(t, r)
+	if c := mustStats(t, r).Commits; c != base {
+		t.Fatalf("a quiet value alone caused a commit (%d, want %d)", c, base)
+	}
+	if v, ok := r.GetState("uplink/wire"); !ok || string(v) != "1" {
+		t.Fatalf("GetState of a quiet value = %q, %v", v, ok)
+	}
+	r.Append(gen(0, 1, 1))
+	r.SetStateQuiet("uplink/wire", []byte("2"))
+	mustFlush(t, r)
+	if c := mustStats(t, r).Commits; c != base+1 {
+		t.Fatalf("commits after a reading = %d, want %d", c, base+1)
+	}
+	r.SetStateQuiet("uplink/wire", []byte("3"))
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r = openManual(t, path, MinMaxBytes, tuning{})
+	defer r.Close()
+	if v, _ := r.GetState("uplink/wire"); string(v) != "3" {
+		t.Errorf("after a clean shutdown the quiet value is %q, want 3 (Close commits it)", v)
+	}
+}

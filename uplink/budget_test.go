@@ -11,6 +11,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/karana-energy/karana-edge/buffer"
+	"github.com/karana-energy/karana-edge/config"
 )
 
 // stateSource is the in-memory source with the buffer's state store.
@@ -267,5 +268,44 @@ func TestBudgetCountsWireBytes(t *testing.T) {
 	now = now.Add(2 * time.Minute)
 	if st := m2.stats(); st.WireToday != 0 || st.WireMonth != 10000 || st.SentToday != 0 {
 		t.Errorf("next day: %+v", st)
+	}
+}
+
+// The socket tally moves with every keepalive ping; on an idle box that
+// must not cost the card a commit. It is written with the next commit
+// something else causes.
+func TestWireTallyCausesNoCommit(t *testing.T) {
+	cfg := buffer.DefaultConfig()
+	cfg.CommitInterval = config.D(10 * time.Minute) // only Flush commits
+	r, err := buffer.Open(filepath.Join(t.TempDir(), "b.db"), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	now := func() time.Time { return time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC) }
+	m, err := newMeter(Budget{Month: 1 << 20}, r, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	commits := func() uint64 {
+		st, err := r.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return uint64(st.Commits)
+	}
+	before := commits()
+	m.addWire(48) // a PINGREQ and its PINGRESP over TLS
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if c := commits(); c != before {
+		t.Errorf("a ping's bytes caused %d commit(s)", c-before)
+	}
+	if v, ok := r.GetState(wireStateKey); !ok || !strings.HasSuffix(string(v), " 48") {
+		t.Errorf("wire tally = %q, %v; want it kept (48 bytes)", v, ok)
 	}
 }
