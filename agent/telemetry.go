@@ -13,8 +13,8 @@ import (
 
 // Self-telemetry: the agent samples its own health as ordinary readings
 // named karana.<field> (sensors/karana), every [telemetry] interval, and
-// sends them on a stream of their own, "telemetry" (match ["karana.*"],
-// json), that the agent adds unless the file already has a stream named
+// sends them on a stream of their own, "telemetry" (match ["karana.*"], in
+// the format and compression of the file's first stream), that the agent adds unless the file already has a stream named
 // "telemetry" or one whose match names karana explicitly (a glob starting
 // with "karana"): then the file decides where they go. A stream matching
 // "*" carries them too, as it carries every series.
@@ -89,6 +89,13 @@ func allStreams(cfg *Config) []uplink.StreamConfig {
 	sc.Name = telemetryStream
 	sc.Match = []string{karana.Name + ".*"}
 	sc.Period = cfg.Telemetry.Period
+	if len(cfg.Streams) > 0 {
+		// What the backend reads for this box's data it reads here too; and
+		// a box set up for a metered link (packed, zstd) must not send its
+		// health as json at ten times the bytes of its data.
+		first := cfg.Streams[0]
+		sc.Format, sc.Compress, sc.Options = first.Format, first.Compress, first.Options
+	}
 	return append(cfg.Streams[:len(cfg.Streams):len(cfg.Streams)], sc)
 }
 

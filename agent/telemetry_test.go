@@ -88,3 +88,29 @@ func TestTelemetryStreamAddedUnlessConfigured(t *testing.T) {
 		t.Error("telemetry interval 10ms accepted")
 	}
 }
+
+// The telemetry stream the agent adds speaks what the file's first stream
+// speaks: a box set up for a metered link (packed + zstd) does not send its
+// own health as json at ~10× the bytes of its data (8.4 MB a day at the
+// reference site), and a backend that reads the box's data reads its
+// telemetry. A box whose streams are json keeps json telemetry.
+func TestTelemetryStreamFollowsTheFirstStreamsFormat(t *testing.T) {
+	for _, c := range []struct {
+		name, streams    string
+		format, compress string
+	}{
+		{"no stream: the default json one", "", "json", "none"},
+		{"packed and zstd", "[[stream]]\nname = \"site\"\nformat = \"packed\"\ncompress = \"zstd\"\n", "packed", "zstd"},
+		{"the first of two", "[[stream]]\nname = \"a\"\nformat = \"packed\"\n[[stream]]\nname = \"b\"\nformat = \"json\"\ncompress = \"gzip\"\n", "packed", "none"},
+	} {
+		cfg, err := ParseConfig("t.toml", []byte("[[sensor]]\nname = \"pv\"\ndriver = \"sim\"\n"+c.streams))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		ss := allStreams(cfg)
+		tel := ss[len(ss)-1]
+		if tel.Name != "telemetry" || tel.Format != c.format || tel.Compress != c.compress {
+			t.Errorf("%s: telemetry stream %s format %q compress %q, want %q %q", c.name, tel.Name, tel.Format, tel.Compress, c.format, c.compress)
+		}
+	}
+}
