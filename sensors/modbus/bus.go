@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"log/slog"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	mb "github.com/simonvetter/modbus"
+
+	"github.com/karana-energy/karana-edge/sensors"
 )
 
 // link is one serial port or TCP endpoint as the sensors on it share it.
@@ -70,6 +73,7 @@ type Bus struct {
 	lastErr  error
 	now      func() time.Time
 	warnedTO bool
+	opened   bool // the port has been open once: from then on a missing one was unplugged
 
 	refs int // under busesMu
 }
@@ -159,9 +163,15 @@ func (b *Bus) open() error {
 		err = c.Open()
 	}
 	if err != nil {
+		if !b.opened && errors.Is(err, fs.ErrNotExist) {
+			// No such adapter and never was: an optional device not on this
+			// box, reported quietly as the vedirect driver does.
+			err = errors.Join(err, sensors.ErrNotFitted)
+		}
 		b.failed(err)
 		return fmt.Errorf("open %s: %w", b.link.Name, err)
 	}
+	b.opened = true
 	if b.fails > 0 {
 		slog.Info("modbus: bus open again", "bus", b.link.Name, "after_failures", b.fails)
 	}
