@@ -62,6 +62,7 @@ type Agent struct {
 
 	remote  remoteState // remote.go
 	results resultQueue // remote_results.go
+	rules   *rulesHost  // rules.go
 }
 
 // BuildSensors constructs every enabled sensor of cfg. Drivers open their
@@ -117,6 +118,11 @@ func New(cfg *Config, info Info, log *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	list = a.withTelemetry(cfg, list)
+	if a.rules, err = newRulesHost(a, cfg); err != nil {
+		closeAll(list)
+		ring.Close()
+		return nil, err
+	}
 	restoreState(list, ring, log.With("component", "sampler"))
 	a.sampler = a.newSampler(list)
 	a.remoteLoaded(cfg)
@@ -186,6 +192,7 @@ func (a *Agent) healthFields(st buffer.Stats) map[string]any {
 		m["buffer_read_only"] = true
 	}
 	addRecovery(m, st)
+	a.rules.addAlarms(m)
 	return m
 }
 
@@ -227,6 +234,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	ctx, restart := context.WithCancelCause(ctx)
 	defer restart(nil)
 	remoteDone := a.startRemote(ctx, restart)
+	go a.rules.run(ctx)
 	clockDone := make(chan struct{})
 	go func() {
 		defer close(clockDone)
@@ -254,6 +262,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if !waitDone(sh.done, time.Until(deadline)/3) {
 		a.log.Warn("sampler did not stop in time; committing what it produced")
 	}
+	a.rules.close() // outputs to their safe state, its readings in the final commit
 	if err := a.ring.Flush(); err != nil {
 		a.log.Error("final commit failed", "err", err)
 	}

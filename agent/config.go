@@ -18,7 +18,9 @@ import (
 	"github.com/karana-energy/karana-edge/boards"
 	"github.com/karana-energy/karana-edge/buffer"
 	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/outputs"
 	"github.com/karana-energy/karana-edge/remote"
+	"github.com/karana-energy/karana-edge/rules"
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/sensors/karana"
 	"github.com/karana-energy/karana-edge/uplink"
@@ -155,6 +157,10 @@ type Config struct {
 	Remote  RemoteConfig          `toml:"remote" remote:"remote"`
 	// Telemetry is the agent's own health as karana.* readings (telemetry.go).
 	Telemetry TelemetryConfig `toml:"telemetry" remote:"telemetry"`
+	// Derives, Rules and Outputs are the rules engine's (rules.go).
+	Derives []rules.DeriveConfig `toml:"derive" remote:"derive"`
+	Rules   []rules.RuleConfig   `toml:"rule" remote:"rule"`
+	Outputs []outputs.Config     `toml:"output" remote:"output"`
 
 	// Board is the profile [device] board resolved to: the detected board
 	// for "auto". Sensors' buses and pins are checked against it.
@@ -421,6 +427,7 @@ func (c *Config) validate(doc *config.Doc) {
 	c.checkBoard(doc)
 	c.checkMQTTFiles(doc)
 	c.checkTopics(doc)
+	c.checkRules(doc)
 }
 
 // where names a table and its line for a message.

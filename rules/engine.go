@@ -576,7 +576,9 @@ func (e *Engine) evalOutputs(now time.Time) {
 			e.log.Error("output not switched", "output", out.o.Cfg.Name, "err", err)
 		}
 		if did {
-			e.switched(out, sw, flags)
+			// the switch happened now, on this clock, whatever the
+			// inputs' times
+			e.switched(out, sw, flags|e.syncFlags())
 		}
 	}
 }
@@ -752,4 +754,18 @@ func (e *Engine) Severity(name string) string {
 		return r.rc.Severity
 	}
 	return ""
+}
+
+// Order returns the derives' names in evaluation order (each after the
+// derives it reads), or the cycle that makes one impossible.
+func Order(list []DeriveConfig) ([]string, error) {
+	by := map[string]*derive{}
+	for _, dc := range list {
+		x, err := Compile(dc.Expr, Number)
+		if err != nil {
+			return nil, fmt.Errorf("derive %s: expr: %w", dc.Name, err)
+		}
+		by[dc.Name] = &derive{cfg: dc, e: x}
+	}
+	return topoOrder(list, by)
 }
