@@ -124,6 +124,9 @@ func (c *Config) checkRules(doc *config.Doc) {
 		}
 	}
 	for key, e := range compiled {
+		if len(e.Inputs()) == 0 && !strings.HasSuffix(key, ".on") {
+			doc.Errorf(key, "reads no series, so nothing ever evaluates it")
+		}
 		for _, in := range e.Inputs() {
 			c.checkInput(doc, key, in, made)
 		}

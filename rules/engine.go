@@ -416,7 +416,10 @@ func (e *Engine) ready(t *trigger, x *Expr) bool {
 			continue
 		}
 		s := e.ser[name]
-		if !s.has || s.newest.t >= t.pendT {
+		if !s.has {
+			return false // not read yet since start: wait (Grace) for it
+		}
+		if s.newest.t >= t.pendT {
 			continue
 		}
 		if s.newest.t+int64(e.intervalOf(name)) <= t.pendT {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
@@ -294,7 +295,17 @@ func Compile(src string, kind Kind) (*Expr, error) {
 	if !utf8.ValidString(src) {
 		return nil, &ExprError{Line: 1, Col: 1, Msg: "expression is not valid UTF-8"}
 	}
-	tree, err := parser.Parse(src)
+	// Parsed with the rule functions declared and expr's builtins off, as
+	// the compile below parses it: count(x, …) is then our count, not
+	// expr's count over a predicate.
+	pc := conf.CreateNew()
+	for _, op := range append([]expr.Option{expr.DisableAllBuiltins()}, (&scope{}).functions()...) {
+		op(pc)
+	}
+	for name := range pc.Disabled {
+		delete(pc.Builtins, name)
+	}
+	tree, err := parser.ParseWithConfig(src, pc)
 	if err != nil {
 		return nil, exprErr(err)
 	}
