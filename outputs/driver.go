@@ -26,19 +26,25 @@ func Open(c Config) (Driver, error) {
 		if err != nil {
 			return nil, fmt.Errorf("output %s on pin %s: %w", c.Name, c.Pin, err)
 		}
-		d := &gpioOut{pin: p, activeLow: c.Active == "low", name: c.Name}
-		if err := d.Set(c.SafeOn()); err != nil {
-			return nil, err
-		}
-		return d, nil
+		return GPIO(p, c)
 	case "exec":
 		return &execOut{argv: c.Command, name: c.Name}, nil
 	}
 	return nil, fmt.Errorf("output %s: unknown driver %q", c.Name, c.Driver)
 }
 
+// GPIO drives pin for output c, set to c's safe level at once (tests pass
+// a gpiotest pin).
+func GPIO(pin gpio.PinOut, c Config) (Driver, error) {
+	d := &gpioOut{pin: pin, activeLow: c.Active == "low", name: c.Name}
+	if err := d.Set(c.SafeOn()); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
 type gpioOut struct {
-	pin       gpio.PinIO
+	pin       gpio.PinOut
 	activeLow bool
 	name      string
 }
