@@ -1,10 +1,14 @@
 package agent
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/reading"
+	"github.com/karana-energy/karana-edge/rules"
 )
 
 const rulesBase = `[device]
@@ -96,5 +100,41 @@ func TestRemoteExecOutputRefused(t *testing.T) {
 	checkRemoteOutputs(cur, next, func(key, format string, args ...any) { msgs = append(msgs, key) })
 	if len(msgs) != 1 || msgs[0] != "output[0].driver" {
 		t.Fatalf("refusals %v, want output[0].driver", msgs)
+	}
+}
+
+// The status document lists every rule's state and the active alarms.
+func TestStatusListsActiveAlarms(t *testing.T) {
+	cfg, err := ParseConfig("c.toml", []byte(fmt.Sprintf(`[device]
+id = "x"
+board = "sim"
+data_dir = %q
+[[sensor]]
+name = "battery"
+driver = "sim"
+[[rule]]
+name = "battery_low"
+when = "battery.voltage < 11.8"
+severity = "critical"
+[[rule]]
+name = "fridge_warm"
+when = "battery.voltage > 100"
+`, t.TempDir())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, Info{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.ring.Close()
+	a.rules.Append([]reading.Reading{{Name: "battery.voltage", Time: time.Now(), Value: 11.2}})
+	m := a.status()
+	if got, _ := m["alarms_active"].([]string); len(got) != 1 || got[0] != "battery_low" {
+		t.Errorf("alarms_active = %v, want [battery_low]", m["alarms_active"])
+	}
+	list, _ := m["alarms"].([]rules.AlarmStatus)
+	if len(list) != 2 || list[0].State != "raised" || list[0].Severity != "critical" || list[1].State != "cleared" {
+		t.Errorf("alarms = %+v", list)
 	}
 }
