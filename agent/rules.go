@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path"
 	"reflect"
 	"slices"
 	"strings"
@@ -94,8 +95,6 @@ func (c *Config) checkRules(doc *config.Doc) {
 		key := config.IndexKey("derive", i)
 		if strings.HasPrefix(d.Name, "alarm.") || strings.HasPrefix(d.Name, "output.") || strings.HasPrefix(d.Name, karana.Name+".") {
 			doc.Errorf(key+".name", "series %q: alarm.*, output.* and karana.* are made by rules, outputs and telemetry", d.Name)
-		} else if c.sensorOf(d.Name) != "" {
-			doc.Errorf(key+".name", "series %q is in sensor %q's namespace: pick a name that is no sensor's prefix", d.Name, c.sensorOf(d.Name))
 		}
 		claim(d.Name, key+".name")
 		exprs = append(exprs, exprKey{key + ".expr", d.Expr, rules.Number})
@@ -434,4 +433,25 @@ func (h *rulesHost) addAlarms(m map[string]any) {
 	}
 	m["alarms"] = list
 	m["alarms_active"] = active
+}
+
+// rulesMatch reports whether glob g matches a series the rules make:
+// a derived series, alarm.<rule>, output.<name>.
+func (c *Config) rulesMatch(g string) bool {
+	var names []string
+	for _, d := range c.Derives {
+		names = append(names, d.Name)
+	}
+	for _, r := range c.Rules {
+		names = append(names, r.Series())
+	}
+	for _, o := range c.Outputs {
+		names = append(names, o.Series())
+	}
+	for _, n := range names {
+		if ok, _ := path.Match(g, n); ok {
+			return true
+		}
+	}
+	return false
 }
