@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -48,6 +50,10 @@ type Options struct {
 	Urgent func(series string)
 	// OpenOutput opens an output's driver; nil: outputs.Open.
 	OpenOutput func(outputs.Config) (outputs.Driver, error)
+	// Adopt are outputs a previous engine hands over (Handover) by name:
+	// they keep their state and min_switch hold instead of passing by
+	// safe, so a config change elsewhere never toggles a relay.
+	Adopt map[string]*outputs.Output
 }
 
 // Grace is how long a result waits for an input that is due in the same
@@ -308,6 +314,10 @@ func (e *Engine) openOutputs() {
 	now := e.o.Now()
 	for i, oc := range e.o.Outputs {
 		out := e.outs[i]
+		if o := e.o.Adopt[oc.Name]; o != nil && reflect.DeepEqual(o.Cfg, oc) {
+			out.o = o
+			continue
+		}
 		drv, err := e.o.OpenOutput(oc)
 		if err != nil {
 			out.openErr = err
@@ -374,6 +384,9 @@ func (e *Engine) ingest(r *reading.Reading, now time.Time) {
 	s.add(point{t: t, v: r.Value, flags: r.Flags})
 	s.missing = false
 	for _, tr := range e.readers[r.Name] {
+		if t+int64(ClockStepBack) < tr.lastT {
+			tr.lastT, tr.pendT = 0, 0 // the clock went back: start again from here
+		}
 		if t > tr.lastT && t > tr.pendT {
 			if tr.pendT == 0 {
 				tr.markedAt = now
@@ -459,10 +472,16 @@ func (e *Engine) evalDerive(d *derive, now time.Time) {
 // raised, clear (or not when) clears. Missing inputs change nothing but
 // make the rule stale.
 func (e *Engine) evalRule(r *rule) {
-	at := r.pendT
+	at, prev := r.pendT, r.lastT
 	r.pendT = 0
 	r.lastT = at
 	e.maxAge = r.rc.MaxAge.Duration
+	if r.holdFrom != 0 && (prev == 0 || at-prev > int64(e.gapOf(r.when))) {
+		// Nothing was evaluated for longer than the inputs may be silent
+		// (missing readings, a clock step forward): that the condition
+		// held across the gap is not known, so `for` counts from now.
+		r.holdFrom = 0
+	}
 	defer func() { e.maxAge = 0 }()
 	when, flags, ok := e.evalBool(r, r.when, at)
 	if !ok {
@@ -495,6 +514,19 @@ func (e *Engine) evalRule(r *rule) {
 	if at-r.holdFrom >= int64(r.rc.For.Duration) {
 		e.transition(r, true, at, flags)
 	}
+}
+
+// gapOf is the longest silence between evaluations of x across which a
+// condition is taken to have held: its inputs' staleness bound.
+func (e *Engine) gapOf(x *Expr) time.Duration {
+	var g time.Duration
+	for _, name := range x.Latest {
+		g = max(g, e.maxAgeOf(name))
+	}
+	if g == 0 {
+		g = 3 * unknownInterval
+	}
+	return g
 }
 
 func (e *Engine) evalBool(r *rule, x *Expr, at int64) (bool, reading.Flags, bool) {
@@ -632,16 +664,26 @@ func (e *Engine) emit() {
 
 // Close puts every output in its safe state (whatever min_switch says: no
 // one drives it after this) and appends those readings.
-func (e *Engine) Close() {
+func (e *Engine) Close() { e.Handover(nil) }
+
+// Handover stops the engine for a successor configured with next: the
+// outputs next has unchanged are returned as they are (for Options.Adopt),
+// the others are put in their safe state and closed.
+func (e *Engine) Handover(next []outputs.Config) map[string]*outputs.Output {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		return
+		return nil
 	}
 	e.closed = true
 	now := e.o.Now()
+	kept := map[string]*outputs.Output{}
 	for _, out := range e.outs {
 		if out.o == nil {
+			continue
+		}
+		if slices.ContainsFunc(next, func(c outputs.Config) bool { return reflect.DeepEqual(c, out.o.Cfg) }) {
+			kept[out.o.Cfg.Name] = out.o
 			continue
 		}
 		sw, changed, err := out.o.Shutdown(now)
@@ -654,6 +696,7 @@ func (e *Engine) Close() {
 	}
 	e.mu.Unlock()
 	e.emit()
+	return kept
 }
 
 // value implements source: a series' newest value when fresh at at; an

@@ -16,6 +16,11 @@ import (
 // number computed over part of it.
 const MaxWindowPoints = 10000
 
+// ClockStepBack is how far back a reading may be from its series' newest
+// before the engine takes it for a clock step rather than a late reading
+// (the sampler itself waits out steps back of up to 2 minutes).
+const ClockStepBack = 10 * time.Minute
+
 // point is one reading as windows keep it.
 type point struct {
 	t     int64 // unix ns
@@ -41,6 +46,14 @@ type series struct {
 // add records p; readings arrive in time order per series, an older one
 // (a re-read after a clock step) is inserted in place.
 func (s *series) add(p point) {
+	if s.has && p.t+int64(ClockStepBack) < s.newest.t {
+		// The wall clock went back (a box without RTC that booted with a
+		// date ahead, then synced): what was read "after" now is from a
+		// clock that was wrong, and keeping it would hold the window
+		// shut until the clock caught up.
+		i := sort.Search(len(s.pts), func(i int) bool { return s.pts[i].t >= p.t })
+		s.pts, s.newest, s.evictedTo = s.pts[:i], p, 0
+	}
 	if !s.has || p.t >= s.newest.t {
 		s.newest, s.has = p, true
 	}
