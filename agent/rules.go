@@ -314,20 +314,26 @@ func newRulesHost(a *Agent, cfg *Config) (*rulesHost, error) {
 }
 
 // apply builds the engine for cfg's rules, unless they did not change.
-// The old engine puts its outputs in their safe state first: two engines
-// must never drive one pin.
+// The old engine hands over the outputs configured as before (state and
+// min_switch hold kept) and puts the others in their safe state: two
+// engines never drive one pin.
 func (h *rulesHost) apply(cfg *Config) error {
 	rc := rulesOf(cfg)
+	// The engine is built outside mu: rebuilding its windows reads the
+	// buffer, and the sampler must not wait on that (its readings reach
+	// the ring meanwhile). Calls are serialised by the agent's applyMu.
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.engine != nil && reflect.DeepEqual(rc, h.cfg) {
+	old := h.engine
+	if old != nil && reflect.DeepEqual(rc, h.cfg) {
+		h.mu.Unlock()
 		return nil
 	}
-	if h.engine != nil {
-		h.engine.Close()
-		h.engine = nil
+	h.engine, h.cfg = nil, rc
+	h.mu.Unlock()
+	var kept map[string]*outputs.Output
+	if old != nil {
+		kept = old.Handover(rc.Outputs)
 	}
-	h.cfg = rc
 	if rc.empty() {
 		return nil
 	}
@@ -338,11 +344,17 @@ func (h *rulesHost) apply(cfg *Config) error {
 		Log:      h.log,
 		Synced:   h.a.sampleSynced,
 		Urgent:   h.urgent,
+		Adopt:    kept,
 	})
 	if err != nil {
+		for _, o := range kept { // nobody drives them now: safe
+			o.Shutdown(time.Now())
+		}
 		return fmt.Errorf("rules: %w", err)
 	}
+	h.mu.Lock()
 	h.engine = e
+	h.mu.Unlock()
 	return nil
 }
 
