@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/reading"
 )
 
@@ -181,5 +182,20 @@ func TestSeriesNamesAsWritten(t *testing.T) {
 	}
 	if len(x.Ages) != 1 || x.Ages[0] != "fridge.temp" {
 		t.Errorf("ages = %v", x.Ages)
+	}
+}
+
+// min_interval spaces results in reading time: 10 s inputs, one result
+// every 30 s.
+func TestDeriveMinInterval(t *testing.T) {
+	st, c := &memStore{}, &fakeClock{}
+	e := newEngine(t, st, c, Options{Derives: []DeriveConfig{{Name: "p", Expr: "a.v * 2", MinInterval: config.D(30 * time.Second)}},
+		Interval: func(string) time.Duration { return 10 * time.Second }})
+	for i := 0; i <= 9; i++ {
+		feed(e, c, "a.v", t0.Add(time.Duration(i)*10*time.Second), float64(i))
+	}
+	got := st.named("p")
+	if len(got) != 4 || got[1].Value != 6 || !got[3].Time.Equal(t0.Add(90*time.Second)) {
+		t.Fatalf("p = %v, want 0, 6, 12, 18 at 0, 30, 60, 90 s", got)
 	}
 }

@@ -601,11 +601,19 @@ func (e *Engine) evalOutputs(now time.Time) {
 				e.log.Error("output expression failed; the output goes to its safe state", "output", out.o.Cfg.Name, "err", err)
 				out.errLogged = true
 			}
-			sw, did, err = out.o.Safe(now, "inputs missing: safe state ("+strings.Join(out.e.Inputs(), ", ")+")")
+			cause := ""
+			if out.o.On() != out.o.Cfg.SafeOn() { // the string only for a switch
+				cause = "inputs missing: safe state (" + strings.Join(out.e.Inputs(), ", ") + ")"
+			}
+			sw, did, err = out.o.Safe(now, cause)
 			flags = e.syncFlags()
 		} else {
 			out.errLogged = false
-			sw, did, err = out.o.Drive(want, now, e.cause(out.e))
+			cause := ""
+			if want != out.o.On() {
+				cause = e.cause(out.e)
+			}
+			sw, did, err = out.o.Drive(want, now, cause)
 		}
 		if err != nil {
 			e.log.Error("output not switched", "output", out.o.Cfg.Name, "err", err)
