@@ -107,7 +107,7 @@ func TestAlarmReachesMosquittoAtOnce(t *testing.T) {
 	}).Wait()
 
 	// The sine stays above -2: the condition holds from the first reading
-	// and the alarm rises 4 s later, well after the session started.
+	// and the alarm rises 6 s later, well after the session started.
 	cfgText := fmt.Sprintf(`[device]
 id = "alarmbox"
 data_dir = %q
@@ -126,7 +126,7 @@ match = ["alarm.*"]
 [[rule]]
 name = "battery_low"
 when = "battery.value > -2"
-for = "4s"
+for = "6s"
 severity = "critical"
 `, t.TempDir(), addr)
 	cfg, err := ParseConfig("alarm.toml", []byte(cfgText))
