@@ -439,7 +439,7 @@ func (h *rulesHost) addAlarms(m map[string]any) {
 	list := e.Alarms()
 	active := []string{}
 	for _, a := range list {
-		if a.State == "raised" {
+		if a.Raised {
 			active = append(active, a.Rule)
 		}
 	}

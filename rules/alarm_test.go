@@ -111,8 +111,8 @@ func TestMissingInputMakesRuleStaleNotCleared(t *testing.T) {
 	if len(st.rs) != n {
 		t.Fatalf("readings written on missing input: %v", st.rs[n:])
 	}
-	if got := e.Alarms(); got[0].State != "stale" {
-		t.Fatalf("state %q, want stale", got[0].State)
+	if got := e.Alarms(); got[0].State != "stale" || !got[0].Raised {
+		t.Fatalf("status %+v, want stale and still raised", got[0])
 	}
 	feed(e, c, "battery.voltage", t0.Add(11*time.Second), 11.0)
 	if got := e.Alarms(); got[0].State != "raised" {

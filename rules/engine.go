@@ -768,7 +768,10 @@ func (e *Engine) window(name string, d time.Duration, at time.Time) ([]point, ti
 // AlarmStatus is one rule's state for the status document.
 type AlarmStatus struct {
 	Rule     string `json:"rule"`
-	State    string `json:"state"` // raised | cleared | pending | stale | unknown
+	State string `json:"state"` // raised | cleared | pending | stale | unknown
+	// Raised: the alarm is up (also while stale: missing inputs do not
+	// clear it).
+	Raised   bool   `json:"raised"`
 	Severity string `json:"severity"`
 	Since    string `json:"since,omitempty"`
 }
@@ -779,7 +782,7 @@ func (e *Engine) Alarms() []AlarmStatus {
 	defer e.mu.Unlock()
 	out := make([]AlarmStatus, 0, len(e.rules))
 	for _, r := range e.rules {
-		st := AlarmStatus{Rule: r.rc.Name, Severity: r.rc.Severity}
+		st := AlarmStatus{Rule: r.rc.Name, Severity: r.rc.Severity, Raised: r.known && r.raised}
 		switch {
 		case r.stale:
 			st.State = "stale"
