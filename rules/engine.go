@@ -767,7 +767,7 @@ func (e *Engine) window(name string, d time.Duration, at time.Time) ([]point, ti
 
 // AlarmStatus is one rule's state for the status document.
 type AlarmStatus struct {
-	Rule     string `json:"rule"`
+	Rule  string `json:"rule"`
 	State string `json:"state"` // raised | cleared | pending | stale | unknown
 	// Raised: the alarm is up (also while stale: missing inputs do not
 	// clear it).
