@@ -1,12 +1,8 @@
 package rules
 
 import (
-	"encoding/binary"
 	"fmt"
 	"log/slog"
-	"reflect"
-	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -130,9 +126,6 @@ type transition struct {
 	key   string
 	value []byte
 }
-
-// StateKey is where a rule's alarm state is persisted.
-func StateKey(rule string) string { return "rules/alarm/" + rule }
 
 // New compiles every expression, restores alarm states, rebuilds windows
 // from the store and puts every output in its safe state.
@@ -281,66 +274,6 @@ func (e *Engine) watch(x *Expr, t *trigger) {
 	}
 }
 
-// restore reads the persisted alarm states.
-func (e *Engine) restore() {
-	for _, r := range e.rules {
-		v, ok := e.o.Store.GetState(StateKey(r.rc.Name))
-		if !ok {
-			continue
-		}
-		if len(v) != 9 {
-			e.log.Error("alarm state not restored: unexpected size; the rule starts unknown", "rule", r.rc.Name, "bytes", len(v))
-			continue
-		}
-		r.known, r.raised = true, v[0] == 1
-		r.since = int64(binary.BigEndian.Uint64(v[1:]))
-		r.lastT = r.since
-		if r.raised {
-			e.log.Info("alarm restored active", "rule", r.rc.Name, "since", time.Unix(0, r.since).UTC())
-		}
-	}
-}
-
-func stateValue(raised bool, t int64) []byte {
-	v := make([]byte, 9)
-	if raised {
-		v[0] = 1
-	}
-	binary.BigEndian.PutUint64(v[1:], uint64(t))
-	return v
-}
-
-func (e *Engine) openOutputs() {
-	now := e.o.Now()
-	for i, oc := range e.o.Outputs {
-		out := e.outs[i]
-		if o := e.o.Adopt[oc.Name]; o != nil && reflect.DeepEqual(o.Cfg, oc) {
-			out.o = o
-			continue
-		}
-		drv, err := e.o.OpenOutput(oc)
-		if err != nil {
-			out.openErr = err
-			e.log.Error("output not available; it is not driven", "output", oc.Name, "err", err)
-			continue
-		}
-		o, sw, err := outputs.New(oc, drv, now)
-		out.o = o
-		if err != nil {
-			e.log.Error("output: setting its safe state failed", "output", oc.Name, "err", err)
-			continue
-		}
-		e.switched(out, sw, e.syncFlags())
-	}
-}
-
-func (e *Engine) syncFlags() reading.Flags {
-	if e.o.Synced() {
-		return 0
-	}
-	return reading.ClockUnsynced
-}
-
 // Append is the sampler's sink: it passes rs to the store, then evaluates
 // what they trigger.
 func (e *Engine) Append(rs []reading.Reading) {
@@ -467,188 +400,6 @@ func (e *Engine) evalDerive(d *derive, now time.Time) {
 	e.ingest(&r, now)
 }
 
-// evalRule runs the alarm's state machine at the pending time: while
-// cleared, when must hold for For (in reading time) to raise; while
-// raised, clear (or not when) clears. Missing inputs change nothing but
-// make the rule stale.
-func (e *Engine) evalRule(r *rule) {
-	at, prev := r.pendT, r.lastT
-	r.pendT = 0
-	r.lastT = at
-	e.maxAge = r.rc.MaxAge.Duration
-	if r.holdFrom != 0 && (prev == 0 || at-prev > int64(e.gapOf(r.when))) {
-		// Nothing was evaluated for longer than the inputs may be silent
-		// (missing readings, a clock step forward): that the condition
-		// held across the gap is not known, so `for` counts from now.
-		r.holdFrom = 0
-	}
-	defer func() { e.maxAge = 0 }()
-	when, flags, ok := e.evalBool(r, r.when, at)
-	if !ok {
-		return
-	}
-	if r.raised {
-		clear, cflags := !when, flags
-		if r.clear != nil {
-			if clear, cflags, ok = e.evalBool(r, r.clear, at); !ok {
-				return
-			}
-		}
-		r.stale = false
-		if clear {
-			e.transition(r, false, at, cflags)
-		}
-		return
-	}
-	r.stale = false
-	if !when {
-		r.holdFrom = 0
-		if !r.known {
-			e.transition(r, false, at, flags) // first evaluation: the state becomes known
-		}
-		return
-	}
-	if r.holdFrom == 0 {
-		r.holdFrom = at
-	}
-	if at-r.holdFrom >= int64(r.rc.For.Duration) {
-		e.transition(r, true, at, flags)
-	}
-}
-
-// gapOf is the longest silence between evaluations of x across which a
-// condition is taken to have held: its inputs' staleness bound.
-func (e *Engine) gapOf(x *Expr) time.Duration {
-	var g time.Duration
-	for _, name := range x.Latest {
-		g = max(g, e.maxAgeOf(name))
-	}
-	if g == 0 {
-		g = 3 * unknownInterval
-	}
-	return g
-}
-
-func (e *Engine) evalBool(r *rule, x *Expr, at int64) (bool, reading.Flags, bool) {
-	_, b, flags, ok, err := x.eval(e, time.Unix(0, at))
-	if err != nil && !r.errLogged {
-		e.log.Error("rule failed to evaluate; it is stale until it does", "rule", r.rc.Name, "err", err)
-		r.errLogged = true
-	}
-	if !ok {
-		if !r.stale {
-			e.log.Warn("rule inputs missing; the alarm keeps its state", "rule", r.rc.Name, "inputs", strings.Join(x.Inputs(), ","))
-		}
-		r.stale = true
-		return false, 0, false
-	}
-	r.errLogged = false
-	return b, flags, true
-}
-
-func (e *Engine) transition(r *rule, raised bool, at int64, flags reading.Flags) {
-	first := !r.known
-	r.known, r.raised, r.since, r.holdFrom = true, raised, at, 0
-	v := 0.0
-	if raised {
-		v = 1
-	}
-	rd := reading.Reading{Name: r.rc.Series(), Time: time.Unix(0, at).UTC(), Value: v, Flags: flags}
-	e.trans = append(e.trans, transition{r: rd, key: StateKey(r.rc.Name), value: stateValue(raised, at)})
-	if first && !raised {
-		// A rule's first verdict "not raised" is recorded, not announced.
-		return
-	}
-	e.urgent = append(e.urgent, rd.Name)
-	if raised {
-		e.log.Warn("alarm raised", "rule", r.rc.Name, "severity", r.rc.Severity, "when", r.rc.When, "at", rd.Time)
-	} else {
-		e.log.Info("alarm cleared", "rule", r.rc.Name, "severity", r.rc.Severity, "at", rd.Time)
-	}
-}
-
-// checkStale marks rules whose inputs went stale: nothing evaluates them
-// while no reading comes.
-func (e *Engine) checkStale(now time.Time) {
-	for _, r := range e.rules {
-		if r.stale {
-			continue
-		}
-		e.maxAge = r.rc.MaxAge.Duration
-		for _, name := range r.when.Latest {
-			if _, _, ok := e.value(name, now); !ok {
-				e.log.Warn("rule inputs missing; the alarm keeps its state", "rule", r.rc.Name, "input", name)
-				r.stale = true
-				break
-			}
-		}
-		e.maxAge = 0
-	}
-}
-
-func (e *Engine) evalOutputs(now time.Time) {
-	for _, out := range e.outs {
-		if out.o == nil {
-			continue
-		}
-		e.maxAge = out.o.Cfg.MaxAge.Duration
-		_, want, flags, ok, err := out.e.eval(e, now)
-		e.maxAge = 0
-		var sw outputs.Switch
-		var did bool
-		if !ok {
-			if err != nil && !out.errLogged {
-				e.log.Error("output expression failed; the output goes to its safe state", "output", out.o.Cfg.Name, "err", err)
-				out.errLogged = true
-			}
-			cause := ""
-			if out.o.On() != out.o.Cfg.SafeOn() { // the string only for a switch
-				cause = "inputs missing: safe state (" + strings.Join(out.e.Inputs(), ", ") + ")"
-			}
-			sw, did, err = out.o.Safe(now, cause)
-			flags = e.syncFlags()
-		} else {
-			out.errLogged = false
-			cause := ""
-			if want != out.o.On() {
-				cause = e.cause(out.e)
-			}
-			sw, did, err = out.o.Drive(want, now, cause)
-		}
-		if err != nil {
-			e.log.Error("output not switched", "output", out.o.Cfg.Name, "err", err)
-		}
-		if did {
-			// the switch happened now, on this clock, whatever the
-			// inputs' times
-			e.switched(out, sw, flags|e.syncFlags())
-		}
-	}
-}
-
-// cause names what drove an output: its expression with the values of the
-// rules and series it read.
-func (e *Engine) cause(x *Expr) string {
-	var parts []string
-	for _, name := range x.Latest {
-		if v, _, ok := e.value(name, e.o.Now()); ok {
-			parts = append(parts, fmt.Sprintf("%s=%g", name, v))
-		}
-	}
-	return fmt.Sprintf("%s (%s)", x.Src, strings.Join(parts, ", "))
-}
-
-func (e *Engine) switched(out *output, sw outputs.Switch, flags reading.Flags) {
-	v := 0.0
-	if sw.On {
-		v = 1
-	}
-	name := out.o.Cfg.Series()
-	e.out = append(e.out, reading.Reading{Name: name, Time: sw.At.UTC(), Value: v, Flags: flags})
-	e.log.Info("output switched", "output", out.o.Cfg.Name, "on", sw.On, "cause", sw.Cause)
-	out.cause = sw.Cause
-}
-
 // emit appends what a pass produced: derived and output readings, then
 // each alarm transition with its state in the same commit; then tells
 // Urgent.
@@ -668,43 +419,6 @@ func (e *Engine) emit() {
 			e.o.Urgent(s)
 		}
 	}
-}
-
-// Close puts every output in its safe state (whatever min_switch says: no
-// one drives it after this) and appends those readings.
-func (e *Engine) Close() { e.Handover(nil) }
-
-// Handover stops the engine for a successor configured with next: the
-// outputs next has unchanged are returned as they are (for Options.Adopt),
-// the others are put in their safe state and closed.
-func (e *Engine) Handover(next []outputs.Config) map[string]*outputs.Output {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil
-	}
-	e.closed = true
-	now := e.o.Now()
-	kept := map[string]*outputs.Output{}
-	for _, out := range e.outs {
-		if out.o == nil {
-			continue
-		}
-		if slices.ContainsFunc(next, func(c outputs.Config) bool { return reflect.DeepEqual(c, out.o.Cfg) }) {
-			kept[out.o.Cfg.Name] = out.o
-			continue
-		}
-		sw, changed, err := out.o.Shutdown(now)
-		if err != nil {
-			e.log.Error("output: safe state at shutdown failed", "output", out.o.Cfg.Name, "err", err)
-		}
-		if changed {
-			e.switched(out, sw, e.syncFlags())
-		}
-	}
-	e.mu.Unlock()
-	e.emit()
-	return kept
 }
 
 // value implements source: a series' newest value when fresh at at; an
@@ -763,54 +477,6 @@ func (e *Engine) window(name string, d time.Duration, at time.Time) ([]point, ti
 	}
 	pts, ok := s.window(d, at)
 	return pts, e.maxAgeOf(name), ok
-}
-
-// AlarmStatus is one rule's state for the status document.
-type AlarmStatus struct {
-	Rule  string `json:"rule"`
-	State string `json:"state"` // raised | cleared | pending | stale | unknown
-	// Raised: the alarm is up (also while stale: missing inputs do not
-	// clear it).
-	Raised   bool   `json:"raised"`
-	Severity string `json:"severity"`
-	Since    string `json:"since,omitempty"`
-}
-
-// Alarms lists every rule's state, by name.
-func (e *Engine) Alarms() []AlarmStatus {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := make([]AlarmStatus, 0, len(e.rules))
-	for _, r := range e.rules {
-		st := AlarmStatus{Rule: r.rc.Name, Severity: r.rc.Severity, Raised: r.known && r.raised}
-		switch {
-		case r.stale:
-			st.State = "stale"
-		case !r.known:
-			st.State = "unknown"
-		case r.raised:
-			st.State = "raised"
-		case r.holdFrom != 0:
-			st.State = "pending"
-		default:
-			st.State = "cleared"
-		}
-		if r.known && r.since != 0 {
-			st.Since = time.Unix(0, r.since).UTC().Format(time.RFC3339)
-		}
-		out = append(out, st)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Rule < out[j].Rule })
-	return out
-}
-
-// Severity returns the severity of the alarm series name (alarm.<rule>),
-// "" for any other series.
-func (e *Engine) Severity(name string) string {
-	if r := e.alarms[name]; r != nil {
-		return r.rc.Severity
-	}
-	return ""
 }
 
 // Order returns the derives' names in evaluation order (each after the
