@@ -63,6 +63,7 @@ type Agent struct {
 	remote  remoteState // remote.go
 	results resultQueue // remote_results.go
 	link    linkState   // link.go: the modem and the link watchdog
+	rules   *rulesHost  // rules.go
 }
 
 // BuildSensors constructs every enabled sensor of cfg. Drivers open their
@@ -118,6 +119,11 @@ func New(cfg *Config, info Info, log *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	list = a.withTelemetry(cfg, list)
+	if a.rules, err = newRulesHost(a, cfg); err != nil {
+		closeAll(list)
+		ring.Close()
+		return nil, err
+	}
 	restoreState(list, ring, log.With("component", "sampler"))
 	a.sampler = a.newSampler(list)
 	a.remoteLoaded(cfg)
@@ -188,6 +194,7 @@ func (a *Agent) healthFields(st buffer.Stats) map[string]any {
 		m["buffer_read_only"] = true
 	}
 	addRecovery(m, st)
+	a.rules.addAlarms(m)
 	return m
 }
 
@@ -230,6 +237,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer restart(nil)
 	remoteDone := a.startRemote(ctx, restart)
 	linkDone := a.startLink(ctx)
+	go a.rules.run(ctx)
 	clockDone := make(chan struct{})
 	go func() {
 		defer close(clockDone)
@@ -257,6 +265,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if !waitDone(sh.done, time.Until(deadline)/3) {
 		a.log.Warn("sampler did not stop in time; committing what it produced")
 	}
+	a.rules.close() // outputs to their safe state, its readings in the final commit
 	if err := a.ring.Flush(); err != nil {
 		a.log.Error("final commit failed", "err", err)
 	}

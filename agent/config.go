@@ -19,7 +19,9 @@ import (
 	"github.com/karana-energy/karana-edge/buffer"
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/linkwatch"
+	"github.com/karana-energy/karana-edge/outputs"
 	"github.com/karana-energy/karana-edge/remote"
+	"github.com/karana-energy/karana-edge/rules"
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/sensors/karana"
 	"github.com/karana-energy/karana-edge/uplink"
@@ -160,6 +162,10 @@ type Config struct {
 	// document could otherwise turn on reboots fleet-wide, or shorten
 	// no_contact under a whole fleet on a bad day for the network.
 	Link linkwatch.Config `toml:"link" remote:"local,the link watchdog reboots the box and restarts its modem; it is set on the box, where a mistake cannot reach the whole fleet"`
+	// Derives, Rules and Outputs are the rules engine's (rules.go).
+	Derives []rules.DeriveConfig `toml:"derive" remote:"derive"`
+	Rules   []rules.RuleConfig   `toml:"rule" remote:"rule"`
+	Outputs []outputs.Config     `toml:"output" remote:"output"`
 
 	// Board is the profile [device] board resolved to: the detected board
 	// for "auto". Sensors' buses and pins are checked against it.
@@ -427,6 +433,7 @@ func (c *Config) validate(doc *config.Doc) {
 	c.checkBoard(doc)
 	c.checkMQTTFiles(doc)
 	c.checkTopics(doc)
+	c.checkRules(doc)
 }
 
 // where names a table and its line for a message.

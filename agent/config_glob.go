@@ -22,7 +22,7 @@ func (c *Config) warnUnmatchedGlobs(doc *config.Doc) {
 				continue // Validate reported it
 			}
 			// The agent's own telemetry sensor (telemetry.go) counts too.
-			matched := c.Telemetry.Interval.Duration > 0 && globMatchesPrefix(g, "karana.")
+			matched := c.Telemetry.Interval.Duration > 0 && globMatchesPrefix(g, "karana.") || c.rulesMatch(g)
 			for _, sc := range c.Sensors {
 				// A driver may name a single series after the sensor alone.
 				if ok, _ := path.Match(g, sc.Name); ok || globMatchesPrefix(g, sc.Name+".") {

@@ -61,7 +61,7 @@ func (a *Agent) Config() *Config {
 }
 
 func (a *Agent) newSampler(list []sensors.Configured) *sensors.Sampler {
-	return sensors.NewSampler(list, a.ring, sensors.SamplerOptions{
+	return sensors.NewSampler(list, a.rules, sensors.SamplerOptions{
 		Log:       a.log.With("component", "sampler"),
 		Synced:    a.sampleSynced,
 		Plausible: clock.Plausible,
@@ -76,6 +76,7 @@ func (a *Agent) newUplink(cfg *Config) (*uplink.Uplink, error) {
 		Status:   a.status,
 		Health:   a.healthDigest,
 		Log:      a.log.With("component", "uplink"),
+		Severity: a.rules.severity,
 	}
 	if cfg.Remote.Enabled {
 		opts.Inbound = a.inbound
@@ -193,6 +194,9 @@ func (a *Agent) applyLocked(next *Config) error {
 		if a.running {
 			a.upH = a.startUplink(up)
 		}
+	}
+	if err := a.rules.apply(next); err != nil {
+		a.log.Error("rules not applied; the last rules are off", "err", err)
 	}
 	a.mu.Lock()
 	a.cfg = next

@@ -320,6 +320,7 @@ func checkPolicy(cur, next *Config, d *remote.Doc) config.Errors {
 			}
 		}
 	}
+	checkRemoteOutputs(cur, next, add)
 	errs.Sort()
 	return errs
 }

@@ -273,6 +273,11 @@ func (r *Ring) Append(rs []reading.Reading) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.appendLocked(rs)
+}
+
+// appendLocked is Append with mu held.
+func (r *Ring) appendLocked(rs []reading.Reading) {
 	if r.closed {
 		r.dropped += uint64(len(rs))
 		return

@@ -31,6 +31,7 @@ type Doc struct {
 	// would only confuse.
 	failed map[string]bool
 	warns  Errors
+	src    []byte // the file, for ValuePos
 }
 
 // Parse parses data, read from file (used in messages), and returns the
@@ -52,7 +53,7 @@ func Parse(file string, data []byte) (*Doc, *Table, error) {
 		}
 		return nil, nil, Errors{e}
 	}
-	d := &Doc{File: file, md: md, keys: ScanKeys(data), failed: map[string]bool{}}
+	d := &Doc{File: file, md: md, keys: ScanKeys(data), failed: map[string]bool{}, src: data}
 	return d, &Table{doc: d, keys: root}, nil
 }
 

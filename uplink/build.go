@@ -71,7 +71,7 @@ func (s *stream) build(ctx context.Context, next, rangeStart, stop uint64) (buil
 		nb.batch = format.Batch{
 			Device: s.u.opts.DeviceID, Stream: s.name,
 			FirstSeq: rangeStart, LastSeq: nb.last, Dropped: dropped, Readings: matched,
-			Tags: s.cfg.Tags, Thinned: countThinned(matched),
+			Tags: s.cfg.Tags, Thinned: countThinned(matched), Severity: s.u.opts.Severity,
 		}
 		if err := s.formatBatch(ctx, &nb); err != nil {
 			return built{}, err

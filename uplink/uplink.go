@@ -67,6 +67,10 @@ type Options struct {
 	// one reaches Inbound as a stand-in (CutPayload), its bytes never held
 	// in memory (inbound_limit.go). 0: no bound.
 	MaxInbound int
+	// Severity names the severity of an alarm series (alarm.<rule>), ""
+	// for any other; json batches carry it on the alarm's readings. Nil:
+	// none.
+	Severity func(series string) string
 }
 
 // Uplink streams buffered readings to one MQTT broker.
@@ -89,6 +93,8 @@ type Uplink struct {
 	windowPoll  time.Duration
 	now         func() time.Time
 	health      healthState // status republish on health changes (status.go)
+
+	urgent chan struct{} // wakes waitForLink for an alarm (urgent.go)
 
 	mu          sync.Mutex
 	sess        *session      // the live connection, nil while disconnected
@@ -141,6 +147,7 @@ func New(cfg MQTTConfig, streams []StreamConfig, src Source, opts Options) (*Upl
 		newClient:   opts.NewClient,
 		backoff:     newBackoff(cfg.ReconnectMin.Duration, cfg.ReconnectMax.Duration),
 		sessChanged: make(chan struct{}),
+		urgent:      make(chan struct{}, 1),
 	}
 	store, _ := src.(StateStore)
 	if u.meter, err = newMeter(cfg.Budget, store, nil); err != nil {

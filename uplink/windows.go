@@ -138,7 +138,7 @@ func (u *Uplink) waitForLink(ctx context.Context) {
 			u.log.Info("outside the link windows; link down", "next_window", next.Format(time.RFC3339), "backlog", u.backlog())
 			logged = true
 		}
-		sleepCtx(ctx, min(next.Sub(now), u.windowPoll))
+		u.sleepUrgent(ctx, min(next.Sub(now), u.windowPoll))
 	}
 }
 

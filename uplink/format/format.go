@@ -57,6 +57,10 @@ type Batch struct {
 	// readings are per-window statistics named <series>_<function>, timed
 	// at the window start. Empty for raw readings.
 	Aggregate string
+	// Severity names an alarm reading's severity (info, warning,
+	// critical; "" for every other series); nil: none. The json format
+	// writes it as the reading's "severity".
+	Severity func(series string) string
 }
 
 // Formatter serializes a batch. Implementations must be safe for concurrent use.

@@ -33,6 +33,8 @@ import (
 //   - "thinned" appears only when non-zero: how many of the batch's readings
 //     carry flag 8. The seqs of the raw readings they replaced are part of
 //     the range but are neither readings nor "dropped".
+//   - "severity" appears only on an alarm's reading (alarm.<rule>, 1
+//     raised, 0 cleared): the rule's severity, info, warning or critical.
 //   - "tags" appears only when the stream has tags: an object of the
 //     stream's static tags (site, customer ...), keys sorted.
 //   - value is a JSON number written like encoding/json writes a float64
@@ -121,6 +123,12 @@ func (JSON) AppendFormat(dst []byte, b *Batch) ([]byte, error) {
 		if r.Flags != 0 {
 			dst = append(dst, `,"flags":`...)
 			dst = strconv.AppendUint(dst, uint64(r.Flags), 10)
+		}
+		if b.Severity != nil {
+			if sv := b.Severity(r.Name); sv != "" {
+				dst = append(dst, `,"severity":`...)
+				dst = appendJSONString(dst, sv)
+			}
 		}
 		dst = append(dst, '}')
 	}

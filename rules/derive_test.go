@@ -1,0 +1,201 @@
+package rules
+
+import (
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/reading"
+)
+
+// battery.power = voltage × current, both read by one sensor at the same
+// slot but appended one call each: the result waits for the second and is
+// computed once per slot, with the union of the inputs' clock flags.
+func TestDeriveWaitsForTheSlotAndUnitesFlags(t *testing.T) {
+	st, c := &memStore{}, &fakeClock{}
+	e := newEngine(t, st, c, Options{Derives: []DeriveConfig{{Name: "battery.power", Expr: "battery.voltage * battery.current", Unit: "W"}}})
+	for i := 0; i < 3; i++ {
+		at := t0.Add(time.Duration(i) * time.Second)
+		c.Set(at)
+		e.Append([]reading.Reading{{Name: "battery.voltage", Time: at, Value: 12, Flags: reading.ClockUnsynced}})
+		e.Append([]reading.Reading{{Name: "battery.current", Time: at, Value: float64(i + 1), Flags: reading.TimeImplausible}})
+	}
+	got := st.named("battery.power")
+	if len(got) != 3 {
+		t.Fatalf("battery.power = %v, want one per slot", got)
+	}
+	for i, r := range got {
+		if want := 12 * float64(i+1); r.Value != want || r.Unit != "W" || !r.Time.Equal(t0.Add(time.Duration(i)*time.Second)) {
+			t.Errorf("reading %d = %+v, want %g W at slot %d", i, r, want, i)
+		}
+		if want := reading.ClockUnsynced | reading.TimeImplausible; r.Flags != want {
+			t.Errorf("flags = %d, want %d (the union of the inputs')", r.Flags, want)
+		}
+	}
+}
+
+// An input older than max_age (default 3 × its 1 s interval) makes the
+// result missing: nothing is written, never a product with a stale value.
+func TestDeriveMissingOnStaleInput(t *testing.T) {
+	st, c := &memStore{}, &fakeClock{}
+	e := newEngine(t, st, c, Options{Derives: []DeriveConfig{{Name: "p", Expr: "a.v * b.v"}}})
+	feed(e, c, "a.v", t0, 2)
+	feed(e, c, "b.v", t0, 3)
+	feed(e, c, "a.v", t0.Add(5*time.Second), 4) // b.v is 5 s old
+	c.Set(t0.Add(10 * time.Second))
+	e.Tick()
+	got := st.named("p")
+	if len(got) != 1 || got[0].Value != 6 {
+		t.Fatalf("p = %v, want only 6 (the 5 s-old b.v is stale)", got)
+	}
+}
+
+// A late input is waited for Grace, then the result is computed without it
+// (while what it has is fresh).
+func TestDeriveComputesAfterGrace(t *testing.T) {
+	st, c := &memStore{}, &fakeClock{}
+	e := newEngine(t, st, c, Options{Derives: []DeriveConfig{{Name: "p", Expr: "a.v + b.v"}}})
+	feed(e, c, "a.v", t0, 1)
+	feed(e, c, "b.v", t0, 1)
+	feed(e, c, "a.v", t0.Add(time.Second), 5) // b.v's reading of that slot is due
+	if got := st.named("p"); len(got) != 1 {
+		t.Fatalf("p = %v before grace, want the first slot only", got)
+	}
+	c.Set(t0.Add(time.Second + Grace))
+	e.Tick()
+	if got := st.named("p"); len(got) != 2 || got[1].Value != 6 {
+		t.Fatalf("p = %v after grace, want 5+1", got)
+	}
+}
+
+// Window functions over a series sampled every 10 s, against values
+// worked out by hand.
+func TestWindowFunctions(t *testing.T) {
+	vals := []float64{10, 20, 30, 20, 40} // at 0, 10, 20, 30, 40 s
+	cases := []struct {
+		expr string
+		want float64
+	}{
+		{`mean(s.v, "1m")`, 24},
+		{`min(s.v, "1m")`, 10},
+		{`max(s.v, "1m")`, 40},
+		{`last(s.v, "1m")`, 40},
+		{`delta(s.v, "1m")`, 30},
+		{`rate(s.v, "1m")`, 30.0 / 40},
+		// trapezoids of 10 s: (15+25+25+30)·10 s = 950 value·s = 950/3600 h
+		{`integral(s.v, "1m")`, 950.0 / 3600},
+		{`count(s.v, "1m")`, 5},
+		// (40-20] s keeps 30, 20, 40
+		{`mean(s.v, "20s")`, 30},
+		{`max(abs(-3), min(2, 7)) + 0 * s.v`, 3},
+		{`if s.v > 30 { 1 } else { 0 }`, 1},
+		{`s.v > 30 ? 2 : 3`, 2},
+	}
+	for _, tc := range cases {
+		st, c := &memStore{}, &fakeClock{}
+		e := newEngine(t, st, c, Options{Derives: []DeriveConfig{{Name: "out", Expr: tc.expr}},
+			Interval: func(string) time.Duration { return 10 * time.Second }})
+		for i, v := range vals {
+			feed(e, c, "s.v", t0.Add(time.Duration(i)*10*time.Second), v)
+		}
+		got := st.named("out")
+		if len(got) == 0 || math.Abs(got[len(got)-1].Value-tc.want) > 1e-12 {
+			t.Errorf("%s = %v, want %g", tc.expr, got, tc.want)
+		}
+	}
+}
+
+// age counts seconds since the newest reading; with the input gone a rule
+// on age still evaluates (that is what it is for).
+func TestAgeOfASilentSeries(t *testing.T) {
+	st, c := &memStore{}, &fakeClock{}
+	e := newEngine(t, st, c, Options{
+		Derives:  []DeriveConfig{{Name: "silence", Expr: `age(pump.flow)`}},
+		Interval: func(string) time.Duration { return time.Second },
+	})
+	feed(e, c, "pump.flow", t0, 1)
+	if got := st.named("silence"); len(got) != 1 || got[0].Value != 0 {
+		t.Fatalf("silence = %v, want 0", got)
+	}
+}
+
+// integral does not bridge a gap longer than max_age: no energy is made up
+// for a time the sensor was not read.
+func TestIntegralSkipsGaps(t *testing.T) {
+	st, c := &memStore{}, &fakeClock{}
+	e := newEngine(t, st, c, Options{Derives: []DeriveConfig{{Name: "e", Expr: `integral(pv.p, "24h")`}},
+		Interval: func(string) time.Duration { return 10 * time.Second }})
+	feed(e, c, "pv.p", t0, 3600)
+	feed(e, c, "pv.p", t0.Add(10*time.Second), 3600)           // 10 s at 3600 W = 10 Wh
+	feed(e, c, "pv.p", t0.Add(1*time.Hour), 3600)              // a gap of an hour: not bridged
+	feed(e, c, "pv.p", t0.Add(time.Hour+10*time.Second), 3600) // another 10 Wh
+	got := st.named("e")
+	if len(got) == 0 || math.Abs(got[len(got)-1].Value-20) > 1e-9 {
+		t.Fatalf("e = %v, want 20 Wh", got)
+	}
+}
+
+func TestCompileErrorsCarryPositions(t *testing.T) {
+	cases := []struct {
+		src       string
+		kind      Kind
+		line, col int
+	}{
+		{"battery.voltage +", Number, 1, 17},
+		{"battery.voltage < 11.8 and )", Bool, 1, 28}, // the unexpected ")"
+		{`mean(battery.voltage, "1 hour")`, Number, 1, 23},
+		{`mean(battery.voltage)`, Number, 1, 1},
+		{`map(1..10, # * 2)`, Number, 1, 6}, // the range operator
+		{"1..1000000000", Number, 1, 2},
+		{"battery.voltage", Bool, 1, 1},
+		{"sqrt(battery.voltage)", Number, 1, 1},
+		{"[1, 2]", Number, 1, 1},
+		{"let x = 1; x", Number, 1, 5}, // the variable
+		{"a.v +\n  * 2", Number, 2, 3},
+	}
+	for _, tc := range cases {
+		_, err := Compile(tc.src, tc.kind)
+		var xe *ExprError
+		if !errors.As(err, &xe) {
+			t.Errorf("%q: err = %v, want an ExprError", tc.src, err)
+			continue
+		}
+		if xe.Line != tc.line || xe.Col != tc.col {
+			t.Errorf("%q: at %d:%d (%s), want %d:%d", tc.src, xe.Line, xe.Col, xe.Msg, tc.line, tc.col)
+		}
+	}
+}
+
+// Series names as written, dots and all, in every place a series goes.
+func TestSeriesNamesAsWritten(t *testing.T) {
+	x, err := Compile(`battery.voltage * battery.current + max(pv.string1.power, "1h") + age(fridge.temp) + mean("pv-2.power", "5m")`, Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := x.Latest; len(got) != 2 || got[0] != "battery.current" || got[1] != "battery.voltage" {
+		t.Errorf("latest = %v", got)
+	}
+	if x.Windows["pv.string1.power"] != time.Hour || x.Windows["pv-2.power"] != 5*time.Minute {
+		t.Errorf("windows = %v", x.Windows)
+	}
+	if len(x.Ages) != 1 || x.Ages[0] != "fridge.temp" {
+		t.Errorf("ages = %v", x.Ages)
+	}
+}
+
+// min_interval spaces results in reading time: 10 s inputs, one result
+// every 30 s.
+func TestDeriveMinInterval(t *testing.T) {
+	st, c := &memStore{}, &fakeClock{}
+	e := newEngine(t, st, c, Options{Derives: []DeriveConfig{{Name: "p", Expr: "a.v * 2", MinInterval: config.D(30 * time.Second)}},
+		Interval: func(string) time.Duration { return 10 * time.Second }})
+	for i := 0; i <= 9; i++ {
+		feed(e, c, "a.v", t0.Add(time.Duration(i)*10*time.Second), float64(i))
+	}
+	got := st.named("p")
+	if len(got) != 4 || got[1].Value != 6 || !got[3].Time.Equal(t0.Add(90*time.Second)) {
+		t.Fatalf("p = %v, want 0, 6, 12, 18 at 0, 30, 60, 90 s", got)
+	}
+}
