@@ -61,7 +61,7 @@ func (a *Agent) Config() *Config {
 }
 
 func (a *Agent) newSampler(list []sensors.Configured) *sensors.Sampler {
-	return sensors.NewSampler(list, a.ring, sensors.SamplerOptions{
+	return sensors.NewSampler(list, a.latest, sensors.SamplerOptions{
 		Log:       a.log.With("component", "sampler"),
 		Synced:    a.sampleSynced,
 		Plausible: clock.Plausible,
@@ -138,9 +138,9 @@ func (a *Agent) applyLocked(next *Config) error {
 	cur, _, _ := a.parts()
 	n := *next
 	next = &n
-	if !reflect.DeepEqual(cur.Device, next.Device) || !reflect.DeepEqual(cur.Buffer, next.Buffer) || cur.Log != next.Log {
-		a.log.Warn("config: [device], [buffer] and [log] changes take effect at the next restart; keeping the running values")
-		next.Device, next.Buffer, next.Log, next.Board = cur.Device, cur.Buffer, cur.Log, cur.Board
+	if !reflect.DeepEqual(cur.Device, next.Device) || !reflect.DeepEqual(cur.Buffer, next.Buffer) || cur.Log != next.Log || cur.HTTP != next.HTTP {
+		a.log.Warn("config: [device], [buffer], [log] and [http] changes take effect at the next restart; keeping the running values")
+		next.Device, next.Buffer, next.Log, next.Board, next.HTTP = cur.Device, cur.Buffer, cur.Log, cur.Board, cur.HTTP
 		if next.MQTT.ClientID == "" || next.MQTT.ClientID == n.Device.ID {
 			next.MQTT.ClientID = cmpOr(cur.MQTT.ClientID, cur.Device.ID)
 		}
