@@ -295,6 +295,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
 	fl.Flush()
 	_, v := s.opts.Latest.Since(^uint64(0))
 	ctx := r.Context()
