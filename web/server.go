@@ -136,6 +136,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/{$}", s.asset("assets/index.html", "text/html; charset=utf-8"))
 	mux.HandleFunc("/app.js", s.asset("assets/app.js", "text/javascript; charset=utf-8"))
+	mux.HandleFunc("/page.css", s.asset("assets/page.css", "text/css; charset=utf-8"))
 	mux.HandleFunc("/uplot.js", s.asset("assets/uplot/uPlot.iife.min.js", "text/javascript; charset=utf-8"))
 	mux.HandleFunc("/uplot.css", s.asset("assets/uplot/uPlot.min.css", "text/css; charset=utf-8"))
 	mux.HandleFunc("/api/state", s.handleState)

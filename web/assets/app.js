@@ -10,6 +10,7 @@
   }
   window.addEventListener("error", function (ev) { recordError(ev.message || ev); });
   window.addEventListener("unhandledrejection", function (ev) { recordError(ev.reason); });
+  document.addEventListener("securitypolicyviolation", function (ev) { recordError("CSP blocked " + ev.blockedURI + " (" + ev.violatedDirective + ")"); });
   var consoleError = console.error;
   console.error = function () { recordError(Array.prototype.join.call(arguments, " ")); consoleError.apply(console, arguments); };
 
@@ -81,6 +82,7 @@
         var v = el("span");
         var b = el("b", "", fmtNum(p.value));
         b.setAttribute("data-value", String(p.value));
+        b.setAttribute("data-ts", p.ts);
         v.appendChild(b);
         v.appendChild(document.createTextNode(" " + p.unit));
         row.appendChild(v);
@@ -140,7 +142,8 @@
       width: w, height: 140, legend: { show: false }, cursor: { show: true },
       scales: { x: { time: true } },
       series: [{}, { stroke: "#1769aa", width: 1.5, points: { show: false } }],
-      axes: [{ size: 30 }, { size: 50 }]
+      hooks: { draw: [countDrawn] },
+      axes: [{ size: 30 }, { size: 70 }]
     }, [s.t.slice(), s.v.slice()], div);
     charts[s.name] = { u: u, t: s.t.slice(), v: s.v.slice() };
   }
@@ -156,17 +159,25 @@
       c.u.setData([c.t, c.v]);
     });
   }
-  // For the browser test: how many pixels each chart's canvas has drawn.
+  // For the browser test: how many pixels each chart drew the first
+  // time it drew; the body says "charts:drawn" once every chart has.
+  function countDrawn(u) {
+    if (u.counted) return;
+    u.counted = true;
+    var c = u.ctx, cv = c.canvas, px = 0;
+    var data = c.getImageData(0, 0, cv.width, cv.height).data;
+    for (var i = 3; i < data.length; i += 4) if (data[i] !== 0) px++;
+    cv.closest(".plot").setAttribute("data-drawn", px);
+    checkDrawn();
+  }
   function checkDrawn() {
-    var n = 0, drawn = 0;
+    var n = 0, counted = 0, drawn = 0;
     Object.keys(charts).forEach(function (k) {
-      var c = charts[k].u.ctx, cv = c.canvas, px = 0;
-      var data = c.getImageData(0, 0, cv.width, cv.height).data;
-      for (var i = 3; i < data.length; i += 4) if (data[i] !== 0) px++;
-      cv.closest(".plot").setAttribute("data-drawn", px);
-      n++; if (px > 0) drawn++;
+      var u = charts[k].u;
+      n++;
+      if (u.counted) { counted++; if (+u.root.parentNode.getAttribute("data-drawn") > 0) drawn++; }
     });
-    document.body.setAttribute("data-plots", n + ":" + drawn);
+    if (counted === n) document.body.setAttribute("data-plots", n + ":" + drawn);
   }
 
   function loadState() {
@@ -189,6 +200,7 @@
     es.addEventListener("state", function (ev) {
       var s = JSON.parse(ev.data);
       state = s; stateAt = Date.now();
+      document.body.setAttribute("data-updates", (+document.body.getAttribute("data-updates") || 0) + 1);
       renderOverview(); renderTiles(); extend(s.points || []);
     });
   }
