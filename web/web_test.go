@@ -496,5 +496,4 @@ func TestLogLines(t *testing.T) {
 	}
 }
 
-
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }

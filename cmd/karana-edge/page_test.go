@@ -492,4 +492,3 @@ func (p *cdpPage) eval(t *testing.T, expr string, out any) {
 type jsonTarget struct{ v any }
 
 func jsonInto(_ *testing.T, v any) jsonTarget { return jsonTarget{v} }
-
