@@ -10,8 +10,10 @@ import (
 	"os/user"
 	"strconv"
 
+	"github.com/BurntSushi/toml"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/karana-energy/karana-edge/agent"
 	"github.com/karana-energy/karana-edge/internal/durable"
 	"github.com/karana-energy/karana-edge/web"
 )
@@ -40,12 +42,18 @@ func cmdPasswd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	path := *file
 	if path == "" {
-		cfg, ok := load(*cfgPath, stderr)
-		if !ok {
+		// Only [http] password_file is read: the config does not pass
+		// check until the file it names exists.
+		cfgFile := agent.ConfigPath(*cfgPath)
+		var c struct {
+			HTTP web.Config `toml:"http"`
+		}
+		if _, err := toml.DecodeFile(cfgFile, &c); err != nil {
+			fmt.Fprintf(stderr, "karana-edge passwd: %v\n", err)
 			return exitConfig
 		}
-		if path = cfg.HTTP.PasswordFile; path == "" {
-			fmt.Fprintf(stderr, "karana-edge passwd: %s has no [http] password_file: set it, or give -file\n", cfg.File)
+		if path = c.HTTP.PasswordFile; path == "" {
+			fmt.Fprintf(stderr, "karana-edge passwd: %s has no [http] password_file: set it, or give -file\n", cfgFile)
 			return exitConfig
 		}
 	}
