@@ -1,11 +1,13 @@
 package web
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"embed"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,7 +17,7 @@ import (
 	"time"
 )
 
-//go:embed assets
+//go:embed assets/index.html assets/app.js assets/page.css assets/uplot/uPlot.min.css assets/uplot/uPlot.iife.min.js.gz
 var assets embed.FS
 
 // SensorInfo is one sensor's tile: the sampler's view of it and, when it
@@ -59,7 +61,7 @@ type Options struct {
 // Server is the running page.
 type Server struct {
 	opts   Options
-	srv    *http.Server
+	loop   *loop
 	ln     net.Listener
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -99,19 +101,10 @@ func Start(opts Options) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.ln, s.cancel = ln, cancel
-	s.srv = &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		// Live updates end with the server: Shutdown waits for handlers.
-		BaseContext: func(net.Listener) context.Context { return ctx },
-		ErrorLog:    slog.NewLogLogger(opts.Log.Handler(), slog.LevelDebug),
-	}
+	s.loop = &loop{ctx: ctx, h: h, log: opts.Log.Warn, conns: map[net.Conn]struct{}{}}
 	go func() {
 		defer close(s.done)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			opts.Log.Error("http: serving stopped", "addr", ln.Addr().String(), "err", err)
-		}
+		s.loop.serve(ln)
 	}()
 	return s, nil
 }
@@ -119,32 +112,37 @@ func Start(opts Options) (*Server, error) {
 // Addr is the address the page is served on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Stop closes the listener and every connection within timeout.
+// Stop closes the listener, tells the handlers to finish (the live
+// updates end), and closes the connections still open after timeout.
 func (s *Server) Stop(timeout time.Duration) {
 	s.cancel()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if err := s.srv.Shutdown(ctx); err != nil {
-		s.srv.Close()
+	s.ln.Close()
+	select {
+	case <-s.done:
+	case <-time.After(timeout):
+		s.loop.closeAll()
+		<-s.done
 	}
-	<-s.done
 }
 
 // Handler is the page's routes, without the login. Only GET and HEAD are
 // served: nothing here changes config or drives an output.
 func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/{$}", s.asset("assets/index.html", "text/html; charset=utf-8"))
-	mux.HandleFunc("/app.js", s.asset("assets/app.js", "text/javascript; charset=utf-8"))
-	mux.HandleFunc("/page.css", s.asset("assets/page.css", "text/css; charset=utf-8"))
-	mux.HandleFunc("/uplot.js", s.asset("assets/uplot/uPlot.iife.min.js", "text/javascript; charset=utf-8"))
-	mux.HandleFunc("/uplot.css", s.asset("assets/uplot/uPlot.min.css", "text/css; charset=utf-8"))
-	mux.HandleFunc("/api/state", s.handleState)
-	mux.HandleFunc("/api/series", s.handleSeries)
-	mux.HandleFunc("/api/events", s.handleEvents)
-	mux.HandleFunc("/api/log", s.handleLog)
-	mux.HandleFunc("/export", s.handleExport)
-	mux.HandleFunc("/metrics", s.handleMetrics)
+	// Exact paths: a map, not http.ServeMux, whose pattern router is
+	// more binary than this page's eleven routes are worth.
+	routes := map[string]http.HandlerFunc{
+		"/":           s.asset("assets/index.html", "text/html; charset=utf-8"),
+		"/app.js":     s.asset("assets/app.js", "text/javascript; charset=utf-8"),
+		"/page.css":   s.asset("assets/page.css", "text/css; charset=utf-8"),
+		"/uplot.js":   s.gzipAsset("assets/uplot/uPlot.iife.min.js.gz", "text/javascript; charset=utf-8"),
+		"/uplot.css":  s.asset("assets/uplot/uPlot.min.css", "text/css; charset=utf-8"),
+		"/api/state":  s.handleState,
+		"/api/series": s.handleSeries,
+		"/api/events": s.handleEvents,
+		"/api/log":    s.handleLog,
+		"/export":     s.handleExport,
+		"/metrics":    s.handleMetrics,
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -156,7 +154,12 @@ func (s *Server) Handler() http.Handler {
 		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
-		mux.ServeHTTP(w, r)
+		route, ok := routes[r.URL.Path]
+		if !ok {
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		route(w, r)
 	})
 }
 
@@ -173,6 +176,53 @@ func (s *Server) asset(name, ctype string) http.HandlerFunc {
 			w.Write(b)
 		}
 	}
+}
+
+// gzipAsset serves an asset embedded gzip-compressed (half the bytes, in
+// the binary and on the link) as is to a client that accepts gzip, and
+// inflated, once, to one that does not.
+func (s *Server) gzipAsset(name, ctype string) http.HandlerFunc {
+	gz, err := assets.ReadFile(name)
+	if err != nil {
+		panic("web: missing embedded asset " + name)
+	}
+	plain := sync.OnceValues(func() ([]byte, error) {
+		zr, err := gzip.NewReader(bytes.NewReader(gz))
+		if err != nil {
+			return nil, err
+		}
+		return io.ReadAll(zr)
+	})
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", ctype)
+		h.Set("Cache-Control", "no-cache")
+		h.Set("Vary", "Accept-Encoding")
+		b := gz
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			h.Set("Content-Encoding", "gzip")
+		} else if b, err = plain(); err != nil {
+			http.Error(w, "web: "+name+": "+err.Error(), http.StatusInternalServerError) // a build mistake
+			return
+		}
+		h.Set("Content-Length", strconv.Itoa(len(b)))
+		if r.Method == http.MethodGet {
+			w.Write(b)
+		}
+	}
+}
+
+// acceptsGzip reads an Accept-Encoding header: gzip listed, and not with
+// q=0.
+func acceptsGzip(ae string) bool {
+	for _, part := range strings.Split(ae, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") || strings.TrimSpace(coding) == "*" {
+			q := strings.ReplaceAll(params, " ", "")
+			return !strings.HasPrefix(q, "q=0") || strings.HasPrefix(q, "q=0.") && strings.Trim(q[4:], "0") != ""
+		}
+	}
+	return false
 }
 
 // state is /api/state and each live update.

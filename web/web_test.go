@@ -3,7 +3,10 @@ package web
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -497,3 +500,53 @@ func TestLogLines(t *testing.T) {
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestAssets: uPlot goes out gzip-compressed to a browser that accepts it
+// and inflated to one that does not, the same bytes either way; and the
+// whole page (what a browser loads before its data) weighs under 200 KB.
+func TestAssets(t *testing.T) {
+	s := &Server{opts: Options{Log: discardLog(), Now: time.Now}}
+	h := s.Handler()
+	get := func(path, ae string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", path, nil)
+		if ae != "" {
+			r.Header.Set("Accept-Encoding", ae)
+		}
+		h.ServeHTTP(w, r)
+		return w
+	}
+	gz := get("/uplot.js", "gzip, deflate, br")
+	plain := get("/uplot.js", "")
+	if gz.Header().Get("Content-Encoding") != "gzip" || plain.Header().Get("Content-Encoding") != "" {
+		t.Fatalf("encodings %q / %q", gz.Header().Get("Content-Encoding"), plain.Header().Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(gz.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inflated, _ := io.ReadAll(zr)
+	// The sha256 of dist/uPlot.iife.min.js in the npm package uplot@1.6.32.
+	const npmSHA256 = "19c8d4c6ad88929a79f4ae49d6f7161566dfd0ba3d15cc495e974f787eb78f1f"
+	if sum := sha256.Sum256(inflated); !bytes.Equal(inflated, plain.Body.Bytes()) || hex.EncodeToString(sum[:]) != npmSHA256 {
+		t.Errorf("uPlot: %d bytes inflated, %d plain, sha256 %x: not npm's file", len(inflated), plain.Body.Len(), sum)
+	}
+	weight := 0
+	for _, p := range []string{"/", "/page.css", "/app.js", "/uplot.js", "/uplot.css"} {
+		w := get(p, "gzip")
+		if w.Code != 200 {
+			t.Errorf("%s: %d", p, w.Code)
+		}
+		weight += w.Body.Len()
+	}
+	t.Logf("page weight: %d bytes (uPlot gzip-compressed)", weight)
+	if weight >= 200_000 {
+		t.Errorf("the page weighs %d bytes; the target is under 200 KB", weight)
+	}
+	for ae, want := range map[string]bool{"gzip": true, "deflate, gzip;q=1.0": true, "gzip;q=0": false, "gzip; q=0.000": false,
+		"gzip;q=0.5": true, "*": true, "identity": false, "": false, "br": false} {
+		if got := acceptsGzip(ae); got != want {
+			t.Errorf("acceptsGzip(%q) = %v", ae, got)
+		}
+	}
+}

@@ -187,20 +187,36 @@ interval = "2s"
 
 	// Every value on the page is the buffer's reading for that series and
 	// time, as `buffer export` (the control socket, another path) gives it.
-	out, err := exec.Command(bin, "buffer", "export", "-config", cfgPath, "-format", "jsonl").Output()
-	if err != nil {
-		t.Fatalf("buffer export: %v", err)
+	// The page shows a reading as it is sampled; the buffer has it after the
+	// next commit (200 ms).
+	key := func(series, ts string) string {
+		t, _ := time.Parse(time.RFC3339Nano, ts)
+		return series + "@" + t.UTC().Format("2006-01-02T15:04:05.000Z")
 	}
 	buffered := map[string]float64{}
-	for line := range strings.Lines(string(out)) {
-		var r struct {
-			Name  string
-			TS    string
-			Value float64
+	waitFor(t, 10*time.Second, "the page's readings in the buffer", func() bool {
+		out, err := exec.Command(bin, "buffer", "export", "-config", cfgPath, "-format", "jsonl").Output()
+		if err != nil {
+			t.Fatalf("buffer export: %v", err)
 		}
-		json.Unmarshal([]byte(line), &r)
-		buffered[r.Name+"@"+r.TS] = r.Value
-	}
+		for line := range strings.Lines(string(out)) {
+			var r struct {
+				Name  string
+				TS    string
+				Value float64
+			}
+			json.Unmarshal([]byte(line), &r)
+			buffered[r.Name+"@"+r.TS] = r.Value
+		}
+		for _, tile := range dom.Tiles {
+			for _, v := range tile.Values {
+				if _, ok := buffered[key(v.Series, v.TS)]; !ok {
+					return false
+				}
+			}
+		}
+		return true
+	})
 	tiles := map[string]int{}
 	for i, tile := range dom.Tiles {
 		tiles[tile.Sensor] = i
@@ -217,12 +233,11 @@ interval = "2s"
 			continue
 		}
 		for _, v := range tile.Values {
-			ts, err := time.Parse(time.RFC3339Nano, v.TS)
-			if err != nil {
+			if _, err := time.Parse(time.RFC3339Nano, v.TS); err != nil {
 				t.Errorf("tile %s: series %s time %q: %v", name, v.Series, v.TS, err)
 				continue
 			}
-			want, ok := buffered[v.Series+"@"+ts.UTC().Format("2006-01-02T15:04:05.000Z")]
+			want, ok := buffered[key(v.Series, v.TS)]
 			got, perr := strconv.ParseFloat(v.Value, 64)
 			if !ok || perr != nil || got != want {
 				t.Errorf("tile %s: %s = %q at %s; the buffer has %v (found %v)", name, v.Series, v.Value, v.TS, want, ok)
@@ -318,10 +333,15 @@ func startBrowser(t *testing.T) *browser {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Its own process group: the browser's renderers and helpers go with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	})
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
