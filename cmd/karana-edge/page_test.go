@@ -161,18 +161,7 @@ interval = "2s"
 		return len(parts) == 3 && parts[0] == "1" && parts[1] != "" && parts[2] != ""
 	})
 
-	var dom struct {
-		Tiles []struct {
-			Sensor string
-			Class  string
-			Text   string
-			Values []struct{ Series, Value, TS string }
-		}
-		Plots  string
-		Drawn  map[string]string
-		Errors string
-		Live   string
-	}
+	var dom pageDOM
 	page.eval(t, `JSON.stringify({
 		tiles: Array.from(document.querySelectorAll("[data-sensor]")).map(t => ({
 			sensor: t.getAttribute("data-sensor"), class: t.className, text: t.textContent,
@@ -187,12 +176,43 @@ interval = "2s"
 
 	// Every value on the page is the buffer's reading for that series and
 	// time, as `buffer export` (the control socket, another path) gives it.
+	buffered := bufferedReadings(t, bin, cfgPath, &dom)
+	checkTiles(t, &dom, buffered, working)
+	var shot struct{ Data string }
+	page.call(t, "Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true}, &shot)
+	png, err := base64.StdEncoding.DecodeString(shot.Data)
+	if err != nil || len(png) < 1000 || string(png[1:4]) != "PNG" {
+		t.Fatalf("screenshot: %d bytes, %v", len(png), err)
+	}
+	os.WriteFile(filepath.Join(t.ArtifactDir(), "page.png"), png, 0o644)
+	if *pagePNG {
+		if err := os.WriteFile(filepath.Join("..", "..", "docs", "page.png"), png, 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, e := range b.problems() {
+		t.Errorf("browser: %s", e)
+	}
+}
+
+type pageDOM struct {
+	Tiles []struct {
+		Sensor string
+		Class  string
+		Text   string
+		Values []struct{ Series, Value, TS string }
+	}
+	Plots  string
+	Drawn  map[string]string
+	Errors string
+	Live   string
+}
+
+// bufferedReadings is the buffer's content by series@ts, as `buffer
+// export` gives it, once it holds every reading the page shows.
+func bufferedReadings(t *testing.T, bin, cfgPath string, dom *pageDOM) map[string]float64 {
 	// The page shows a reading as it is sampled; the buffer has it after the
 	// next commit (200 ms).
-	key := func(series, ts string) string {
-		t, _ := time.Parse(time.RFC3339Nano, ts)
-		return series + "@" + t.UTC().Format("2006-01-02T15:04:05.000Z")
-	}
 	buffered := map[string]float64{}
 	waitFor(t, 10*time.Second, "the page's readings in the buffer", func() bool {
 		out, err := exec.Command(bin, "buffer", "export", "-config", cfgPath, "-format", "jsonl").Output()
@@ -210,13 +230,18 @@ interval = "2s"
 		}
 		for _, tile := range dom.Tiles {
 			for _, v := range tile.Values {
-				if _, ok := buffered[key(v.Series, v.TS)]; !ok {
+				if _, ok := buffered[seriesAt(v.Series, v.TS)]; !ok {
 					return false
 				}
 			}
 		}
 		return true
 	})
+	return buffered
+}
+
+// checkTiles checks the page's tiles, plots and errors.
+func checkTiles(t *testing.T, dom *pageDOM, buffered map[string]float64, working []string) {
 	tiles := map[string]int{}
 	for i, tile := range dom.Tiles {
 		tiles[tile.Sensor] = i
@@ -237,7 +262,7 @@ interval = "2s"
 				t.Errorf("tile %s: series %s time %q: %v", name, v.Series, v.TS, err)
 				continue
 			}
-			want, ok := buffered[key(v.Series, v.TS)]
+			want, ok := buffered[seriesAt(v.Series, v.TS)]
 			got, perr := strconv.ParseFloat(v.Value, 64)
 			if !ok || perr != nil || got != want {
 				t.Errorf("tile %s: %s = %q at %s; the buffer has %v (found %v)", name, v.Series, v.Value, v.TS, want, ok)
@@ -265,21 +290,12 @@ interval = "2s"
 		t.Errorf("page errors %q; live state %q", dom.Errors, dom.Live)
 	}
 
-	var shot struct{ Data string }
-	page.call(t, "Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true}, &shot)
-	png, err := base64.StdEncoding.DecodeString(shot.Data)
-	if err != nil || len(png) < 1000 || string(png[1:4]) != "PNG" {
-		t.Fatalf("screenshot: %d bytes, %v", len(png), err)
-	}
-	os.WriteFile(filepath.Join(t.ArtifactDir(), "page.png"), png, 0o644)
-	if *pagePNG {
-		if err := os.WriteFile(filepath.Join("..", "..", "docs", "page.png"), png, 0o644); err != nil {
-			t.Error(err)
-		}
-	}
-	for _, e := range b.problems() {
-		t.Errorf("browser: %s", e)
-	}
+}
+
+// seriesAt keys a reading by series and time as the export writes it.
+func seriesAt(series, ts string) string {
+	t, _ := time.Parse(time.RFC3339Nano, ts)
+	return series + "@" + t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
 func freeAddr(t *testing.T) string {

@@ -143,7 +143,7 @@
       scales: { x: { time: true } },
       series: [{}, { stroke: "#1769aa", width: 1.5, points: { show: false } }],
       hooks: { draw: [countDrawn] },
-      axes: [{ size: 30 }, { size: 70 }]
+      axes: [{ size: 30 }, { size: 80 }]
     }, [s.t.slice(), s.v.slice()], div);
     charts[s.name] = { u: u, t: s.t.slice(), v: s.v.slice() };
   }
