@@ -80,10 +80,17 @@ func (l *Latest) Since(v uint64) ([]Point, uint64) {
 	return out, l.version
 }
 
-// Changed returns a channel closed at the next Append.
-func (l *Latest) Changed() <-chan struct{} {
+// closed is a channel that is always ready.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// ChangedSince returns a channel that is closed once there are updates
+// after version v (at once when there are already).
+func (l *Latest) ChangedSince(v uint64) <-chan struct{} {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.version > v {
+		return closed
+	}
 	if l.changed == nil {
 		l.changed = make(chan struct{})
 	}

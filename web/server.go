@@ -342,6 +342,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("too many live pages open (at most %d)", maxClients), http.StatusServiceUnavailable)
 		return
 	}
+	// Updates are counted from here: one appended while the headers go
+	// out is sent, not missed.
+	_, v := s.opts.Latest.Since(^uint64(0))
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -350,12 +353,11 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fl.Flush()
-	_, v := s.opts.Latest.Since(^uint64(0))
 	ctx := r.Context()
 	ping := time.NewTicker(keepAlive)
 	defer ping.Stop()
 	for {
-		changed := s.opts.Latest.Changed()
+		changed := s.opts.Latest.ChangedSince(v)
 		select {
 		case <-ctx.Done():
 			return
