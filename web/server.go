@@ -245,6 +245,9 @@ func (s *Server) state(since uint64) (state, uint64) {
 	if s.opts.Sensors != nil {
 		st.Sensors = s.opts.Sensors()
 	}
+	if st.Sensors == nil {
+		st.Sensors = []SensorInfo{} // the page iterates it
+	}
 	names := make([]string, len(st.Sensors))
 	for i := range st.Sensors {
 		names[i] = st.Sensors[i].Name
