@@ -14,6 +14,7 @@ import (
 	"github.com/karana-energy/karana-edge/clock"
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/uplink"
+	"github.com/karana-energy/karana-edge/web"
 )
 
 // BufferFile is the ring's file name inside data_dir.
@@ -64,6 +65,9 @@ type Agent struct {
 	results resultQueue // remote_results.go
 	link    linkState   // link.go: the modem and the link watchdog
 	rules   *rulesHost  // rules.go
+
+	latest *web.Latest // newest value of every series, for the page (http.go)
+	http   httpState
 }
 
 // BuildSensors constructs every enabled sensor of cfg. Drivers open their
@@ -110,6 +114,7 @@ func New(cfg *Config, info Info, log *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	a.ring = ring
+	a.latest = web.NewLatest(ring)
 	ring.SetClock(ringClock())
 	ring.SetStreams(streamNames(cfg))
 
@@ -245,6 +250,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 
 	defer serveControl(ctx, filepath.Join(cfg.Device.DataDir, ControlSocket), a.ring, a.log)()
+	defer a.serveHTTP()()
 
 	stopWatchdog := notifyReady(ctx, a.log, a.maxQuiet(), a.progress)
 	defer stopWatchdog()

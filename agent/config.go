@@ -25,6 +25,7 @@ import (
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/sensors/karana"
 	"github.com/karana-energy/karana-edge/uplink"
+	"github.com/karana-energy/karana-edge/web"
 )
 
 // DefaultConfigPath is used when neither -config nor $KARANA_EDGE_CONFIG is set.
@@ -166,6 +167,8 @@ type Config struct {
 	Derives []rules.DeriveConfig `toml:"derive" remote:"derive"`
 	Rules   []rules.RuleConfig   `toml:"rule" remote:"rule"`
 	Outputs []outputs.Config     `toml:"output" remote:"output"`
+	// HTTP is the technician's page and /metrics (package web).
+	HTTP web.Config `toml:"http" remote:"local,it opens a port on the box and sets its password"`
 
 	// Board is the profile [device] board resolved to: the detected board
 	// for "auto". Sensors' buses and pins are checked against it.

@@ -24,9 +24,9 @@ func NewLogger(c LogConfig, w io.Writer) *slog.Logger {
 		}
 	}
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(withRecent(slog.NewJSONHandler(w, opts), opts.Level))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(withRecent(slog.NewTextHandler(w, opts), opts.Level))
 }
 
 // toJournal reports whether w is the stream systemd connected to the

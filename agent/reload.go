@@ -140,9 +140,9 @@ func (a *Agent) applyLocked(next *Config) error {
 	cur, _, _ := a.parts()
 	n := *next
 	next = &n
-	if !reflect.DeepEqual(cur.Device, next.Device) || !reflect.DeepEqual(cur.Buffer, next.Buffer) || cur.Log != next.Log {
-		a.log.Warn("config: [device], [buffer] and [log] changes take effect at the next restart; keeping the running values")
-		next.Device, next.Buffer, next.Log, next.Board = cur.Device, cur.Buffer, cur.Log, cur.Board
+	if !reflect.DeepEqual(cur.Device, next.Device) || !reflect.DeepEqual(cur.Buffer, next.Buffer) || cur.Log != next.Log || cur.HTTP != next.HTTP {
+		a.log.Warn("config: [device], [buffer], [log] and [http] changes take effect at the next restart; keeping the running values")
+		next.Device, next.Buffer, next.Log, next.Board, next.HTTP = cur.Device, cur.Buffer, cur.Log, cur.Board, cur.HTTP
 		if next.MQTT.ClientID == "" || next.MQTT.ClientID == n.Device.ID {
 			next.MQTT.ClientID = cmpOr(cur.MQTT.ClientID, cur.Device.ID)
 		}

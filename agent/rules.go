@@ -21,12 +21,14 @@ import (
 	"time"
 
 	"github.com/karana-energy/karana-edge/boards"
+	"github.com/karana-energy/karana-edge/buffer"
 	"github.com/karana-energy/karana-edge/config"
 	"github.com/karana-energy/karana-edge/outputs"
 	"github.com/karana-energy/karana-edge/reading"
 	"github.com/karana-energy/karana-edge/rules"
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/sensors/karana"
+	"github.com/karana-energy/karana-edge/web"
 )
 
 // The sections are registered before any init runs (config.go's checks
@@ -340,7 +342,7 @@ func (h *rulesHost) apply(cfg *Config) error {
 	e, err := rules.New(rules.Options{
 		Derives: rc.Derives, Rules: rc.Rules, Outputs: rc.Outputs,
 		Interval: seriesInterval(rc.Intervals),
-		Store:    h.a.ring,
+		Store:    ruleStore{h.a.ring, h.a.latest},
 		Log:      h.log,
 		Synced:   h.a.sampleSynced,
 		Urgent:   h.urgent,
@@ -367,13 +369,29 @@ func (h *rulesHost) current() *rules.Engine {
 	return h.engine
 }
 
-// Append implements sensors.Sink.
+// Append implements sensors.Sink: the sampler's readings go through the
+// engine, which passes them on with what it derives from them.
 func (h *rulesHost) Append(rs []reading.Reading) {
 	if e := h.current(); e != nil {
 		e.Append(rs)
 		return
 	}
-	h.a.ring.Append(rs)
+	h.a.latest.Append(rs)
+}
+
+// ruleStore is the buffer as the engine sees it: what it appends reaches
+// the ring through the page's newest-value table, so derived series,
+// alarms and output switches show there like sensors' readings.
+type ruleStore struct {
+	*buffer.Ring
+	latest *web.Latest
+}
+
+func (s ruleStore) Append(rs []reading.Reading) { s.latest.Append(rs) }
+
+func (s ruleStore) AppendState(rs []reading.Reading, key string, value []byte) {
+	s.Ring.AppendState(rs, key, value)
+	s.latest.Note(rs)
 }
 
 // urgent commits the alarm now, then wakes the streams that match it; off

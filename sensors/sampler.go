@@ -474,7 +474,7 @@ func (s *Sampler) sample(ctx context.Context, r *runner, slot time.Time, onTime 
 		recovered = st.ConsecutiveErrors
 		st.Reads++
 		st.ConsecutiveErrors = 0
-		st.NotFitted = false
+		st.NotFitted, st.TimedOut = false, false
 		st.LastRead = slot
 		st.LastDuration = dur
 	})
@@ -493,6 +493,7 @@ func (s *Sampler) failed(r *runner, slot time.Time, dur time.Duration, err error
 		st.ConsecutiveErrors++
 		k = st.ConsecutiveErrors
 		st.NotFitted = notFitted
+		st.TimedOut = errors.Is(err, context.DeadlineExceeded)
 		st.LastError = err.Error()
 		st.LastErrorTime = slot
 		st.LastDuration = dur

@@ -29,6 +29,8 @@ type SensorStats struct {
 	Overrun bool `json:"overrun"`
 	// NotFitted is true while the sensor reports sensors.ErrNotFitted.
 	NotFitted bool `json:"not_fitted"`
+	// TimedOut is true while the last read failed with its timeout.
+	TimedOut bool `json:"timed_out,omitempty"`
 
 	LastError     string        `json:"last_error,omitempty"`
 	LastErrorTime time.Time     `json:"last_error_time,omitzero"`

@@ -36,6 +36,9 @@ data_dir = %q
 [log]
 level = "warn"
 
+[http]
+listen = %q
+
 [buffer]
 max_bytes = "8MiB"
 commit_interval = "1s"
@@ -97,8 +100,9 @@ func main() {
 	cutFor := flag.Duration("cut-for", 20*time.Second, "how long the link stays down")
 	duration := flag.Duration("duration", 0, "stop after this long (0: run until Ctrl-C)")
 	addr := flag.String("addr", "127.0.0.1:0", "embedded broker listen address")
+	page := flag.String("http", "127.0.0.1:8080", "the technician's page (loopback; \"127.0.0.1:0\" picks a free port)")
 	flag.Parse()
-	if err := run(*period, *cutAt, *cutFor, *duration, *addr, os.Stdout); err != nil {
+	if err := run(*period, *cutAt, *cutFor, *duration, *addr, *page, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "karana-demo:", err)
 		os.Exit(1)
 	}
@@ -179,7 +183,7 @@ func (b *backend) onMessage(topic string, payload []byte) {
 	fmt.Fprintf(b.out, "%s  %-7s seq %6d..%-6d count %4d dropped %d%s%s\n", now, bt.Stream, bt.FirstSeq, bt.LastSeq, bt.Count, bt.Dropped, sample, note)
 }
 
-func run(period, cutAt, cutFor, duration time.Duration, addr string, out io.Writer) error {
+func run(period, cutAt, cutFor, duration time.Duration, addr, page string, out io.Writer) error {
 	broker, err := testbroker.Start(nil, addr)
 	if err != nil {
 		return fmt.Errorf("embedded broker: %w", err)
@@ -194,7 +198,7 @@ func run(period, cutAt, cutFor, duration time.Duration, addr string, out io.Writ
 		return err
 	}
 	defer os.RemoveAll(dir)
-	text := fmt.Sprintf(demoConfig, dir, broker.Addr(), period)
+	text := fmt.Sprintf(demoConfig, dir, page, broker.Addr(), period)
 	cfg, err := agent.ParseConfig("demo.toml", []byte(text))
 	if err != nil {
 		return fmt.Errorf("demo config: %w", err)
@@ -214,7 +218,20 @@ func run(period, cutAt, cutFor, duration time.Duration, addr string, out io.Writ
 	}
 
 	fmt.Fprintf(out, "karana-demo: a simulated box (4 sensors, 1 s) → buffer → MQTT broker on %s\n", broker.Addr())
-	fmt.Fprintf(out, "             batches every %s; the link is cut at +%s for %s. Ctrl-C to stop.\n\n", period, cutAt, cutFor)
+	fmt.Fprintf(out, "             batches every %s; the link is cut at +%s for %s. Ctrl-C to stop.\n", period, cutAt, cutFor)
+	pageShown := make(chan struct{})
+	go func() {
+		defer close(pageShown)
+		// The page starts with Run, a moment from now.
+		for i := 0; i < 100 && ctx.Err() == nil; i++ {
+			if a := a.HTTPAddr(); a != "" {
+				fmt.Fprintf(out, "             the technician's page: http://%s/ (live values, plots, export, /metrics)\n\n", a)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		fmt.Fprintf(out, "             the technician's page did not start (is %s taken? -http picks another address)\n\n", page)
+	}()
 
 	go func() {
 		select {
@@ -237,6 +254,7 @@ func run(period, cutAt, cutFor, duration time.Duration, addr string, out io.Writ
 	}()
 
 	err = a.Run(ctx)
+	<-pageShown
 	be.mu.Lock()
 	defer be.mu.Unlock()
 	fmt.Fprintf(out, "\nbackend received %d readings; gaps without `dropped`: %d; resent batches: %d\n", be.readings, be.gaps, be.dups)

@@ -16,12 +16,12 @@ func TestDemoShowsCutAndDrain(t *testing.T) {
 		t.Skip("runs the demo for ~10 s")
 	}
 	var out syncBuffer
-	err := run(time.Second, 3*time.Second, 3*time.Second, 10*time.Second, "127.0.0.1:0", &out)
+	err := run(time.Second, 3*time.Second, 3*time.Second, 10*time.Second, "127.0.0.1:0", "127.0.0.1:0", &out)
 	text := out.String()
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, text)
 	}
-	for _, want := range []string{"link cut", "link back", "status   online", "gaps without `dropped`: 0"} {
+	for _, want := range []string{"link cut", "link back", "status   online", "gaps without `dropped`: 0", "the technician's page: http://127.0.0.1:"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, text)
 		}

@@ -42,6 +42,7 @@ Usage:
   karana-edge decode  [-batch] [FILE]         a packed payload (gzip/zstd or not) back to JSON lines; stdin without FILE
   karana-edge init    [-root DIR] [-config FILE] [-id ID]  first run: config for the detected board, device key + CSR
   karana-edge sign    -key FILE DOC | -genkey FILE  sign a remote config document (operators' side)
+  karana-edge passwd  [-config FILE] [-file PATH]  the technician's page password (bcrypt hash to [http] password_file)
   karana-edge version
 
 The config file is -config, else $KARANA_EDGE_CONFIG, else /etc/karana-edge/config.toml.
@@ -74,6 +75,8 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 		return cmdDecode(rest, os.Stdin, stdout, stderr)
 	case "sign":
 		return cmdSign(rest, os.Stdin, stdout, stderr)
+	case "passwd":
+		return cmdPasswd(rest, os.Stdin, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "karana-edge %s (commit %s) %s %s/%s\n", versionString(), commitString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
