@@ -62,6 +62,7 @@ type Agent struct {
 
 	remote  remoteState // remote.go
 	results resultQueue // remote_results.go
+	upd     updateState // update.go
 }
 
 // BuildSensors constructs every enabled sensor of cfg. Drivers open their
@@ -227,6 +228,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	ctx, restart := context.WithCancelCause(ctx)
 	defer restart(nil)
 	remoteDone := a.startRemote(ctx, restart)
+	defer a.startUpdate(ctx, restart)()
 	clockDone := make(chan struct{})
 	go func() {
 		defer close(clockDone)

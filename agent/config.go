@@ -21,6 +21,7 @@ import (
 	"github.com/karana-energy/karana-edge/remote"
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/sensors/karana"
+	"github.com/karana-energy/karana-edge/update"
 	"github.com/karana-energy/karana-edge/uplink"
 )
 
@@ -155,6 +156,8 @@ type Config struct {
 	Remote  RemoteConfig          `toml:"remote" remote:"remote"`
 	// Telemetry is the agent's own health as karana.* readings (telemetry.go).
 	Telemetry TelemetryConfig `toml:"telemetry" remote:"telemetry"`
+	// Update is signed self-update (package update; agent/update.go).
+	Update update.Config `toml:"update" remote:"local,who may sign the binary the box runs is decided by the local file alone"`
 
 	// Board is the profile [device] board resolved to: the detected board
 	// for "auto". Sensors' buses and pins are checked against it.
@@ -259,6 +262,7 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 		File:   name,
 
 		Telemetry: DefaultTelemetryConfig(),
+		Update:    update.DefaultConfig(),
 	}
 	var unknown []string
 	for _, key := range root.Keys() {
@@ -421,6 +425,7 @@ func (c *Config) validate(doc *config.Doc) {
 	c.checkBoard(doc)
 	c.checkMQTTFiles(doc)
 	c.checkTopics(doc)
+	c.checkUpdate(doc)
 }
 
 // where names a table and its line for a message.

@@ -81,6 +81,7 @@ func (a *Agent) newUplink(cfg *Config) (*uplink.Uplink, error) {
 		opts.Inbound = a.inbound
 		opts.MaxInbound = max(remote.MaxDocument, MaxCommand)
 	}
+	updateUplinkOptions(&opts, cfg)
 	return uplink.New(cfg.MQTT, allStreams(cfg), a.ring, opts)
 }
 

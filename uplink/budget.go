@@ -197,8 +197,10 @@ func (m *meter) roll() {
 }
 
 // add counts one publish.
-func (m *meter) add(topic string, payload int) {
-	n := wireBytes(topic, payload)
+func (m *meter) add(topic string, payload int) { m.addWire(wireBytes(topic, payload)) }
+
+// addWire counts n bytes on the wire.
+func (m *meter) addWire(n int64) {
 	m.mu.Lock()
 	m.roll()
 	m.dayN += n
