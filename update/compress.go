@@ -37,9 +37,17 @@ func windowFor(n int) int {
 }
 
 // Compress returns bin as one zstd frame; with base, as a delta against it.
-func Compress(bin, base []byte) ([]byte, error) {
+// fast trades ~7% of a full payload's size for 4-5 times less time; a
+// delta is always made at the best level, the only one that finds most of
+// the base (a build that differs in its version string only: 1.8 KB at
+// best, 690 KB at "better", nothing at default, of a 4.6 MB full payload).
+func Compress(bin, base []byte, fast bool) ([]byte, error) {
+	level := zstd.SpeedBestCompression
+	if fast && base == nil {
+		level = zstd.SpeedBetterCompression
+	}
 	opts := []zstd.EOption{
-		zstd.WithEncoderLevel(zstd.SpeedBestCompression),
+		zstd.WithEncoderLevel(level),
 		zstd.WithEncoderConcurrency(1),
 		zstd.WithWindowSize(windowFor(len(bin) + len(base))),
 		zstd.WithEncoderCRC(true),

@@ -62,6 +62,7 @@ type Updater struct {
 	selfSHA string
 	docs    chan []byte
 	session atomic.Uint64
+	refused map[string]bool // documents whose download failed in this run (Run's goroutine only)
 	log     *slog.Logger
 }
 
@@ -90,7 +91,7 @@ func New(o Options) (*Updater, error) {
 	if err != nil {
 		return nil, fmt.Errorf("update: the running binary: %w", err)
 	}
-	return &Updater{o: o, selfSHA: sum, docs: make(chan []byte, 1), log: o.Log}, nil
+	return &Updater{o: o, selfSHA: sum, docs: make(chan []byte, 1), refused: map[string]bool{}, log: o.Log}, nil
 }
 
 func fileSHA(path string) (string, error) {
@@ -193,8 +194,10 @@ func (u *Updater) process(ctx context.Context, env []byte) ([]byte, error) {
 	case st.Trial != nil:
 		u.log.Info("update: a binary is on trial; the document waits for its outcome", "trial", st.Trial.Version, "document", d.Version)
 		return nil, nil
-	case st.Last != nil && st.Last.Version == d.Version && st.Last.SHA256 == d.SHA256 && st.Last.Result != Applied:
+	case st.Last != nil && st.Last.Version == d.Version && st.Last.SHA256 == d.SHA256 && st.Last.Result == RolledBack:
 		return nil, nil // answered already: a retained document comes back at every connect
+	case u.refused[docSum(env)]:
+		return nil, nil // its download failed in this run: not again at every reconnect
 	}
 	p, idx := d.Choose(u.selfSHA), 0
 	for i := range d.Payloads {
@@ -214,11 +217,13 @@ func (u *Updater) process(ctx context.Context, env []byte) ([]byte, error) {
 	case ctx.Err() != nil:
 		return nil, nil // resumed at the next start
 	case err != nil:
+		u.refused[docSum(env)] = true
 		u.clearDownload()
 		u.reject(st, d.Version, d.SHA256, err.Error(), prog.Bytes)
 		return nil, nil
 	}
 	if err := u.install(d, p, prog.Bytes); err != nil {
+		u.refused[docSum(env)] = true
 		u.clearDownload()
 		u.reject(st, d.Version, d.SHA256, "install: "+err.Error(), prog.Bytes)
 	}

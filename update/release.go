@@ -23,6 +23,8 @@ type ReleaseOptions struct {
 	// Bases are earlier builds to make deltas against (the ones running in
 	// the fleet); a delta is kept only when smaller than the full payload.
 	Bases [][]byte
+	// Fast compresses at zstd's default level instead of its best.
+	Fast bool
 }
 
 // Release is a document and the chunks of each of its payloads.
@@ -124,13 +126,13 @@ func NewRelease(bin []byte, o ReleaseOptions) (*Release, error) {
 		root = "karana/updates/" + o.Version + "/" + t.GOOS + "-" + t.GOARCH + t.GOARM
 	}
 	r := &Release{Doc: Document{Kind: Kind, Version: o.Version, Target: t, Size: int64(len(bin)), SHA256: hexSum(sha256.Sum256(bin))}}
-	full, err := Compress(bin, nil)
+	full, err := Compress(bin, nil, o.Fast)
 	if err != nil {
 		return nil, err
 	}
 	r.add(EncZstd, "", root+"/full", full, o.ChunkSize)
 	for _, base := range o.Bases {
-		delta, err := Compress(bin, base)
+		delta, err := Compress(bin, base, o.Fast)
 		if err != nil {
 			return nil, err
 		}

@@ -164,6 +164,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
+	cfg = testAdjust(cfg)
 	log := agent.NewLogger(cfg.Log, stderr)
 	slog.SetDefault(log)
 

@@ -36,6 +36,7 @@ func cmdRelease(args []string, stdout, stderr io.Writer) int {
 	chunk := fs.Int("chunk", update.DefaultChunk, "chunk size in bytes")
 	topic := fs.String("topic", "", "chunk topic root (default karana/updates/<version>/<target>)")
 	out := fs.String("out", "", "output directory (default release-<version>-<target>)")
+	fast := fs.Bool("fast", false, "the full payload at zstd's \"better\" level instead of its best (4-5x quicker, ~7% bigger; deltas always at best)")
 	var bases multiFlag
 	fs.Var(&bases, "base", "a build running in the fleet: also make a delta against it (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -60,7 +61,7 @@ func cmdRelease(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "release:", err)
 		return exitConfig
 	}
-	opts := update.ReleaseOptions{Version: *version, Topic: *topic, ChunkSize: *chunk}
+	opts := update.ReleaseOptions{Version: *version, Topic: *topic, ChunkSize: *chunk, Fast: *fast}
 	for _, b := range bases {
 		old, err := os.ReadFile(b)
 		if err != nil {
