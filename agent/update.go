@@ -27,6 +27,14 @@ import (
 // installed: the daemon stops cleanly and re-executes the launcher.
 var ErrUpdateRestart = errors.New("update installed: restarting into it")
 
+// FaultEnv names the install step at which a test build (-tags
+// karana_testhooks) kills itself with SIGKILL, a power cut at that point:
+// "chunk:N" after the Nth verified chunk, "write" halfway through writing
+// the binary, "rename" after its rename, "installed" after the trial is
+// recorded, "confirm" when the trial is healthy, before it confirms. Other
+// builds ignore it.
+const FaultEnv = "KARANA_EDGE_TEST_FAULT"
+
 // updateState is the agent's self-update side.
 type updateState struct {
 	exec atomic.Bool // Run returned for a re-exec into the update
@@ -139,7 +147,11 @@ func (a *Agent) confirmTrial(ctx context.Context, store *update.Store, up func()
 	}
 	healthy := func() bool {
 		_, s, u := a.parts()
-		return u.Connected() && s.Progress() > 0
+		ok := u.Connected() && s.Progress() > 0
+		if ok && faultHook != nil {
+			faultHook("confirm")
+		}
+		return ok
 	}
 	ok, err := update.Confirm(ctx, store, sum, healthy, confirmPoll)
 	switch {

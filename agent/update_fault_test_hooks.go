@@ -8,14 +8,9 @@ import (
 	"syscall"
 )
 
-// FaultEnv names the install step at which a test build kills itself with
-// SIGKILL ("chunk:N" after the Nth verified chunk; "write", "rename",
-// "installed"): a power cut at that point.
-const FaultEnv = "KARANA_EDGE_TEST_FAULT"
-
 var chunks int
 
-func faultHook(step string) {
+var faultHook = func(step string) {
 	want := os.Getenv(FaultEnv)
 	if want == "" {
 		return

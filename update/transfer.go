@@ -47,7 +47,7 @@ func (u *Updater) fetch(ctx context.Context, d *Document, p *Payload, prog *prog
 	defer part.Close()
 	// Whatever follows the verified chunks was written before a cut and
 	// never verified.
-	if err := part.Truncate(int64(prog.Verified) * int64(p.ChunkSize)); err != nil {
+	if err := part.Truncate(min(int64(prog.Verified)*int64(p.ChunkSize), p.Size)); err != nil {
 		return nil, fmt.Errorf("download: %w", err)
 	}
 	u.log.Info("update: downloading", "version", d.Version, "encoding", p.Encoding, "bytes", p.Size,
@@ -64,6 +64,7 @@ func (u *Updater) fetch(ctx context.Context, d *Document, p *Payload, prog *prog
 		if err := u.waitReady(ctx); err != nil {
 			return nil, err
 		}
+		u.watchSession()
 		i := prog.Verified
 		data, cost, err := u.getChunk(ctx, p, i)
 		prog.Bytes += cost
@@ -119,6 +120,7 @@ func (u *Updater) waitReady(ctx context.Context) error {
 // unsubscribes; it returns the payload and what it cost on the wire.
 func (u *Updater) getChunk(ctx context.Context, p *Payload, i int) ([]byte, int64, error) {
 	l := u.o.Link()
+	sess := l.Session()
 	topic := p.ChunkTopic(i)
 	ch := make(chan []byte, 1)
 	err := l.Subscribe(topic, func(t string, b []byte) {
@@ -142,15 +144,25 @@ func (u *Updater) getChunk(ctx context.Context, p *Payload, i int) ([]byte, int6
 	}()
 	t := time.NewTimer(u.o.ChunkWait)
 	defer t.Stop()
-	select {
-	case b := <-ch:
-		c := publishCost(topic, len(b))
-		l.CountWire(c)
-		return b, cost + c, nil
-	case <-t.C:
-		return nil, cost, fmt.Errorf("%w within %s", errMissing, u.o.ChunkWait)
-	case <-ctx.Done():
-		return nil, cost, ctx.Err()
+	// A subscription dies with its session: a link cut ends the wait at
+	// once, and the chunk is asked for again on the next session.
+	poll := time.NewTicker(200 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		select {
+		case b := <-ch:
+			c := publishCost(topic, len(b))
+			l.CountWire(c)
+			return b, cost + c, nil
+		case <-t.C:
+			return nil, cost, fmt.Errorf("%w within %s", errMissing, u.o.ChunkWait)
+		case <-poll.C:
+			if l.Session() != sess {
+				return nil, cost, errors.New("link cut while waiting for the chunk")
+			}
+		case <-ctx.Done():
+			return nil, cost, ctx.Err()
+		}
 	}
 }
 

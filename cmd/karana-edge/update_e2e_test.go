@@ -58,8 +58,8 @@ func TestUpdateEndToEnd(t *testing.T) {
 	v2 := buildVariant(t, "v2.1.0", "")
 	good := release(t, v1, keyFile, "v2.1.0", v2, v1, 16<<10)
 
-	w := watch(t, m.addr)
-	b := newSBox(t, v1, m.addr, pub)
+	w := watch(t, m.addr, "ubox")
+	b := newSBox(t, "ubox", v1, m.addr, pub)
 	b.run()
 	w.wait(t, "box v1 online", 20*time.Second, func(s update.StateDoc) bool { return s.Running == "v1.0.0" })
 

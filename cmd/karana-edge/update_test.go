@@ -63,6 +63,11 @@ func startMosq(t *testing.T) *mosq {
 	dir := t.TempDir()
 	m := &mosq{t: t, bin: bin, addr: addr, port: port, conf: filepath.Join(dir, "mosquitto.conf"), logPath: filepath.Join(dir, "mosquitto.log")}
 	conf := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest file %s\nlog_type all\n", port, m.logPath)
+	if os.Geteuid() == 0 {
+		// Else it drops to its own user, which cannot write the test's
+		// private temporary directory.
+		conf += "user root\n"
+	}
 	if err := os.WriteFile(m.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -96,12 +101,21 @@ func (m *mosq) stop() {
 	}
 }
 
-// subscribes counts the SUBSCRIBEs Mosquitto logged for topic.
+// term stops Mosquitto with SIGTERM, so that its log file is flushed.
+func (m *mosq) term() {
+	if m.cmd != nil && m.cmd.Process != nil {
+		m.cmd.Process.Signal(syscall.SIGTERM)
+		m.cmd.Wait()
+		m.cmd = nil
+	}
+}
+
+// subscribes counts the SUBSCRIBEs Mosquitto logged for topic (after term).
 func (m *mosq) subscribes(topic string) int {
 	b, _ := os.ReadFile(m.logPath)
 	n := 0
 	for line := range strings.Lines(string(b)) {
-		if strings.HasSuffix(strings.TrimSpace(line), " "+topic+" (QoS 1)") || strings.HasSuffix(strings.TrimSpace(line), "\t"+topic+" (QoS 1)") {
+		if strings.HasSuffix(strings.TrimRight(line, "\n"), "\t"+topic+" (QoS 1)") {
 			n++
 		}
 	}
@@ -145,8 +159,9 @@ func buildVariant(t *testing.T, version, behaviour string) string {
 		buildDir = d
 	}
 	out := filepath.Join(buildDir, "karana-edge-"+key)
-	ld := "-X main.version=" + version + " -X main.testBehaviour=" + behaviour
-	if b, err := exec.Command("go", "build", "-tags", "karana_testhooks", "-ldflags", ld, "-o", out, ".").CombinedOutput(); err != nil {
+	// Stripped like a release: smaller, so releases and installs go faster.
+	ld := "-s -w -X main.version=" + version + " -X main.testBehaviour=" + behaviour
+	if b, err := exec.Command("go", "build", "-trimpath", "-tags", "karana_testhooks", "-ldflags", ld, "-o", out, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", key, err, b)
 	}
 	builds[key] = out
@@ -198,7 +213,7 @@ type sbox struct {
 
 const updateConfig = `
 [device]
-id = "ubox"
+id = %q
 data_dir = %q
 [buffer]
 commit_interval = "100ms"
@@ -221,7 +236,7 @@ name = "raw"
 period = "200ms"
 `
 
-func newSBox(t *testing.T, pkgBin, broker string, pub ed25519.PublicKey) *sbox {
+func newSBox(t *testing.T, id, pkgBin, broker string, pub ed25519.PublicKey) *sbox {
 	t.Helper()
 	dir := t.TempDir()
 	b := &sbox{t: t, dir: dir, done: make(chan struct{})}
@@ -236,7 +251,7 @@ func newSBox(t *testing.T, pkgBin, broker string, pub ed25519.PublicKey) *sbox {
 		t.Fatal(err)
 	}
 	b.cfg = filepath.Join(dir, "config.toml")
-	cfg := fmt.Sprintf(updateConfig, filepath.Join(dir, "data"), broker, base64.StdEncoding.EncodeToString(pub))
+	cfg := fmt.Sprintf(updateConfig, id, filepath.Join(dir, "data"), broker, base64.StdEncoding.EncodeToString(pub))
 	if err := os.WriteFile(b.cfg, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +334,7 @@ type watcher struct {
 	got   *received
 }
 
-func watch(t *testing.T, broker string) *watcher {
+func watch(t *testing.T, broker, id string) *watcher {
 	t.Helper()
 	w := &watcher{got: &received{seqs: map[uint64]int{}}}
 	o := mqtt.NewClientOptions().AddBroker("tcp://" + broker).SetClientID(fmt.Sprintf("watch-%d", time.Now().UnixNano()))
@@ -328,7 +343,7 @@ func watch(t *testing.T, broker string) *watcher {
 		t.Fatalf("watcher connect: %v", tok.Error())
 	}
 	t.Cleanup(func() { c.Disconnect(100) })
-	c.Subscribe("karana/ubox/update/state", 1, func(_ mqtt.Client, m mqtt.Message) {
+	c.Subscribe("karana/"+id+"/update/state", 1, func(_ mqtt.Client, m mqtt.Message) {
 		var st update.StateDoc
 		if json.Unmarshal(m.Payload(), &st) == nil {
 			w.mu.Lock()
@@ -337,7 +352,7 @@ func watch(t *testing.T, broker string) *watcher {
 			w.mu.Unlock()
 		}
 	}).WaitTimeout(5 * time.Second)
-	c.Subscribe("karana/ubox/data/#", 1, func(_ mqtt.Client, m mqtt.Message) {
+	c.Subscribe("karana/"+id+"/data/#", 1, func(_ mqtt.Client, m mqtt.Message) {
 		w.got.onMessage(m.Topic(), m.Payload())
 	}).WaitTimeout(5 * time.Second)
 	return w
@@ -370,16 +385,35 @@ func lastIs(version, result, reason string) func(update.StateDoc) bool {
 
 func genKey(t *testing.T) (string, ed25519.PublicKey) {
 	t.Helper()
-	priv, pubB64, err := remote.GenerateKey()
+	f, pub, err := genKeyFiles(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := filepath.Join(t.TempDir(), "op.key")
+	return f, pub
+}
+
+// genKeyFiles writes a new operator key into dir.
+func genKeyFiles(dir string) (string, ed25519.PublicKey, error) {
+	priv, pubB64, err := remote.GenerateKey()
+	if err != nil {
+		return "", nil, err
+	}
+	f := filepath.Join(dir, "op.key")
 	if err := os.WriteFile(f, priv, 0o600); err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	pub, _ := base64.StdEncoding.DecodeString(pubB64)
-	return f, ed25519.PublicKey(pub)
+	return f, ed25519.PublicKey(pub), nil
+}
+
+// pubKeyOf is the public half of the key in keyFile.
+func pubKeyOf(t *testing.T, keyFile string) ed25519.PublicKey {
+	t.Helper()
+	k, err := remote.ParsePrivateKey(readFile(t, keyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Public().(ed25519.PublicKey)
 }
 
 // binDirEmpty reports whether no update binary is installed.
