@@ -51,9 +51,12 @@ func TestUpdateEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs several binaries")
 	}
+	t.Parallel()
 	m := startMosq(t)
 	keyFile, pub := genKey(t)
 	otherKey, _ := genKey(t)
+	prebuild(t, [2]string{"v1.0.0", ""}, [2]string{"v2.1.0", ""}, [2]string{"v2.0.9", ""},
+		[2]string{"v2.0.1", "exit"}, [2]string{"v2.0.2", "hang"}, [2]string{"v2.0.3", "noconnect"})
 	v1 := buildVariant(t, "v1.0.0", "")
 	v2 := buildVariant(t, "v2.1.0", "")
 	good := release(t, v1, keyFile, "v2.1.0", v2, v1, 16<<10)

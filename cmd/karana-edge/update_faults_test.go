@@ -100,6 +100,7 @@ func TestUpdateResumeAfterLinkCut(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs binaries")
 	}
+	t.Parallel()
 	m := startMosq(t)
 	rel, v1, keyFile := multiChunkRelease(t)
 	pub := pubKeyOf(t, keyFile)
@@ -173,6 +174,7 @@ func TestUpdateSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs binaries")
 	}
+	t.Parallel()
 	m := startMosq(t)
 	rel, v1, keyFile := multiChunkRelease(t)
 	pub := pubKeyOf(t, keyFile)

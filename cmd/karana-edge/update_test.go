@@ -136,36 +136,73 @@ func (m *mosq) pub(t *testing.T, topic string, payload []byte, retained bool) {
 	}
 }
 
-// builds: one per (version, behaviour), made once per test binary run.
+// builds: one per (version, behaviour), made once per test binary run;
+// different variants build concurrently.
 var (
 	buildsMu sync.Mutex
-	builds   = map[string]string{}
+	builds   = map[string]*variantBuild{}
 	buildDir string
 )
 
+type variantBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
 func buildVariant(t *testing.T, version, behaviour string) string {
 	t.Helper()
-	buildsMu.Lock()
-	defer buildsMu.Unlock()
-	key := version + "-" + behaviour
-	if p, ok := builds[key]; ok {
-		return p
+	p, err := buildVariantErr(version, behaviour)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return p
+}
+
+func buildVariantErr(version, behaviour string) (string, error) {
+	key := version + "-" + behaviour
+	buildsMu.Lock()
 	if buildDir == "" {
 		d, err := os.MkdirTemp("", "karana-edge-update-bins-")
 		if err != nil {
-			t.Fatal(err)
+			buildsMu.Unlock()
+			return "", err
 		}
 		buildDir = d
 	}
-	out := filepath.Join(buildDir, "karana-edge-"+key)
-	// Stripped like a release: smaller, so releases and installs go faster.
-	ld := "-s -w -X main.version=" + version + " -X main.testBehaviour=" + behaviour
-	if b, err := exec.Command("go", "build", "-trimpath", "-tags", "karana_testhooks", "-ldflags", ld, "-o", out, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", key, err, b)
+	vb := builds[key]
+	if vb == nil {
+		vb = &variantBuild{}
+		builds[key] = vb
 	}
-	builds[key] = out
-	return out
+	buildsMu.Unlock()
+	vb.once.Do(func() {
+		out := filepath.Join(buildDir, "karana-edge-"+key)
+		// Stripped like a release: smaller, so releases and installs go faster.
+		ld := "-s -w -X main.version=" + version + " -X main.testBehaviour=" + behaviour
+		if b, err := exec.Command("go", "build", "-trimpath", "-tags", "karana_testhooks", "-ldflags", ld, "-o", out, ".").CombinedOutput(); err != nil {
+			vb.err = fmt.Errorf("go build %s: %v\n%s", key, err, b)
+			return
+		}
+		vb.path = out
+	})
+	return vb.path, vb.err
+}
+
+// prebuild builds variants concurrently.
+func prebuild(t *testing.T, variants ...[2]string) {
+	t.Helper()
+	errs := make([]error, len(variants))
+	var wg sync.WaitGroup
+	for i, v := range variants {
+		wg.Go(func() { _, errs[i] = buildVariantErr(v[0], v[1]) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // release runs `karana-edge release` (the real CLI) and returns its
