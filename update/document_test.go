@@ -91,7 +91,7 @@ func TestReleaseSignOpenAccept(t *testing.T) {
 	pub, priv := newKey(t)
 	old := fakeBinary(t, "v1.0.0")
 	bin := fakeBinary(t, "v1.1.0")
-	rel, err := NewRelease(bin, ReleaseOptions{Version: "v1.1.0", ChunkSize: 64 << 10, Bases: [][]byte{old}})
+	rel, err := NewRelease(bin, ReleaseOptions{Version: "v1.1.0", ChunkSize: 64 << 10, Bases: [][]byte{old}, Fast: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,3 +204,5 @@ func TestChunkWire(t *testing.T) {
 		t.Errorf("publishCost = %d, want %d", got, 1+2+207+4)
 	}
 }
+
+func hexSumBytes(b []byte) string { return hexSum(sha256.Sum256(b)) }
