@@ -49,7 +49,11 @@ func (f *fakeLink) Publish(topic string, b []byte, _ bool) error {
 	f.mu.Unlock()
 	return nil
 }
-func (f *fakeLink) set(ready bool, why string) { f.mu.Lock(); f.ready, f.why = ready, why; f.mu.Unlock() }
+func (f *fakeLink) set(ready bool, why string) {
+	f.mu.Lock()
+	f.ready, f.why = ready, why
+	f.mu.Unlock()
+}
 func (f *fakeLink) subCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
