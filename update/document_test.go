@@ -103,7 +103,20 @@ func TestReleaseSignOpenAccept(t *testing.T) {
 	if len(d.Payloads) != 2 || d.Payloads[1].Encoding != EncZstdDelta || d.Payloads[1].Size >= d.Payloads[0].Size {
 		t.Fatalf("want a full payload and a smaller delta, got %+v", d.Payloads)
 	}
-	// Each chunk hash is the SHA-256 of the chunk bytes.
+	checkPayloads(t, rel, bin, old)
+
+	env, err := Sign(priv, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAccept(t, env, pub, d)
+}
+
+// checkPayloads: each chunk hash is the SHA-256 of the chunk bytes, and
+// each payload gives the binary back.
+func checkPayloads(t *testing.T, rel *Release, bin, old []byte) {
+	t.Helper()
+	d := &rel.Doc
 	for i, p := range d.Payloads {
 		joined := bytes.Join(rel.Chunks[i], nil)
 		if int64(len(joined)) != p.Size {
@@ -128,10 +141,11 @@ func TestReleaseSignOpenAccept(t *testing.T) {
 		t.Error("delta decoded against the wrong base")
 	}
 
-	env, err := Sign(priv, d)
-	if err != nil {
-		t.Fatal(err)
-	}
+}
+
+// checkAccept: what a box accepts of the signed document env.
+func checkAccept(t *testing.T, env []byte, pub ed25519.PublicKey, d *Document) {
+	t.Helper()
 	got, err := Open(env, pub)
 	if err != nil {
 		t.Fatal(err)
