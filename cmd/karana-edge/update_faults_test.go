@@ -202,8 +202,8 @@ func TestUpdateSIGKILL(t *testing.T) {
 			if !strings.Contains(log, "TEST FAULT: SIGKILL at "+step) {
 				t.Fatalf("the fault %s never fired", step)
 			}
-			if b.starts < 2 {
-				t.Errorf("%d starts: the SIGKILL did not restart the box", b.starts)
+			if n := b.startCount(); n < 2 {
+				t.Errorf("%d starts: the SIGKILL did not restart the box", n)
 			}
 			b.checkSeqs(t, w)
 		})

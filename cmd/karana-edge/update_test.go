@@ -315,10 +315,11 @@ func (b *sbox) run() {
 				return
 			}
 			b.starts++
+			n := b.starts
 			cmd := exec.Command(b.bin, "run", "-config", b.cfg)
 			cmd.Env = os.Environ()
 			if b.extra != nil {
-				cmd.Env = append(cmd.Env, b.extra(b.starts)...)
+				cmd.Env = append(cmd.Env, b.extra(n)...)
 			}
 			cmd.Stdout, cmd.Stderr = b.log, b.log
 			err := cmd.Start()
@@ -329,10 +330,17 @@ func (b *sbox) run() {
 				return
 			}
 			err = cmd.Wait()
-			fmt.Fprintf(b.log, "=== supervisor: start %d ended: %v\n", b.starts, err)
+			fmt.Fprintf(b.log, "=== supervisor: start %d ended: %v\n", n, err)
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()
+}
+
+// startCount is how many times the supervisor started the box.
+func (b *sbox) startCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.starts
 }
 
 // kill sends sig to the running process.
@@ -494,5 +502,5 @@ func (b *sbox) checkSeqs(t *testing.T, w *watcher) {
 		t.Errorf("%d readings up to the cursor %d never reached the broker (first %v); dropped announced %d, buffer dropped %d",
 			len(missing), cursor, missing[:min(10, len(missing))], w.got.dropped, st.DroppedTotal)
 	}
-	t.Logf("seq 1..%d all delivered across %d starts (last committed %d)", cursor, b.starts, st.LastSeq)
+	t.Logf("seq 1..%d all delivered across %d starts (last committed %d)", cursor, b.startCount(), st.LastSeq)
 }
