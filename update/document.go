@@ -269,5 +269,15 @@ func (d *Document) Choose(runningSHA string) *Payload {
 	return best
 }
 
+// index is p's position in d.Payloads.
+func (d *Document) index(p *Payload) int {
+	for i := range d.Payloads {
+		if &d.Payloads[i] == p {
+			return i
+		}
+	}
+	return 0
+}
+
 // hexSum is the lowercase hex SHA-256 of b's digest.
 func hexSum(sum [32]byte) string { return hex.EncodeToString(sum[:]) }

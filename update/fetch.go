@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -94,12 +95,19 @@ func New(o Options) (*Updater, error) {
 	return &Updater{o: o, selfSHA: sum, docs: make(chan []byte, 1), refused: map[string]bool{}, log: o.Log}, nil
 }
 
+// fileSHA hashes a file as it streams: the binary is ~12 MB, and reading
+// it whole at every start would grow the daemon's heap by as much.
 func fileSHA(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
-	return hexSum(sha256.Sum256(b)), nil
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return hexSum([32]byte(h.Sum(nil))), nil
 }
 
 // errSuperseded stops a download when a different document arrives.
@@ -111,7 +119,7 @@ func (u *Updater) Run(ctx context.Context) {
 	if env, err := os.ReadFile(u.o.Store.Path(DownloadDoc)); err == nil {
 		u.offer(env)
 	}
-	tick := time.NewTicker(250 * time.Millisecond)
+	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for ctx.Err() == nil {
 		u.watchSession()
@@ -199,13 +207,8 @@ func (u *Updater) process(ctx context.Context, env []byte) ([]byte, error) {
 	case u.refused[docSum(env)]:
 		return nil, nil // its download failed in this run: not again at every reconnect
 	}
-	p, idx := d.Choose(u.selfSHA), 0
-	for i := range d.Payloads {
-		if &d.Payloads[i] == p {
-			idx = i
-		}
-	}
-	prog, err := u.startDownload(env, idx)
+	p := d.Choose(u.selfSHA)
+	prog, err := u.startDownload(env, d.index(p))
 	if err != nil {
 		u.log.Error("update: download not started", "version", d.Version, "err", err)
 		return nil, nil

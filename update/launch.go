@@ -1,9 +1,7 @@
 package update
 
 import (
-	"crypto/sha256"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -180,16 +178,11 @@ func packageWins(pkg, self string, b Binary) bool {
 
 // verifyFile checks path's SHA-256.
 func verifyFile(path, sum string) error {
-	f, err := os.Open(path)
+	got, err := fileSHA(path)
 	if err != nil {
 		return fmt.Errorf("self-updated binary: %w", err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return fmt.Errorf("self-updated binary %s: %w", path, err)
-	}
-	if got := hexSum([32]byte(h.Sum(nil))); got != sum {
+	if got != sum {
 		return fmt.Errorf("self-updated binary %s: SHA-256 %s, installed as %s (damaged on the card)", path, got, sum)
 	}
 	return nil
