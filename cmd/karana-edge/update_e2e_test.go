@@ -56,7 +56,7 @@ func TestUpdateEndToEnd(t *testing.T) {
 	keyFile, pub := genKey(t)
 	otherKey, _ := genKey(t)
 	prebuild(t, [2]string{"v1.0.0", ""}, [2]string{"v2.1.0", ""}, [2]string{"v2.0.9", ""},
-		[2]string{"v2.0.1", "exit"}, [2]string{"v2.0.2", "hang"}, [2]string{"v2.0.3", "noconnect"})
+		[2]string{"v2.0.1", "exit"}, [2]string{"v2.0.2", "hang"}, [2]string{"v2.0.3", "noconnect"}, [2]string{"v3.0.0", ""})
 	v1 := buildVariant(t, "v1.0.0", "")
 	v2 := buildVariant(t, "v2.1.0", "")
 	good := release(t, v1, keyFile, "v2.1.0", v2, v1, 16<<10)
@@ -132,6 +132,22 @@ func TestUpdateEndToEnd(t *testing.T) {
 	// nothing.
 	b.kill(syscall.SIGTERM)
 	w.wait(t, "v2.1.0 after a restart", 20*time.Second, func(s update.StateDoc) bool { return s.Running == "v2.1.0" && s.From == "update" })
+
+	// A dpkg upgrade to v3.0.0 (new file renamed over the old, then the
+	// postinst's restart) wins over the self-update.
+	pkg := readFile(t, buildVariant(t, "v3.0.0", ""))
+	tmp := b.bin + ".dpkg-new"
+	if err := os.WriteFile(tmp, pkg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, b.bin); err != nil {
+		t.Fatal(err)
+	}
+	b.kill(syscall.SIGTERM)
+	w.wait(t, "the package v3.0.0 runs", 20*time.Second, func(s update.StateDoc) bool { return s.Running == "v3.0.0" && s.From == "package" })
+	if bins := b.binaries(); len(bins) != 0 {
+		t.Errorf("the self-update was not forgotten after the package took over: %v", bins)
+	}
 	b.checkSeqs(t, w)
 }
 
