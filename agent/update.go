@@ -91,7 +91,7 @@ func (a *Agent) startUpdate(ctx context.Context, restart context.CancelCauseFunc
 	var up *update.Updater
 	var upMu sync.Mutex
 	if cfg.Update.Enabled {
-		u, err := a.newUpdater(cfg, store, role, restart)
+		u, err := a.newUpdater(ctx, cfg, store, role, restart)
 		if err != nil {
 			a.log.Error("update: not started", "err", err)
 		} else {
@@ -107,7 +107,7 @@ func (a *Agent) startUpdate(ctx context.Context, restart context.CancelCauseFunc
 	return wg.Wait
 }
 
-func (a *Agent) newUpdater(cfg *Config, store *update.Store, role string, restart context.CancelCauseFunc) (*update.Updater, error) {
+func (a *Agent) newUpdater(ctx context.Context, cfg *Config, store *update.Store, role string, restart context.CancelCauseFunc) (*update.Updater, error) {
 	// The key comes from the local file alone: a remote document that may
 	// set [remote] must not thereby choose who signs binaries.
 	local, err := LoadConfig(cfg.File)
@@ -130,8 +130,12 @@ func (a *Agent) newUpdater(cfg *Config, store *update.Store, role string, restar
 		Link:       func() update.Link { return link },
 		Role:       role,
 		Installed: func() {
-			a.upd.exec.Store(true)
-			restart(ErrUpdateRestart)
+			// Installed while stopping (SIGTERM): the next start runs the
+			// trial; re-executing now would defy systemd's stop.
+			if ctx.Err() == nil {
+				a.upd.exec.Store(true)
+				restart(ErrUpdateRestart)
+			}
 		},
 		Fault: faultHook,
 		Log:   a.log.With("component", "update"),
