@@ -195,7 +195,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		log.Error("stopped with error", "err", err)
 		return exitFailure
 	}
-	if a.ExecUpdate() {
+	if a.ExecUpdate() && ctx.Err() == nil { // not when systemd is stopping us
 		log.Error("update installed but not started; systemd's restart will", "err", update.Reexec(os.Args))
 		return exitFailure
 	}
