@@ -97,7 +97,10 @@ func TestUpdateEndToEnd(t *testing.T) {
 		m.publishRelease(t, rel, "chunks")
 		start := time.Now()
 		m.publishRelease(t, rel, "doc", "karana/ubox")
-		st := w.wait(t, c.behaviour+" rolled back", 40*time.Second, func(s update.StateDoc) bool {
+		// The stated time: confirm_timeout (4 s) and the guard's 10 s grace
+		// after its SIGTERM, plus a download and two restarts; the bound is
+		// a failure guard, the log line gives the time taken.
+		st := w.wait(t, c.behaviour+" rolled back", 25*time.Second, func(s update.StateDoc) bool {
 			return lastIs(c.version, update.RolledBack, c.reason)(s) && s.Running == "v1.0.0"
 		})
 		t.Logf("%s (%s): rolled back after %s: %s", c.version, c.behaviour, time.Since(start).Round(100*time.Millisecond), st.Last.Reason)
