@@ -197,7 +197,11 @@ func (u *Updater) process(ctx context.Context, env []byte) ([]byte, error) {
 		u.clearDownload()
 		return nil, nil
 	case err != nil:
-		u.reject(st, "", docSum(env), err.Error(), 0)
+		version := "" // unknown when the signature does not verify
+		if d != nil {
+			version = d.Version
+		}
+		u.reject(st, version, docSum(env), err.Error(), 0)
 		return nil, nil
 	case st.Trial != nil:
 		u.log.Info("update: a binary is on trial; the document waits for its outcome", "trial", st.Trial.Version, "document", d.Version)
