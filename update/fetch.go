@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,6 +65,8 @@ type Updater struct {
 	docs    chan []byte
 	session atomic.Uint64
 	refused map[string]bool // documents whose download failed in this run (Run's goroutine only)
+	pubMu   sync.Mutex
+	lastPub []byte // the last state document the broker took
 	log     *slog.Logger
 }
 
@@ -167,7 +170,7 @@ func (u *Updater) watchSession() {
 		return
 	}
 	u.session.Store(s)
-	u.PublishState()
+	u.publishState(false)
 }
 
 // handle takes one signed document through verification, download and

@@ -1,6 +1,7 @@
 package update
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -147,15 +148,30 @@ func (u *Updater) State() StateDoc {
 
 // PublishState publishes the state document (retained) in the background;
 // a failure waits for the next session, which publishes it again.
-func (u *Updater) PublishState() {
+func (u *Updater) PublishState() { u.publishState(true) }
+
+// publishState publishes the state, or with always false only when it
+// differs from the last one the broker took: the broker retains it, and a
+// flapping metered link must not pay for the same document at every
+// reconnect.
+func (u *Updater) publishState(always bool) {
 	b, err := json.Marshal(u.State())
 	if err != nil {
+		return
+	}
+	u.pubMu.Lock()
+	same := bytes.Equal(b, u.lastPub)
+	u.pubMu.Unlock()
+	if same && !always {
 		return
 	}
 	l := u.o.Link()
 	go func() {
 		if err := l.Publish(u.o.StateTopic, b, true); err == nil {
 			l.CountWire(publishCost(u.o.StateTopic, len(b)))
+			u.pubMu.Lock()
+			u.lastPub = b
+			u.pubMu.Unlock()
 		}
 	}()
 }
