@@ -99,6 +99,14 @@ func (a *Agent) startUpdate(ctx context.Context, restart context.CancelCauseFunc
 			wg.Go(func() { u.Run(ctx) })
 		}
 	}
+	if role == update.RoleCurrent {
+		wg.Go(func() {
+			producing := func() bool { _, s, _ := a.parts(); return s.Progress() > 0 }
+			if err := update.Healthy(ctx, store, producing, time.Second); err != nil {
+				a.log.Error("update: healthy start not recorded", "err", err)
+			}
+		})
+	}
 	if role == update.RoleTrial {
 		wg.Go(func() {
 			a.confirmTrial(ctx, store, func() *update.Updater { upMu.Lock(); defer upMu.Unlock(); return up })

@@ -199,6 +199,7 @@ func Confirm(ctx context.Context, s *Store, selfSHA string, healthy func() bool,
 			}
 			t := st.Trial
 			st.Current = &Binary{Version: t.Version, SHA256: t.SHA256, Path: t.Path, Installed: t.Installed}
+			st.CurrentStarts = 0
 			st.Last = &Result{Version: t.Version, SHA256: t.SHA256, Result: Applied, At: time.Now().UTC(), Bytes: t.Bytes}
 			st.Trial = nil
 			ok = true
@@ -210,6 +211,24 @@ func Confirm(ctx context.Context, s *Store, selfSHA string, healthy func() bool,
 		}
 		return ok, err
 	}
+}
+
+// Healthy is the confirmed self-update's side: once healthy() holds (the
+// sampler produces readings), its count of failed starts goes back to 0.
+func Healthy(ctx context.Context, s *Store, healthy func() bool, poll time.Duration) error {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for !healthy() {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+	return s.Update(func(st *State) error {
+		st.CurrentStarts = 0
+		return nil
+	})
 }
 
 // SelfSHA is the SHA-256 of the running binary.

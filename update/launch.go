@@ -151,6 +151,14 @@ func choose(st *State, o LaunchOptions, self string, log *slog.Logger) (*Binary,
 			st.Current = nil
 			return nil, "", 0
 		}
+		if st.CurrentStarts >= MaxCurrentStarts {
+			st.Last = &Result{Version: c.Version, SHA256: c.SHA256, Result: RolledBack, At: time.Now().UTC(),
+				Reason: fmt.Sprintf("started %d times in a row without producing readings; the package runs", st.CurrentStarts)}
+			log.Error("update launcher: the self-updated binary keeps failing; running the packaged one", "version", c.Version, "starts", st.CurrentStarts)
+			st.Current, st.CurrentStarts = nil, 0
+			return nil, "", 0
+		}
+		st.CurrentStarts++
 		b := *c
 		return &b, RoleCurrent, 0
 	}

@@ -36,6 +36,18 @@ func TestChoose(t *testing.T) {
 		t.Fatalf("after 3 starts: %v %s, state %+v %+v: want the previous binary and a rollback", b, role, st.Trial, st.Last)
 	}
 
+	// A confirmed self-update that keeps failing to start gives way to
+	// the package after MaxCurrentStarts starts without readings.
+	st = &State{Current: &cur}
+	for n := 1; n <= MaxCurrentStarts; n++ {
+		if b, role, _ := choose(st, o, self, discard); b == nil || role != RoleCurrent || st.CurrentStarts != n {
+			t.Fatalf("start %d of the self-update: %v %s, count %d", n, b, role, st.CurrentStarts)
+		}
+	}
+	if b, _, _ := choose(st, o, self, discard); b != nil || st.Current != nil || st.Last == nil || st.Last.Result != RolledBack {
+		t.Fatalf("after %d failed starts the self-update still ran: %v, last %+v", MaxCurrentStarts, b, st.Last)
+	}
+
 	// A trial whose file was damaged is rolled back at once.
 	os.WriteFile(trial.Path, []byte("bit rot"), 0o755)
 	st = &State{Trial: &Trial{Binary: trial}}

@@ -70,7 +70,15 @@ type State struct {
 	Current *Binary `json:"current,omitempty"`
 	Trial   *Trial  `json:"trial,omitempty"`
 	Last    *Result `json:"last,omitempty"`
+	// CurrentStarts counts starts of Current since it last produced
+	// readings: a confirmed binary that crash-loops later (the card, a
+	// changed config) gives way to the package after MaxCurrentStarts.
+	CurrentStarts int `json:"current_starts,omitempty"`
 }
+
+// MaxCurrentStarts is how many starts in a row a confirmed self-update may
+// take without producing readings before the package runs instead.
+const MaxCurrentStarts = 10
 
 // Store is the update directory of one data dir.
 type Store struct{ dir string }
