@@ -9,17 +9,24 @@ import (
 	"time"
 )
 
-// TestChoose: which binary a start runs, and what the launcher writes.
-func TestChoose(t *testing.T) {
+// chooseFixture is a packaged binary, a confirmed self-update and a trial.
+func chooseFixture(t *testing.T) (self string, cur, trial Binary) {
+	t.Helper()
 	dir := t.TempDir()
-	self := filepath.Join(dir, "usr-bin-karana-edge")
+	self = filepath.Join(dir, "usr-bin-karana-edge")
 	os.WriteFile(self, []byte("package"), 0o755)
 	bin := func(name, version string) Binary {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte(name), 0o755)
 		return Binary{Version: version, SHA256: hexSumBytes([]byte(name)), Path: p, Installed: time.Now().Add(-time.Hour)}
 	}
-	cur, trial := bin("cur", "v1.1.0"), bin("trial", "v1.2.0")
+	return self, bin("cur", "v1.1.0"), bin("trial", "v1.2.0")
+}
+
+// TestChooseTrial: a trial runs, counted, until MaxStarts starts without a
+// confirm, then the previous binary; a damaged one not at all.
+func TestChooseTrial(t *testing.T) {
+	self, cur, trial := chooseFixture(t)
 	o := LaunchOptions{Version: "v1.0.0", MaxStarts: 3}
 
 	// A trial runs, counted, until MaxStarts starts without a confirm.
@@ -36,9 +43,21 @@ func TestChoose(t *testing.T) {
 		t.Fatalf("after 3 starts: %v %s, state %+v %+v: want the previous binary and a rollback", b, role, st.Trial, st.Last)
 	}
 
-	// A confirmed self-update that keeps failing to start gives way to
-	// the package after MaxCurrentStarts starts without readings.
-	st = &State{Current: &cur}
+	// A trial whose file was damaged is rolled back at once.
+	os.WriteFile(trial.Path, []byte("bit rot"), 0o755)
+	st = &State{Trial: &Trial{Binary: trial}}
+	if b, _, _ := choose(st, o, self, discard); b != nil || st.Last == nil || !strings.Contains(st.Last.Reason, "SHA-256") {
+		t.Fatalf("damaged trial: ran %v, last %+v", b, st.Last)
+	}
+}
+
+// TestChooseCurrent: a confirmed self-update that keeps failing to start
+// gives way to the package after MaxCurrentStarts starts without readings;
+// a package of the same or a newer version wins over it.
+func TestChooseCurrent(t *testing.T) {
+	self, cur, _ := chooseFixture(t)
+	o := LaunchOptions{Version: "v1.0.0", MaxStarts: 3}
+	st := &State{Current: &cur}
 	for n := 1; n <= MaxCurrentStarts; n++ {
 		if b, role, _ := choose(st, o, self, discard); b == nil || role != RoleCurrent || st.CurrentStarts != n {
 			t.Fatalf("start %d of the self-update: %v %s, count %d", n, b, role, st.CurrentStarts)
@@ -46,13 +65,6 @@ func TestChoose(t *testing.T) {
 	}
 	if b, _, _ := choose(st, o, self, discard); b != nil || st.Current != nil || st.Last == nil || st.Last.Result != RolledBack {
 		t.Fatalf("after %d failed starts the self-update still ran: %v, last %+v", MaxCurrentStarts, b, st.Last)
-	}
-
-	// A trial whose file was damaged is rolled back at once.
-	os.WriteFile(trial.Path, []byte("bit rot"), 0o755)
-	st = &State{Trial: &Trial{Binary: trial}}
-	if b, _, _ := choose(st, o, self, discard); b != nil || st.Last == nil || !strings.Contains(st.Last.Reason, "SHA-256") {
-		t.Fatalf("damaged trial: ran %v, last %+v", b, st.Last)
 	}
 
 	// A package of the same or a newer version wins over the self-update
