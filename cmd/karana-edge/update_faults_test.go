@@ -22,6 +22,7 @@ var (
 	multiRel  string
 	multiV1   string
 	multiKey  string
+	multiDir  string
 )
 
 func multiChunkRelease(t *testing.T) (rel, v1, keyFile string) {
@@ -33,6 +34,9 @@ func multiChunkRelease(t *testing.T) (rel, v1, keyFile string) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		buildsMu.Lock()
+		multiDir = dir
+		buildsMu.Unlock()
 		priv, _, err := genKeyFiles(dir)
 		if err != nil {
 			t.Fatal(err)

@@ -189,6 +189,23 @@ func buildVariantErr(version, behaviour string) (string, error) {
 	return vb.path, vb.err
 }
 
+// sharedTempDirs are the directories made for the whole package run.
+func sharedTempDirs() []string {
+	buildsMu.Lock()
+	defer buildsMu.Unlock()
+	dirs := []string{buildDir, multiDir}
+	if binPath != "" {
+		dirs = append(dirs, filepath.Dir(binPath)) // crash_test.go's build
+	}
+	var out []string
+	for _, d := range dirs {
+		if d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // prebuild builds variants concurrently.
 func prebuild(t *testing.T, variants ...[2]string) {
 	t.Helper()
