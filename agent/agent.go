@@ -68,6 +68,7 @@ type Agent struct {
 
 	latest *web.Latest // newest value of every series, for the page (http.go)
 	http   httpState
+	upd    updateState // update.go
 }
 
 // BuildSensors constructs every enabled sensor of cfg. Drivers open their
@@ -243,6 +244,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	remoteDone := a.startRemote(ctx, restart)
 	linkDone := a.startLink(ctx)
 	go a.rules.run(ctx)
+	defer a.startUpdate(ctx, restart)()
 	clockDone := make(chan struct{})
 	go func() {
 		defer close(clockDone)

@@ -24,6 +24,7 @@ import (
 	"github.com/karana-energy/karana-edge/rules"
 	"github.com/karana-energy/karana-edge/sensors"
 	"github.com/karana-energy/karana-edge/sensors/karana"
+	"github.com/karana-energy/karana-edge/update"
 	"github.com/karana-energy/karana-edge/uplink"
 	"github.com/karana-energy/karana-edge/web"
 )
@@ -169,6 +170,8 @@ type Config struct {
 	Outputs []outputs.Config     `toml:"output" remote:"output"`
 	// HTTP is the technician's page and /metrics (package web).
 	HTTP web.Config `toml:"http" remote:"local,it opens a port on the box and sets its password"`
+	// Update is signed self-update (package update; agent/update.go).
+	Update update.Config `toml:"update" remote:"local,who may sign the binary the box runs is decided by the local file alone"`
 
 	// Board is the profile [device] board resolved to: the detected board
 	// for "auto". Sensors' buses and pins are checked against it.
@@ -274,6 +277,7 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 
 		Telemetry: DefaultTelemetryConfig(),
 		Link:      linkwatch.DefaultConfig(),
+		Update:    update.DefaultConfig(),
 	}
 	var unknown []string
 	for _, key := range root.Keys() {
@@ -437,6 +441,7 @@ func (c *Config) validate(doc *config.Doc) {
 	c.checkMQTTFiles(doc)
 	c.checkTopics(doc)
 	c.checkRules(doc)
+	c.checkUpdate(doc)
 }
 
 // where names a table and its line for a message.

@@ -81,7 +81,7 @@ func TestConfigSectionsFromStruct(t *testing.T) {
 			order = append(order, strings.TrimSpace(line))
 		}
 	}
-	want := []string{"[device]", "[log]", "[buffer]", "[mqtt]", "[remote]", "[telemetry]", "[link]", "[http]", "[[sensor]]", "[[stream]]"}
+	want := []string{"[device]", "[log]", "[buffer]", "[mqtt]", "[remote]", "[telemetry]", "[link]", "[http]", "[update]", "[[sensor]]", "[[stream]]"}
 	if !reflect.DeepEqual(order, want) {
 		t.Errorf("check prints the sections %v, want %v", order, want)
 	}

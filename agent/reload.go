@@ -83,6 +83,7 @@ func (a *Agent) newUplink(cfg *Config) (*uplink.Uplink, error) {
 		opts.InboundRetained = a.inboundRetained
 		opts.MaxInbound = max(remote.MaxDocument, MaxCommand)
 	}
+	updateUplinkOptions(&opts, cfg)
 	return uplink.New(cfg.MQTT, allStreams(cfg), a.ring, opts)
 }
 

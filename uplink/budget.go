@@ -221,8 +221,12 @@ func (m *meter) roll() {
 }
 
 // add counts one publish.
-func (m *meter) add(topic string, payload int) {
-	n := wireBytes(topic, payload)
+func (m *meter) add(topic string, payload int) { m.addSent(wireBytes(topic, payload)) }
+
+// addSent counts n bytes in the MQTT estimate (bytes_sent_*): publishes,
+// and the update chunks the box fetches (Uplink.CountWire), so the budget
+// holds them where the socket cannot be counted (ws://).
+func (m *meter) addSent(n int64) {
 	m.mu.Lock()
 	m.roll()
 	m.sent.add(n)

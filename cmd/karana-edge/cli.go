@@ -15,6 +15,7 @@ import (
 
 	"github.com/karana-energy/karana-edge/agent"
 	"github.com/karana-energy/karana-edge/config"
+	"github.com/karana-energy/karana-edge/update"
 
 	_ "github.com/karana-energy/karana-edge/sensors/all"
 	_ "github.com/karana-energy/karana-edge/uplink/format"
@@ -43,6 +44,7 @@ Usage:
   karana-edge init    [-root DIR] [-config FILE] [-id ID]  first run: config for the detected board, device key + CSR
   karana-edge sign    -key FILE DOC | -genkey FILE  sign a remote config document (operators' side)
   karana-edge passwd  [-config FILE] [-file PATH]  the technician's page password (bcrypt hash to [http] password_file)
+  karana-edge release -key FILE -version V [-chunk N] [-base OLD]... BINARY  a signed self-update (operators' side)
   karana-edge version
 
 The config file is -config, else $KARANA_EDGE_CONFIG, else /etc/karana-edge/config.toml.
@@ -77,8 +79,13 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 		return cmdSign(rest, os.Stdin, stdout, stderr)
 	case "passwd":
 		return cmdPasswd(rest, os.Stdin, stdout, stderr)
+	case "release":
+		return cmdRelease(rest, stdout, stderr)
+	case "update-guard":
+		return cmdUpdateGuard(rest, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "karana-edge %s (commit %s) %s %s/%s\n", versionString(), commitString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		fmt.Fprint(stdout, updateVersionLine())
 		return exitOK
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
@@ -151,9 +158,11 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
-	if _, ok := load(*cfgPath, stderr); !ok {
+	local, ok := load(*cfgPath, stderr)
+	if !ok {
 		return exitConfig
 	}
+	launch(local, stderr)
 	// The local file is valid; the effective config adds the persisted
 	// remote overlay (left out, with a log line, if it no longer fits).
 	cfg, err := agent.LoadEffective(agent.ConfigPath(*cfgPath), newLogger("info", stderr))
@@ -161,6 +170,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
+	cfg = testAdjust(cfg)
 	log := agent.NewLogger(cfg.Log, stderr)
 	slog.SetDefault(log)
 
@@ -189,6 +199,10 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}()
 	if err := a.Run(ctx); err != nil {
 		log.Error("stopped with error", "err", err)
+		return exitFailure
+	}
+	if a.ExecUpdate() && ctx.Err() == nil { // not when systemd is stopping us
+		log.Error("update installed but not started; systemd's restart will", "err", update.Reexec(os.Args))
 		return exitFailure
 	}
 	return exitOK
