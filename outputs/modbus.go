@@ -175,6 +175,9 @@ type modbusOut struct {
 // echoes the value it took and the library checks the echo, so there is
 // no read back.
 func (d *modbusOut) Set(on bool) error {
+	if d.bus == nil {
+		return fmt.Errorf("output %s: set after close", d.name)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
 	defer cancel()
 	var err error
