@@ -2,6 +2,8 @@ package agent
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -86,5 +88,45 @@ on = "a.value > 1"
 	r = newRemoteRig(t, `allow = ["sensor", "stream", "output"]`)
 	if res := r.set(fmt.Sprintf(doc, 1)); res.Status != StatusApplied {
 		t.Fatalf("modbus output with \"output\" in allow: %+v, want applied", res)
+	}
+}
+
+// A modbus output on the login console's port gets the warning a sensor
+// on it gets, at its own port key.
+func TestModbusOutputConsolePortWarned(t *testing.T) {
+	withSystemRoot(t, map[string]string{
+		"proc/device-tree/model": "Raspberry Pi 4 Model B Rev 1.5\x00",
+		"proc/cmdline":           "console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootwait\n",
+		"dev/ttyS0":              "", "dev/ttyUSB0": "",
+	})
+	if err := os.Symlink("ttyS0", filepath.Join(systemRoot, "dev/serial0")); err != nil {
+		t.Fatal(err)
+	}
+	src := `[device]
+id = "x"
+[[sensor]]
+name = "a"
+driver = "testdrv"
+[[output]]
+name = "pump"
+driver = "modbus"
+port = "/dev/ttyS0"
+table = "coil"
+address = 0
+on = "true"
+[[output]]
+name = "fan"
+driver = "modbus"
+port = "/dev/ttyUSB0"
+table = "coil"
+address = 1
+on = "true"
+`
+	c, err := ParseConfig("s.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Warnings) != 1 || !strings.HasPrefix(c.Warnings[0], "s.toml:9:1: output[0].port: /dev/ttyS0 is the login console") {
+		t.Errorf("warnings:\n%s", strings.Join(c.Warnings, "\n"))
 	}
 }
