@@ -20,5 +20,6 @@
 // A "modbus" output writes a coil or a holding register on the bus the
 // modbus sensors on that port or endpoint use (sensors/modbus.AcquireBus):
 // one client per wire, its requests one at a time. A write that fails
-// claims no state and is retried at the next evaluation.
+// claims no state and is retried at the next evaluation (the same state
+// no sooner than 5 s after its failure).
 package outputs

@@ -150,7 +150,7 @@ func openModbus(c Config) (Driver, error) {
 		return nil, fmt.Errorf("output %s: %w", c.Name, err)
 	}
 	d := &modbusOut{
-		bus: b, name: c.Name, unit: uint8(o.UnitID), addr: uint16(*c.Address), coil: c.Table == "coil",
+		now: time.Now, bus: b, name: c.Name, unit: uint8(o.UnitID), addr: uint16(*c.Address), coil: c.Table == "coil",
 		onV: valueOr(c.OnValue, 1), offV: valueOr(c.OffValue, 0),
 		// The write may wait for a sensor's request in flight on the bus
 		// (a few request timeouts at worst), then takes one itself.
@@ -159,7 +159,17 @@ func openModbus(c Config) (Driver, error) {
 	return d, nil
 }
 
+// modbusRetry is how long a modbus output leaves the bus alone after a
+// failed write. The rules engine drives outputs at every reading the box
+// takes; a relay that does not answer would otherwise cost a request
+// timeout of bus time (and of the engine's) at each one.
+var modbusRetry = 5 * time.Second
+
 type modbusOut struct {
+	now       func() time.Time
+	failedAt  time.Time // the last failed write; zero after a success
+	failedOn  bool      // the state it wrote
+	lastErr   error
 	bus       *modbus.Bus
 	name      string
 	unit      uint8
@@ -171,13 +181,28 @@ type modbusOut struct {
 
 // Set writes the coil or register. An error (the unit refused, did not
 // answer, the port is gone) leaves the output's state unclaimed; the
-// caller retries at its next evaluation. The device's answer to a write
+// caller retries at its next evaluation. The same state is written again
+// no sooner than modbusRetry after its failure (a different one, such as
+// the safe state at shutdown, at once). The device's answer to a write
 // echoes the value it took and the library checks the echo, so there is
 // no read back.
 func (d *modbusOut) Set(on bool) error {
 	if d.bus == nil {
 		return fmt.Errorf("output %s: set after close", d.name)
 	}
+	if !d.failedAt.IsZero() && on == d.failedOn && d.now().Sub(d.failedAt) < modbusRetry {
+		return d.lastErr // the same error, so it is logged once
+	}
+	err := d.write(on)
+	if err != nil {
+		d.failedAt, d.failedOn, d.lastErr = d.now(), on, err
+		return err
+	}
+	d.failedAt, d.lastErr = time.Time{}, nil
+	return nil
+}
+
+func (d *modbusOut) write(on bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
 	defer cancel()
 	var err error

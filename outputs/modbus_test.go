@@ -259,3 +259,56 @@ func TestModbusNoAnswer(t *testing.T) {
 		t.Fatalf("silent device: %v", err)
 	}
 }
+
+// After a failed write the same state leaves the bus alone for
+// modbusRetry (the engine drives at every reading), then is written again;
+// another state is written at once.
+func TestModbusRetryWaits(t *testing.T) {
+	board := newRelayBoard(t)
+	c := modbusConfig(board.url, "coil", 2)
+	drv, err := Open(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close()
+	d := drv.(*modbusOut)
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	d.now = func() time.Time { return now }
+	first := d.Set(true)
+	if first == nil {
+		t.Fatal("write to a coil the board lacks succeeded")
+	}
+	board.mu.Lock()
+	board.coils[2] = false
+	board.mu.Unlock()
+	now = now.Add(modbusRetry - time.Millisecond)
+	if err := d.Set(true); err != first {
+		t.Fatalf("retry inside modbusRetry: %v, want the first error again", err)
+	}
+	if on, n := board.coil(2); on || n != 0 {
+		t.Fatalf("retry inside modbusRetry reached the board: coil %v, %d writes", on, n)
+	}
+	now = now.Add(time.Millisecond)
+	if err := d.Set(true); err != nil {
+		t.Fatalf("retry after modbusRetry: %v", err)
+	}
+	if on, n := board.coil(2); !on || n != 1 {
+		t.Fatalf("retry after modbusRetry: coil %v, %d writes", on, n)
+	}
+	// A failed off, then on at once: on is another state, tried now.
+	board.mu.Lock()
+	delete(board.coils, 2)
+	board.mu.Unlock()
+	if err := d.Set(false); err == nil {
+		t.Fatal("write to a removed coil succeeded")
+	}
+	board.mu.Lock()
+	board.coils[2] = false
+	board.mu.Unlock()
+	if err := d.Set(true); err != nil {
+		t.Fatalf("another state inside modbusRetry: %v", err)
+	}
+	if on, _ := board.coil(2); !on {
+		t.Fatal("another state inside modbusRetry was not written")
+	}
+}
