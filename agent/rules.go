@@ -226,9 +226,10 @@ func (c *Config) checkOutputPins(doc *config.Doc) {
 		uses = append(uses, u)
 	}
 	for _, o := range c.Outputs {
-		uses = append(uses, boards.Use{Sensor: "output " + o.Name, Driver: "gpio output", Pins: o.PinNames()})
+		// a modbus output's RS-485 port gets the sensors' login-console check
+		uses = append(uses, boards.Use{Sensor: "output " + o.Name, Driver: o.Driver + " output", Pins: o.PinNames(), Port: o.Port})
 	}
-	for _, f := range c.Board.Check(uses) {
+	for _, f := range append(c.Board.Check(uses), c.Board.CheckSerial(systemRoot, uses)...) {
 		if f.Use < len(c.Sensors) {
 			continue // a sensor's own finding: checkBoard reports it
 		}

@@ -8,7 +8,7 @@ import (
 )
 
 // Drivers are the output drivers.
-var Drivers = []string{"gpio", "exec"}
+var Drivers = []string{"gpio", "modbus", "exec"}
 
 // LocalOnly reports whether driver runs local code: such an output is
 // accepted from the box's own file only, never from a remote document.
@@ -21,7 +21,7 @@ const MaxMinSwitch = 24 * time.Hour
 type Config struct {
 	// Name makes the series output.<name>.
 	Name string `toml:"name"`
-	// Driver is gpio or exec.
+	// Driver is gpio, modbus or exec.
 	Driver string `toml:"driver"`
 	// Pin is the GPIO line (driver gpio), e.g. "GPIO23".
 	Pin string `toml:"pin"`
@@ -40,6 +40,9 @@ type Config struct {
 	MaxAge config.Duration `toml:"max_age"`
 	// Command (driver exec) is run with "on" or "off" appended.
 	Command []string `toml:"command"`
+
+	// The modbus driver's keys (modbus.go).
+	ModbusKeys
 }
 
 // DefaultConfig is an output's defaults.
@@ -74,6 +77,9 @@ func (c *Config) Validate() error {
 		if len(c.Command) > 0 {
 			errs.Add("command", "is for driver \"exec\"; a gpio output takes pin and active")
 		}
+		c.ModbusKeys.refuse(&errs, "gpio")
+	case "modbus":
+		c.validateModbus(&errs)
 	case "exec":
 		if len(c.Command) == 0 || c.Command[0] == "" {
 			errs.Add("command", `must be set, e.g. ["/usr/local/bin/pump"] ("on" or "off" is appended)`)
@@ -81,10 +87,9 @@ func (c *Config) Validate() error {
 		if c.Pin != "" {
 			errs.Add("pin", "is for driver \"gpio\"")
 		}
-	case "modbus":
-		errs.Add("driver", "driver \"modbus\" is not available yet (it needs the Modbus sensor driver); use gpio or exec")
+		c.ModbusKeys.refuse(&errs, "exec")
 	default:
-		errs.Add("driver", "unknown output driver %q (drivers: gpio, exec)", c.Driver)
+		errs.Add("driver", "unknown output driver %q (drivers: gpio, modbus, exec)", c.Driver)
 	}
 	if c.Active != "high" && c.Active != "low" {
 		errs.Add("active", "must be high or low, got %q", c.Active)

@@ -1,5 +1,6 @@
 // Package outputs drives what a box switches on site: a relay on a GPIO
-// line (driver "gpio") or a local command (driver "exec", local config
+// line (driver "gpio"), a coil or register of a Modbus device (driver
+// "modbus"), or a local command (driver "exec", local config
 // only). A [[output]] is on while its rule expression is true (package
 // rules evaluates it); this package owns the part that touches the world
 // and keeps it safe:
@@ -16,6 +17,9 @@
 // sensor's (agent wiring), and is opened through sensors/gpiopin, so tests
 // use periph's gpiotest pins registered under made-up names.
 //
-// A "modbus" driver (write a coil or a holding register) waits for the
-// Modbus sensor driver; it is not here yet.
+// A "modbus" output writes a coil or a holding register on the bus the
+// modbus sensors on that port or endpoint use (sensors/modbus.AcquireBus):
+// one client per wire, its requests one at a time. A write that fails
+// claims no state and is retried at the next evaluation (the same state
+// no sooner than 5 s after its failure).
 package outputs

@@ -27,6 +27,8 @@ func Open(c Config) (Driver, error) {
 			return nil, fmt.Errorf("output %s on pin %s: %w", c.Name, c.Pin, err)
 		}
 		return GPIO(p, c)
+	case "modbus":
+		return openModbus(c)
 	case "exec":
 		return &execOut{argv: c.Command, name: c.Name}, nil
 	}

@@ -12,6 +12,9 @@ type Output struct {
 	on    bool
 	since time.Time // last switch (or start)
 	err   error     // the last Set failure, retried at the next Drive
+	// unreported: on was never confirmed by a reading (the start's Set
+	// failed); the first Set that succeeds makes one.
+	unreported bool
 }
 
 // Switch is one change of an output, for its reading and log line.
@@ -25,6 +28,9 @@ type Switch struct {
 func New(c Config, drv Driver, now time.Time) (*Output, Switch, error) {
 	o := &Output{Cfg: c, drv: drv, on: c.SafeOn(), since: now}
 	err := drv.Set(o.on)
+	// A failed start (a Modbus device that does not answer) is retried by
+	// the next Drive; no reading claims the state until then.
+	o.err, o.unreported = err, err != nil
 	return o, Switch{On: o.on, At: now, Cause: "start: safe state"}, err
 }
 
@@ -46,10 +52,17 @@ func (o *Output) Drive(want bool, now time.Time, cause string) (sw Switch, switc
 		return Switch{}, false, err
 	}
 	o.err = nil
-	if want == o.on {
+	if want == o.on && !o.unreported {
 		return Switch{}, false, nil // a failed Set of the same state, now done
 	}
-	o.on, o.since = want, now
+	if want == o.on {
+		// the safe state the start failed to set, now set: the reading
+		// the start did not make
+		cause = "start: safe state (after a failed write)"
+	} else {
+		o.since = now
+	}
+	o.on, o.unreported = want, false
 	return Switch{On: want, At: now, Cause: cause}, true, nil
 }
 
@@ -64,8 +77,12 @@ func (o *Output) Safe(now time.Time, cause string) (Switch, bool, error) {
 func (o *Output) Shutdown(now time.Time) (Switch, bool, error) {
 	safe := o.Cfg.SafeOn()
 	err := o.drv.Set(safe)
-	changed := safe != o.on
-	o.on, o.since = safe, now
+	// A failed Set claims nothing: no reading says the device took a state
+	// it may not have.
+	changed := err == nil && (safe != o.on || o.unreported)
+	if err == nil {
+		o.on, o.since, o.unreported = safe, now, false
+	}
 	if cerr := o.drv.Close(); err == nil {
 		err = cerr
 	}

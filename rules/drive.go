@@ -28,7 +28,8 @@ func (e *Engine) openOutputs() {
 		o, sw, err := outputs.New(oc, drv, now)
 		out.o = o
 		if err != nil {
-			e.log.Error("output: setting its safe state failed", "output", oc.Name, "err", err)
+			e.log.Error("output: setting its safe state failed; retried at the next evaluation", "output", oc.Name, "err", err)
+			out.setErr = err.Error()
 			continue
 		}
 		e.switched(out, sw, e.syncFlags())
@@ -71,14 +72,25 @@ func (e *Engine) evalOutputs(now time.Time) {
 			}
 			sw, did, err = out.o.Drive(want, now, cause)
 		}
-		if err != nil {
-			e.log.Error("output not switched", "output", out.o.Cfg.Name, "err", err)
-		}
+		e.logSet(out, err)
 		if did {
 			// the switch happened now, on this clock, whatever the
 			// inputs' times
 			e.switched(out, sw, flags|e.syncFlags())
 		}
+	}
+}
+
+// logSet logs a failed write once until its error changes (a Modbus relay
+// that does not answer is retried at every evaluation), and its recovery.
+func (e *Engine) logSet(out *output, err error) {
+	switch {
+	case err != nil && err.Error() != out.setErr:
+		e.log.Error("output not switched; retried at the next evaluation", "output", out.o.Cfg.Name, "err", err)
+		out.setErr = err.Error()
+	case err == nil && out.setErr != "":
+		e.log.Info("output written again after failures", "output", out.o.Cfg.Name)
+		out.setErr = ""
 	}
 }
 

@@ -94,6 +94,7 @@ type output struct {
 	cause     string
 	errLogged bool
 	openErr   error
+	setErr    string // the last failed write, logged once until it changes
 }
 
 // Engine evaluates derived series, rules and outputs on every reading the

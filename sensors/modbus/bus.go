@@ -107,7 +107,7 @@ func acquire(l link) (*Bus, error) {
 	k := busKey(l)
 	if b, ok := buses[k]; ok {
 		if b.link.settings() != l.settings() {
-			return nil, fmt.Errorf("%s is already used at %s by another sensor, this one wants %s: %w (all sensors on one port need the same baud, data_bits, parity and stop_bits)", l.Name, b.link.settings(), l.settings(), errSettings)
+			return nil, fmt.Errorf("%s is already used at %s by another sensor or output, this one wants %s: %w (all sensors and outputs on one port need the same baud, data_bits, parity and stop_bits)", l.Name, b.link.settings(), l.settings(), errSettings)
 		}
 		if b.link.Timeout != l.Timeout && !b.warnedTO {
 			b.warnedTO = true
@@ -199,7 +199,7 @@ func (b *Bus) lock(ctx context.Context) error {
 	case b.sem <- struct{}{}:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("waiting for %s (another sensor's request): %w", b.link.Name, ctx.Err())
+		return fmt.Errorf("waiting for %s (another request on it): %w", b.link.Name, ctx.Err())
 	}
 }
 
@@ -207,19 +207,33 @@ func (b *Bus) unlock() { <-b.sem }
 
 // read runs one request for unit and returns registers (bits as 0/1).
 func (b *Bus) read(ctx context.Context, unit uint8, sp span) ([]uint16, error) {
+	var regs []uint16
+	err := b.do(ctx, unit, sp, false, func() (err error) {
+		regs, err = b.request(unit, sp)
+		return err
+	})
+	return regs, err
+}
+
+// do runs one request on the bus, opened if need be; a failure is an
+// *Error naming the request.
+func (b *Bus) do(ctx context.Context, unit uint8, sp span, write bool, req func() error) error {
 	if err := b.lock(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	defer b.unlock()
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := b.open(); err != nil {
-		return nil, err
+		return err
 	}
-	regs, err := b.request(unit, sp)
+	err := b.client.SetUnitId(unit)
+	if err == nil {
+		err = req()
+	}
 	if err != nil {
-		err = &Error{Bus: b.link.Name, Unit: unit, Span: sp, Err: err}
+		err = &Error{Bus: b.link.Name, Unit: unit, Span: sp, Write: write, Err: err}
 		if linkLost(err) {
 			// The port vanished (USB adapter pulled) or the TCP peer went:
 			// reopen on a later request, after the backoff.
@@ -231,13 +245,10 @@ func (b *Bus) read(ctx context.Context, unit uint8, sp span) ([]uint16, error) {
 			b.closeClient()
 		}
 	}
-	return regs, err
+	return err
 }
 
 func (b *Bus) request(unit uint8, sp span) ([]uint16, error) {
-	if err := b.client.SetUnitId(unit); err != nil {
-		return nil, err
-	}
 	switch sp.table {
 	case holding:
 		return b.client.ReadRegisters(sp.start, sp.count, mb.HOLDING_REGISTER)
@@ -266,18 +277,24 @@ type Error struct {
 	Bus  string
 	Unit uint8
 	Span span
-	Err  error
+	// Write: the request wrote Span (a modbus output), not read it.
+	Write bool
+	Err   error
 }
 
 func (e *Error) Error() string {
+	verb, at := "reading", "at"
+	if e.Write {
+		verb, at = "writing", "writing"
+	}
 	switch {
 	case isException(e.Err):
 		// "illegal data address at input register 0x3110 of unit 2 on /dev/ttyUSB0"
-		return fmt.Sprintf("%v at %s of unit %d on %s", e.Err, e.Span, e.Unit, e.Bus)
+		return fmt.Sprintf("%v %s %s of unit %d on %s", e.Err, at, e.Span, e.Unit, e.Bus)
 	case errors.Is(e.Err, mb.ErrRequestTimedOut):
-		return fmt.Sprintf("no answer from unit %d on %s (reading %s): %v", e.Unit, e.Bus, e.Span, e.Err)
+		return fmt.Sprintf("no answer from unit %d on %s (%s %s): %v", e.Unit, e.Bus, verb, e.Span, e.Err)
 	}
-	return fmt.Sprintf("unit %d on %s, reading %s: %v", e.Unit, e.Bus, e.Span, e.Err)
+	return fmt.Sprintf("unit %d on %s, %s %s: %v", e.Unit, e.Bus, verb, e.Span, e.Err)
 }
 
 func (e *Error) Unwrap() error { return e.Err }

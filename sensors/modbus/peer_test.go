@@ -44,6 +44,32 @@ type pyImage map[int]map[string]map[int]uint16
 // host:port) or "rtu" (where is a serial device) until the test ends.
 func startPymodbus(t testing.TB, mode, where string, img pyImage) {
 	t.Helper()
+	startPymodbusArgs(t, mode, where, img)
+}
+
+// startPymodbusDump is startPymodbus with the server's image dumped after
+// every write it takes: the returned func reads what the server holds at
+// unit's table addr (ok false: not written yet, or no such register).
+func startPymodbusDump(t testing.TB, mode, where string, img pyImage) func(unit int, tab string, addr int) (uint16, bool) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "dump.json")
+	startPymodbusArgs(t, mode, where, img, path)
+	return func(unit int, tab string, addr int) (uint16, bool) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return 0, false
+		}
+		var js map[string]map[string]map[string]uint16
+		if err := json.Unmarshal(data, &js); err != nil {
+			t.Fatalf("pymodbus dump: %v", err)
+		}
+		v, ok := js[fmt.Sprint(unit)][tab][fmt.Sprint(addr)]
+		return v, ok
+	}
+}
+
+func startPymodbusArgs(t testing.TB, mode, where string, img pyImage, extra ...string) {
+	t.Helper()
 	js := map[string]map[string]map[string]uint16{}
 	for u, tabs := range img {
 		js[fmt.Sprint(u)] = map[string]map[string]uint16{}
@@ -60,7 +86,7 @@ func startPymodbus(t testing.TB, mode, where string, img pyImage) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(systemPython, "testdata/pymodbus_server.py", mode, where, path)
+	cmd := exec.Command(systemPython, append([]string{"testdata/pymodbus_server.py", mode, where, path}, extra...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

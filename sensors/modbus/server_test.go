@@ -98,7 +98,42 @@ func (d *device) regs(client string, unit uint8, tb table, addr, n uint16) ([]ui
 	return out, err
 }
 
+// write stores a write request's values on unit's table; an address the
+// image lacks gets exception 2, as for a read.
+func (d *device) write(unit uint8, tb table, addr uint16, vals []uint16) error {
+	d.reqs.Add(1)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	img := d.units[unit][tb]
+	for i := range vals {
+		if _, ok := img[addr+uint16(i)]; !ok {
+			return mb.ErrIllegalDataAddress
+		}
+	}
+	for i, v := range vals {
+		img[addr+uint16(i)] = v
+	}
+	return nil
+}
+
+// get is what the device holds at unit's table addr, for a test to check
+// a write on the server's side.
+func (d *device) get(unit uint8, tb table, addr uint16) uint16 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.units[unit][tb][addr]
+}
+
 func (d *device) HandleCoils(r *mb.CoilsRequest) ([]bool, error) {
+	if r.IsWrite {
+		vals := make([]uint16, len(r.Args))
+		for i, b := range r.Args {
+			if b {
+				vals[i] = 1
+			}
+		}
+		return nil, d.write(r.UnitId, coil, r.Addr, vals)
+	}
 	regs, err := d.regs(r.ClientAddr, r.UnitId, coil, r.Addr, r.Quantity)
 	return bools(regs), err
 }
@@ -110,7 +145,7 @@ func (d *device) HandleDiscreteInputs(r *mb.DiscreteInputsRequest) ([]bool, erro
 
 func (d *device) HandleHoldingRegisters(r *mb.HoldingRegistersRequest) ([]uint16, error) {
 	if r.IsWrite {
-		return nil, mb.ErrIllegalFunction
+		return nil, d.write(r.UnitId, holding, r.Addr, r.Args)
 	}
 	return d.regs(r.ClientAddr, r.UnitId, holding, r.Addr, r.Quantity)
 }
