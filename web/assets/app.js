@@ -43,7 +43,17 @@
   var state = null, stateAt = 0;
   function serverNow() { return state ? Date.parse(state.now) / 1000 + (Date.now() - stateAt) / 1000 : Date.now() / 1000; }
 
-  var ovOrder = ["version", "board", "uptime_s", "clock_synced", "uplink_connected", "uplink_connected_since", "uplink_last_error",
+  // Status fields that are lists or objects (alarms, modem, link_watchdog):
+  // alarms as "rule: state (severity)", the rest as compact JSON.
+  function fmtStruct(k, v) {
+    if (k === "alarms" && Array.isArray(v)) {
+      return v.map(function (a) { return a.rule + ": " + a.state + (a.severity ? " (" + a.severity + ")" : ""); }).join(", ") || "none";
+    }
+    if (Array.isArray(v)) return v.length ? v.join(", ") : "none";
+    return JSON.stringify(v);
+  }
+
+  var ovOrder = ["alarms_active", "version", "board", "uptime_s", "clock_synced", "uplink_connected", "uplink_connected_since", "uplink_last_error",
     "buffer_depth", "buffer_bytes", "oldest_unsent_age_s", "dropped_total", "bytes_sent_today", "budget_left_today",
     "config_version", "config_source", "config_hash"];
   function renderOverview() {
@@ -56,7 +66,10 @@
       if (k === "buffer_bytes" || k.indexOf("bytes_") === 0 || k.indexOf("budget_left") === 0) v = fmtBytes(v);
       else if (k === "uptime_s" || k === "oldest_unsent_age_s") v = fmtAge(v);
       else if (k === "config_hash") v = String(v).slice(0, 12);
+      var raised = k === "alarms_active" && Array.isArray(v) && v.length > 0;
+      if (v !== null && typeof v === "object") v = fmtStruct(k, v);
       var dd = el("dd", "", typeof v === "boolean" ? (v ? "yes" : "no") : String(v));
+      if (raised) dd.className = "bad";
       if (v === false && (k === "clock_synced" || k === "uplink_connected")) dd.className = "bad";
       if (k.indexOf("error") >= 0 || k.indexOf("failing") >= 0 || k.indexOf("read_only") >= 0) dd.className = "bad";
       d.appendChild(el("dt", "", k.replace(/_/g, " ")));
