@@ -156,7 +156,7 @@ func TestCompileErrorsCarryPositions(t *testing.T) {
 		{`mean(battery.voltage, "1 hour")`, Number, 1, 23},
 		{`mean(battery.voltage)`, Number, 1, 1},
 		{"[x * 2 for x in range(1000000000)]", Number, 1, 1}, // the comprehension
-		{`"a" * 1000000000`, Number, 1, 1},                    // text outside a function
+		{`"a" * 1000000000`, Number, 1, 1},                   // text outside a function
 		{"battery.voltage", Bool, 1, 1},
 		{"sqrt(battery.voltage)", Number, 1, 1},
 		{"[1, 2]", Number, 1, 1},
@@ -213,8 +213,10 @@ func TestCompileBounds(t *testing.T) {
 // constSource gives every series the value v, fresh.
 type constSource float64
 
-func (c constSource) value(string, time.Time) (float64, reading.Flags, bool) { return float64(c), 0, true }
-func (c constSource) newest(string) (point, bool)                          { return point{v: float64(c)}, true }
+func (c constSource) value(string, time.Time) (float64, reading.Flags, bool) {
+	return float64(c), 0, true
+}
+func (c constSource) newest(string) (point, bool) { return point{v: float64(c)}, true }
 func (c constSource) window(string, time.Duration, time.Time) ([]point, time.Duration, bool) {
 	return []point{{v: float64(c)}}, 0, true
 }
