@@ -675,7 +675,11 @@ func (e *Expr) eval(src source, at time.Time) (v float64, b bool, flags reading.
 		if !fresh {
 			return 0, false, 0, false, nil
 		}
-		e.env[name] = starlark.Float(x)
+		// A Float in an interface is an allocation: skip it when the value
+		// is the one already there (alarm.*, output.*, a steady reading).
+		if old, ok := e.env[name].(starlark.Float); !ok || math.Float64bits(float64(old)) != math.Float64bits(x) {
+			e.env[name] = starlark.Float(x)
+		}
 		flags |= f
 	}
 	e.sc.src, e.sc.at, e.sc.missing, e.sc.flags = src, at, false, 0
