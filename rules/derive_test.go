@@ -239,11 +239,14 @@ func TestDivisionByZeroIsMissing(t *testing.T) {
 // whose driver names one series "pump" and a derived "pump.hours".
 func TestSeriesThatIsAlsoAPrefix(t *testing.T) {
 	st, c := &memStore{}, &fakeClock{}
-	e := newEngine(t, st, c, Options{Derives: []DeriveConfig{{Name: "p", Expr: "pump * 10 + pump.hours + pump.hours.total * 100"}}})
+	// f, len, True.x: names the Starlark module or universe has, none
+	// of which may shadow a series
+	e := newEngine(t, st, c, Options{Derives: []DeriveConfig{{Name: "p", Expr: "pump * 10 + pump.hours + pump.hours.total * 100 + f * 1000 + len * 10000 + True.x * 100000"}}})
 	c.Set(t0)
-	e.Append([]reading.Reading{{Name: "pump", Time: t0, Value: 1}, {Name: "pump.hours", Time: t0, Value: 2}, {Name: "pump.hours.total", Time: t0, Value: 3}})
-	if got := st.named("p"); len(got) != 1 || got[0].Value != 312 {
-		t.Fatalf("p = %v, want 1×10 + 2 + 3×100", got)
+	e.Append([]reading.Reading{{Name: "pump", Time: t0, Value: 1}, {Name: "pump.hours", Time: t0, Value: 2}, {Name: "pump.hours.total", Time: t0, Value: 3},
+		{Name: "f", Time: t0, Value: 4}, {Name: "len", Time: t0, Value: 5}, {Name: "True.x", Time: t0, Value: 6}})
+	if got := st.named("p"); len(got) != 1 || got[0].Value != 654312 {
+		t.Fatalf("p = %v, want 1×10 + 2 + 3×100 + 4×1000 + 5×10⁴ + 6×10⁵", got)
 	}
 }
 

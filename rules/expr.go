@@ -603,11 +603,12 @@ func Compile(src string, kind Kind) (*Expr, error) {
 }
 
 // program compiles body once into a function of no arguments: a one-line
-// module "f = lambda: body" run once; the function it leaves reads the
-// predeclared env, which eval refills before each call.
+// module "expr# = lambda: body" run once; the function it leaves reads the
+// predeclared env, which eval refills before each call. The global's name
+// is none a series can have: a global would shadow a series of its name.
 func program(opts *syntax.FileOptions, body syntax.Expr, env starlark.StringDict) (*starlark.Function, error) {
 	f := &syntax.File{Path: "expr", Options: opts, Stmts: []syntax.Stmt{&syntax.AssignStmt{
-		OpPos: start(body), Op: syntax.EQ, LHS: &syntax.Ident{NamePos: start(body), Name: "f"},
+		OpPos: start(body), Op: syntax.EQ, LHS: &syntax.Ident{NamePos: start(body), Name: "expr#"},
 		RHS: &syntax.LambdaExpr{Lambda: start(body), Body: body},
 	}}}
 	prog, err := starlark.FileProgram(f, env.Has)
@@ -620,9 +621,9 @@ func program(opts *syntax.FileOptions, body syntax.Expr, env starlark.StringDict
 	if err != nil {
 		return nil, err
 	}
-	fn, ok := g["f"].(*starlark.Function)
+	fn, ok := g["expr#"].(*starlark.Function)
 	if !ok {
-		return nil, fmt.Errorf("compiled expression is a %T", g["f"])
+		return nil, fmt.Errorf("compiled expression is a %T", g["expr#"])
 	}
 	return fn, nil
 }
