@@ -32,8 +32,8 @@ func TestCheckRuleExpressionPositions(t *testing.T) {
 	}{
 		{
 			// line 11: expr = "battery.voltage * " — the value starts at
-			// col 9; expr reports the end of input at its last character.
-			name: "incomplete", key: "derive[0].expr", line: 11, col: 26, want: "unexpected token EOF",
+			// col 9; the end of input is reported at its last character.
+			name: "incomplete", key: "derive[0].expr", line: 11, col: 26, want: "got the end of the expression",
 			toml: "\n[[derive]]\nname = \"p\"\nexpr = \"battery.voltage * \"\n",
 		},
 		{
@@ -45,13 +45,13 @@ func TestCheckRuleExpressionPositions(t *testing.T) {
 		{
 			// after two \" escapes: the decoded value is 30 long, its last
 			// character at offset 29, 31 in the file: col 9+31
-			name: "escapes counted", key: "rule[0].when", line: 11, col: 40, want: "unexpected token EOF",
+			name: "escapes counted", key: "rule[0].when", line: 11, col: 40, want: "got the end of the expression",
 			toml: "\n[[rule]]\nname = \"r\"\nwhen = \"mean(battery.voltage, \\\"1h\\\") < \"\n",
 		},
 		{
-			// the value starts at col 10, ".." is its 21st character
-			name: "literal string", key: "rule[0].clear", line: 12, col: 30, want: "ranges are not allowed",
-			toml: "\n[[rule]]\nname = \"r\"\nwhen = \"battery.voltage < 3\"\nclear = 'battery.voltage in 1..3'\n",
+			// the value starts at col 10, "in" is its 17th character
+			name: "literal string", key: "rule[0].clear", line: 12, col: 26, want: "operator in is not allowed",
+			toml: "\n[[rule]]\nname = \"r\"\nwhen = \"battery.voltage < 3\"\nclear = 'battery.voltage in (1, 3)'\n",
 		},
 		{
 			name: "multi-line string", key: "derive[0].expr", line: 13, col: 5, want: "unknown function sqrt",

@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,8 +91,13 @@ func TestWindowFunctions(t *testing.T) {
 		// (40-20] s keeps 30, 20, 40
 		{`mean(s.v, "20s")`, 30},
 		{`max(abs(-3), min(2, 7)) + 0 * s.v`, 3},
-		{`if s.v > 30 { 1 } else { 0 }`, 1},
-		{`s.v > 30 ? 2 : 3`, 2},
+		// Starlark's conditional, and its operators on floats (Python's
+		// semantics: // floors, % takes the divisor's sign)
+		{`1 if s.v > 30 else 0`, 1},
+		{`2 if s.v > 30 and not s.v > 50 else 3`, 2},
+		{`(1 if s.v < 0 or s.v == 39 else 2) + 0`, 2},
+		{`7 // 2 + -7 % 4 + 12 / 8 - s.v * 0`, 3 + 1 + 1.5},
+		{`1 if True != (s.v > 0) else 5`, 5},
 	}
 	for _, tc := range cases {
 		st, c := &memStore{}, &fakeClock{}
@@ -137,6 +143,8 @@ func TestIntegralSkipsGaps(t *testing.T) {
 	}
 }
 
+// Positions are the expression's own (runes, 1-based): where a token
+// starts, an error at the end of input at its last character.
 func TestCompileErrorsCarryPositions(t *testing.T) {
 	cases := []struct {
 		src       string
@@ -147,13 +155,25 @@ func TestCompileErrorsCarryPositions(t *testing.T) {
 		{"battery.voltage < 11.8 and )", Bool, 1, 28}, // the unexpected ")"
 		{`mean(battery.voltage, "1 hour")`, Number, 1, 23},
 		{`mean(battery.voltage)`, Number, 1, 1},
-		{`map(1..10, # * 2)`, Number, 1, 6}, // the range operator
-		{"1..1000000000", Number, 1, 2},
+		{"[x * 2 for x in range(1000000000)]", Number, 1, 1}, // the comprehension
+		{`"a" * 1000000000`, Number, 1, 1},                   // text outside a function
 		{"battery.voltage", Bool, 1, 1},
 		{"sqrt(battery.voltage)", Number, 1, 1},
 		{"[1, 2]", Number, 1, 1},
-		{"let x = 1; x", Number, 1, 5}, // the variable
+		{"let x = 1; x", Number, 1, 5}, // "x": Starlark has no statements here
 		{"a.v +\n  * 2", Number, 2, 3},
+		{"a.v[0]", Number, 1, 4},
+		{"a.v in (1, 2)", Bool, 1, 5},
+		{"a.v > 1 if a.v else 0", Bool, 1, 12}, // the condition
+		{"battery.voltage < 11.8 and 12", Bool, 1, 24},
+		{`mean(a.v, "1h", x = 1)`, Number, 1, 17},
+		{"(lambda: 1)()", Number, 1, 1},
+		{"a.v) + (b.v", Number, 1, 4}, // would close the parenthesis Compile adds
+		{"a.v ** 2", Number, 1, 6},
+		{"a.v if a.v > 1 else a.v > 2", Number, 1, 16},
+		{"b.v + None", Number, 1, 7},
+		{"mean + 1", Number, 1, 1},
+		{"a.v.__class__()", Number, 1, 1},
 	}
 	for _, tc := range cases {
 		_, err := Compile(tc.src, tc.kind)
@@ -165,6 +185,68 @@ func TestCompileErrorsCarryPositions(t *testing.T) {
 		if xe.Line != tc.line || xe.Col != tc.col {
 			t.Errorf("%q: at %d:%d (%s), want %d:%d", tc.src, xe.Line, xe.Col, xe.Msg, tc.line, tc.col)
 		}
+	}
+}
+
+// The bounds: source size, syntax nodes; the largest expression allowed
+// runs well within the interpreter's step bound.
+func TestCompileBounds(t *testing.T) {
+	if _, err := Compile(strings.Repeat(" ", MaxExprBytes)+"1", Number); err == nil || !strings.Contains(err.Error(), "bytes") {
+		t.Errorf("an expression of %d bytes: err = %v", MaxExprBytes+1, err)
+	}
+	// a.v + a.v + … : n terms are 2n-1 nodes
+	big := strings.TrimSuffix(strings.Repeat("a.v + ", MaxExprNodes/2+1), " + ")
+	if _, err := Compile(big, Number); err == nil || !strings.Contains(err.Error(), "parts") {
+		t.Errorf("%d terms: err = %v, want the node bound", MaxExprNodes/2+1, err)
+	}
+	most := strings.TrimSuffix(strings.Repeat("a.v + ", MaxExprNodes/2), " + ")
+	x, err := Compile(most, Number)
+	if err != nil {
+		t.Fatalf("%d terms: %v", MaxExprNodes/2, err)
+	}
+	v, _, _, ok, err := x.eval(constSource(2), t0)
+	if !ok || err != nil || v != 2*MaxExprNodes/2 {
+		t.Fatalf("%d terms of 2 = %v, %v, %v", MaxExprNodes/2, v, ok, err)
+	}
+}
+
+// constSource gives every series the value v, fresh.
+type constSource float64
+
+func (c constSource) value(string, time.Time) (float64, reading.Flags, bool) {
+	return float64(c), 0, true
+}
+func (c constSource) newest(string) (point, bool) { return point{v: float64(c)}, true }
+func (c constSource) window(string, time.Duration, time.Time) ([]point, time.Duration, bool) {
+	return []point{{v: float64(c)}}, 0, true
+}
+
+// Division by zero is not a number: the result is missing, not an error
+// and not a made-up value.
+func TestDivisionByZeroIsMissing(t *testing.T) {
+	for _, src := range []string{"a.v / b.v", "a.v // b.v", "a.v % b.v"} {
+		x, err := Compile(src, Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, ok, err := x.eval(constSource(0), t0); ok || err != nil {
+			t.Errorf("%s over zeros: ok %v, err %v; want missing", src, ok, err)
+		}
+	}
+}
+
+// A series may be both a name and a prefix of others: a sensor "pump"
+// whose driver names one series "pump" and a derived "pump.hours".
+func TestSeriesThatIsAlsoAPrefix(t *testing.T) {
+	st, c := &memStore{}, &fakeClock{}
+	// f, len, True.x: names the Starlark module or universe has, none
+	// of which may shadow a series
+	e := newEngine(t, st, c, Options{Derives: []DeriveConfig{{Name: "p", Expr: "pump * 10 + pump.hours + pump.hours.total * 100 + f * 1000 + len * 10000 + True.x * 100000"}}})
+	c.Set(t0)
+	e.Append([]reading.Reading{{Name: "pump", Time: t0, Value: 1}, {Name: "pump.hours", Time: t0, Value: 2}, {Name: "pump.hours.total", Time: t0, Value: 3},
+		{Name: "f", Time: t0, Value: 4}, {Name: "len", Time: t0, Value: 5}, {Name: "True.x", Time: t0, Value: 6}})
+	if got := st.named("p"); len(got) != 1 || got[0].Value != 654312 {
+		t.Fatalf("p = %v, want 1×10 + 2 + 3×100 + 4×1000 + 5×10⁴ + 6×10⁵", got)
 	}
 }
 

@@ -1,11 +1,12 @@
 package rules
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"time"
 
-	"github.com/expr-lang/expr"
+	"go.starlark.net/starlark"
 
 	"github.com/karana-energy/karana-edge/reading"
 )
@@ -104,76 +105,84 @@ func (s *series) window(d time.Duration, at time.Time) ([]point, bool) {
 	return s.pts[i:j], true
 }
 
-// functions are the rule functions, bound to sc.
-func (sc *scope) functions() []expr.Option {
-	win := func(name string, fn func(pts []point, gap time.Duration) (float64, bool)) expr.Option {
-		return expr.Function(name, func(params ...any) (any, error) {
-			series, _ := params[0].(string)
-			d, err := time.ParseDuration(params[1].(string))
-			if err != nil {
-				return nil, err
-			}
-			pts, gap, ok := sc.src.window(series, d, sc.at)
-			if !ok {
-				sc.missing = true
-				return nil, errMissing
-			}
-			for _, p := range pts {
-				sc.flags |= p.flags
-			}
-			v, ok := fn(pts, gap)
-			if !ok {
-				sc.missing = true
-				return nil, errMissing
-			}
-			return v, nil
-		}, new(func(string, string) float64))
-	}
-	opts := []expr.Option{
-		win("mean", wMean), win("last", wLast), win("delta", wDelta), win("rate", wRate),
-		win("integral", wIntegral), win("count", wCount),
-		minMax(sc, "min", math.Min, wMin), minMax(sc, "max", math.Max, wMax),
-		expr.Function("abs", func(params ...any) (any, error) {
-			return math.Abs(params[0].(float64)), nil
-		}, new(func(float64) float64)),
-		expr.Function("age", func(params ...any) (any, error) {
-			p, ok := sc.src.newest(params[0].(string))
-			if !ok {
-				sc.missing = true
-				return nil, errMissing
-			}
-			sc.flags |= p.flags
-			return float64(sc.at.UnixNano()-p.t) / 1e9, nil
-		}, new(func(string) float64)),
-	}
-	return opts
+// reducer computes a window function over a window's points; gap is the
+// longest gap integral may bridge. ok is false when the window gives
+// nothing.
+type reducer func(pts []point, gap time.Duration) (float64, bool)
+
+// windowFuncs read a series' buffered past: f(series, "duration").
+var windowFuncs = map[string]reducer{
+	"mean": wMean, "min": wMin, "max": wMax, "last": wLast, "delta": wDelta,
+	"rate": wRate, "integral": wIntegral, "count": wCount,
 }
 
-// minMax is min/max of two values, or of a series over a window.
-func minMax(sc *scope, name string, of func(a, b float64) float64, w func([]point, time.Duration) (float64, bool)) expr.Option {
-	return expr.Function(name, func(params ...any) (any, error) {
-		if s, ok := params[0].(string); ok {
-			d, err := time.ParseDuration(params[1].(string))
-			if err != nil {
-				return nil, err
-			}
-			pts, gap, ok := sc.src.window(s, d, sc.at)
-			if !ok {
-				sc.missing = true
-				return nil, errMissing
-			}
-			for _, p := range pts {
-				sc.flags |= p.flags
-			}
-			v, ok := w(pts, gap)
-			if !ok {
-				sc.missing = true
-				return nil, errMissing
-			}
-			return v, nil
+// valueFuncs are the functions of values. The checker lets through only
+// numbers, so the conversions cannot fail; they are checked all the same.
+var valueFuncs = map[string]*starlark.Builtin{
+	"abs": starlark.NewBuiltin("abs", func(_ *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
+		x, err := floats("abs", args, 1)
+		if err != nil {
+			return nil, err
 		}
-		return of(params[0].(float64), params[1].(float64)), nil
-	}, new(func(float64, float64) float64), new(func(string, string) float64))
+		return starlark.Float(math.Abs(x[0])), nil
+	}),
+	"min": of2("min", math.Min),
+	"max": of2("max", math.Max),
+}
+
+func of2(name string, f func(a, b float64) float64) *starlark.Builtin {
+	return starlark.NewBuiltin(name, func(_ *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
+		x, err := floats(name, args, 2)
+		if err != nil {
+			return nil, err
+		}
+		return starlark.Float(f(x[0], x[1])), nil
+	})
+}
+
+func floats(name string, args starlark.Tuple, n int) ([2]float64, error) {
+	var out [2]float64
+	if len(args) != n {
+		return out, fmt.Errorf("%s: %d arguments, want %d", name, len(args), n)
+	}
+	for i, a := range args {
+		f, ok := a.(starlark.Float)
+		if !ok {
+			return out, fmt.Errorf("%s: argument %d is a %s, want a number", name, i+1, a.Type())
+		}
+		out[i] = float64(f)
+	}
+	return out, nil
+}
+
+// window is name(series, d) bound to sc: a builtin of no arguments.
+func (sc *scope) window(name, series string, d time.Duration, f reducer) *starlark.Builtin {
+	return starlark.NewBuiltin(name, func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+		pts, gap, ok := sc.src.window(series, d, sc.at)
+		if !ok {
+			return sc.miss()
+		}
+		for _, p := range pts {
+			sc.flags |= p.flags
+		}
+		v, ok := f(pts, gap)
+		if !ok {
+			return sc.miss()
+		}
+		return starlark.Float(v), nil
+	})
+}
+
+// age is age(series) bound to sc: seconds since its newest reading.
+func (sc *scope) age(series string) *starlark.Builtin {
+	return starlark.NewBuiltin("age", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+		p, ok := sc.src.newest(series)
+		if !ok {
+			return sc.miss()
+		}
+		sc.flags |= p.flags
+		return starlark.Float(float64(sc.at.UnixNano()-p.t) / 1e9), nil
+	})
 }
 
 func wMean(pts []point, _ time.Duration) (float64, bool) {
