@@ -26,13 +26,13 @@ func TestCheckModbusOutputKeys(t *testing.T) {
 		{name: "valid holding on RTU", wantClean: true,
 			toml: "\n[[output]]\nname = \"o\"\ndriver = \"modbus\"\nport = \"/dev/ttyUSB0\"\nbaud = 19200\nparity = \"E\"\ntable = \"holding\"\naddress = 3\non_value = 0xFF00\noff_value = 0\non = \"battery.voltage > 1\"\n"},
 		{name: "bad table", key: "output[0].table", line: 13, wantMsg: `must be "coil"`,
-			toml: "\n[[output]]\nname = \"o\"\ndriver = \"modbus\"\nurl = \"tcp://h:502\"\ntable = \"input\"\naddress = 1\non = \"true\"\n"},
+			toml: "\n[[output]]\nname = \"o\"\ndriver = \"modbus\"\nurl = \"tcp://h:502\"\ntable = \"input\"\naddress = 1\non = \"True\"\n"},
 		{name: "address too big", key: "output[0].address", line: 14, wantMsg: "0-65535",
-			toml: "\n[[output]]\nname = \"o\"\ndriver = \"modbus\"\nurl = \"tcp://h:502\"\ntable = \"coil\"\naddress = 70000\non = \"true\"\n"},
+			toml: "\n[[output]]\nname = \"o\"\ndriver = \"modbus\"\nurl = \"tcp://h:502\"\ntable = \"coil\"\naddress = 70000\non = \"True\"\n"},
 		{name: "on_value too big", key: "output[0].on_value", line: 15, wantMsg: "must fit a register",
-			toml: "\n[[output]]\nname = \"o\"\ndriver = \"modbus\"\nurl = \"tcp://h:502\"\ntable = \"holding\"\naddress = 1\non_value = 65536\non = \"true\"\n"},
+			toml: "\n[[output]]\nname = \"o\"\ndriver = \"modbus\"\nurl = \"tcp://h:502\"\ntable = \"holding\"\naddress = 1\non_value = 65536\non = \"True\"\n"},
 		{name: "modbus key on gpio", key: "output[0].table", line: 13, wantMsg: `is for driver "modbus"`,
-			toml: "\n[[output]]\nname = \"o\"\ndriver = \"gpio\"\npin = \"GPIO23\"\ntable = \"coil\"\non = \"true\"\n"},
+			toml: "\n[[output]]\nname = \"o\"\ndriver = \"gpio\"\npin = \"GPIO23\"\ntable = \"coil\"\non = \"True\"\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,14 +113,14 @@ driver = "modbus"
 port = "/dev/ttyS0"
 table = "coil"
 address = 0
-on = "true"
+on = "True"
 [[output]]
 name = "fan"
 driver = "modbus"
 port = "/dev/ttyUSB0"
 table = "coil"
 address = 1
-on = "true"
+on = "True"
 `
 	c, err := ParseConfig("s.toml", []byte(src))
 	if err != nil {
