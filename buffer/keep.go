@@ -52,6 +52,13 @@ func (r *Ring) SetKeep(d time.Duration) {
 	r.mu.Unlock()
 }
 
+// Keep is the horizon in force: the larger of [buffer] keep and SetKeep's.
+func (r *Ring) Keep() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.keepLocked()
+}
+
 // keepLocked is the horizon in force; mu held.
 func (r *Ring) keepLocked() time.Duration {
 	return max(r.cfg.Keep.Duration, r.keepAgent)

@@ -231,3 +231,17 @@ func TestKeepValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The horizon is the larger of [buffer] keep and what the agent asks for.
+func TestKeepIsTheLarger(t *testing.T) {
+	r := openKeep(t, dbPath(t), 4<<20, time.Hour, tuning{})
+	defer r.Close()
+	for _, c := range []struct{ agent, want time.Duration }{
+		{0, time.Hour}, {24 * time.Hour, 24 * time.Hour}, {10 * time.Minute, time.Hour}, {-time.Hour, time.Hour},
+	} {
+		r.SetKeep(c.agent)
+		if got, st := r.Keep(), mustStats(t, r); got != c.want || st.Keep != c.want {
+			t.Errorf("keep 1h, SetKeep(%s): Keep() %s, Stats.Keep %s, want %s", c.agent, got, st.Keep, c.want)
+		}
+	}
+}
