@@ -28,8 +28,12 @@ import (
 //
 // The times are the readings' stored ones: a reading sampled before the
 // clock synced (1970, or a stale boot time) looks old and goes once
-// delivered; a block whose newest time is over an hour ahead of now (an
-// implausible clock) does not hold the ones after it back.
+// delivered. A box that boots with its clock behind (no RTC: the time
+// saved at shutdown) sees every kept block as newer than now and prunes
+// none of them until the clock catches up; a block timed ahead of the
+// real time (a clock set wrong) holds the ones after it back until
+// capacity needs the room: keeping too much costs room, pruning too
+// much would cost the windows, so the rule errs on keeping.
 
 // blockTime is a delivered block's newest reading time, and the checksum
 // of the block it was decoded from.
@@ -138,7 +142,7 @@ func (p *pruner) finish(pageSize int) error {
 // threshold as without keep) has accumulated.
 func (r *Ring) pruneKept(p *pruner, w *work) error {
 	now := r.now()
-	cutoff, future := now.Add(-w.keep).UnixNano(), now.Add(time.Hour).UnixNano()
+	cutoff := now.Add(-w.keep).UnixNano()
 	threshold := r.tn.pruneBytes
 	if threshold == 0 {
 		threshold = int64(r.pageSize)
@@ -151,7 +155,7 @@ func (r *Ring) pruneKept(p *pruner, w *work) error {
 		if last > w.minCursor {
 			break
 		}
-		if t := r.newestOf(first, v); t > cutoff && t <= future {
+		if r.newestOf(first, v) > cutoff {
 			break
 		}
 		bytes += int64(len(k) + len(v))

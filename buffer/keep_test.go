@@ -245,3 +245,53 @@ func TestKeepIsTheLarger(t *testing.T) {
 		}
 	}
 }
+
+// A box without RTC boots with its clock behind (the time saved at the
+// last shutdown): every kept block looks newer than now, and none is
+// pruned while the streams acknowledge; once the clock is right again,
+// what is older than keep goes.
+func TestKeepClockBehindPrunesNothing(t *testing.T) {
+	path := dbPath(t)
+	r := openKeep(t, path, 4<<20, 24*time.Hour, tuning{})
+	fillAcked(t, r)
+	before := mustStats(t, r).Readings
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	clock := keepNow.Add(-10 * 24 * time.Hour)
+	tn := tuning{manual: true, now: func() time.Time { return clock }}
+	cfg := testConfig(4 << 20)
+	cfg.Keep = config.D(24 * time.Hour)
+	log, _ := testLogger(t)
+	r, err := open(path, cfg, log, tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.SetStreams([]string{"mqtt"})
+	for i := range 20 {
+		rs := hourly(0, 360, 6, 1e6+i*360)
+		for j := range rs {
+			rs[j].Time = clock.Add(time.Duration(i*360+j) * time.Second)
+		}
+		r.Append(rs)
+		mustFlush(t, r)
+		_, last := r.Bounds()
+		r.Ack("mqtt", last)
+		mustFlush(t, r)
+	}
+	if st := mustStats(t, r); st.Readings != before+20*360 {
+		t.Fatalf("%d readings with the clock behind, want all %d kept", st.Readings, before+20*360)
+	}
+	clock = keepNow.Add(time.Hour) // synced: a day later than the fill's end
+	r.Append(hourly(0, 10, 6, 2e6))
+	mustFlush(t, r)
+	_, last := r.Bounds()
+	r.Ack("mqtt", last)
+	mustFlush(t, r)
+	// Less than a page's worth of blocks (~1.3 h of these readings) may
+	// wait beyond the cutoff.
+	if old := oldestTime(t, r); old.Before(clock.Add(-26 * time.Hour)) {
+		t.Fatalf("oldest reading at %s once the clock is right, want nothing much older than %s", old, clock.Add(-24*time.Hour))
+	}
+}
