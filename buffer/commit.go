@@ -446,7 +446,8 @@ func blockSpan(k, v []byte) (first, last, count uint64) {
 // prune deletes the oldest blocks while the data is over budget (counting
 // the undelivered readings among them as dropped, whatever the cursors
 // say), then the blocks every active stream has acknowledged, once a leaf
-// page's worth of them has accumulated. A prune rewrites the leftmost path
+// page's worth of them has accumulated (with a keep horizon, only those
+// older than it: pruneKept, keep.go). A prune rewrites the leftmost path
 // of the tree: waiting for a page's worth bounds that to a few pages per
 // page freed while a backlog drains in small batches; pruning sooner keeps
 // the tree of a live box one level shallower, which every tail seal
