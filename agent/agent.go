@@ -130,6 +130,7 @@ func New(cfg *Config, info Info, log *slog.Logger) (*Agent, error) {
 		ring.Close()
 		return nil, err
 	}
+	a.setKeep(cfg) // before any stream acknowledges: nothing the rules or page need is pruned
 	restoreState(list, ring, log.With("component", "sampler"))
 	a.sampler = a.newSampler(list)
 	a.remoteLoaded(cfg)

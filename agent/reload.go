@@ -199,6 +199,7 @@ func (a *Agent) applyLocked(next *Config) error {
 	if err := a.rules.apply(next); err != nil {
 		a.log.Error("rules not applied; the last rules are off", "err", err)
 	}
+	a.setKeep(next)
 	a.mu.Lock()
 	a.cfg = next
 	a.mu.Unlock()

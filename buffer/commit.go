@@ -29,6 +29,7 @@ type work struct {
 	syncs         map[string]int64  // MarkSynced calls to persist
 	boot          string            // this process's boot id
 	streamsSet    bool              // SetStreams was called: every active stream has a cursor
+	keep          time.Duration     // delivered readings' horizon (keep.go)
 }
 
 // empty reports whether w has nothing to write against the committed st.
@@ -148,6 +149,7 @@ func (r *Ring) snapshot(markClean bool) *work {
 	}
 	w.series = r.dict.snapshot()[r.st.nSeries:]
 	w.streamsSet = r.active != nil
+	w.keep = r.keepLocked()
 	idle := w.empty(&r.st) && !r.state.waiting() && !r.clk.syncsWaiting()
 	if !idle {
 		r.pending, r.hole = nil, 0
@@ -226,6 +228,9 @@ func (r *Ring) write(w *work) (diskState, uint64, error) {
 				return err
 			}
 			tailChanged = true
+		}
+		if err := r.evictKept(data, &next, w); err != nil {
+			return err
 		}
 		if _, err := r.thin(data, ser, &next, w); err != nil {
 			return err
@@ -441,25 +446,16 @@ func blockSpan(k, v []byte) (first, last, count uint64) {
 // prune deletes the oldest blocks while the data is over budget (counting
 // the undelivered readings among them as dropped, whatever the cursors
 // say), then the blocks every active stream has acknowledged, once a leaf
-// page's worth of them has accumulated. A prune rewrites the leftmost path
+// page's worth of them has accumulated (with a keep horizon, only those
+// older than it: pruneKept, keep.go). A prune rewrites the leftmost path
 // of the tree: waiting for a page's worth bounds that to a few pages per
 // page freed while a backlog drains in small batches; pruning sooner keeps
 // the tree of a live box one level shallower, which every tail seal
 // profits from (BenchmarkDiskWrites measures both ways: pruning at a
 // larger threshold such as 256 KiB costs 2-10% more writes per commit).
 func (r *Ring) prune(data *bolt.Bucket, next *diskState, w *work, tailChanged bool) (drops uint64, _ bool, err error) {
-	removed := false
-	remove := func(c *bolt.Cursor, k, v []byte) (uint64, uint64, error) {
-		first, last, count := blockSpan(k, v)
-		size := int64(len(k) + len(v))
-		if err := c.Delete(); err != nil {
-			return 0, 0, fmt.Errorf("prune block at seq %d: %w", first, err)
-		}
-		next.dataBytes -= size
-		next.dataCount -= min(count, next.dataCount)
-		removed = true
-		return first, last, nil
-	}
+	p := &pruner{data: data, next: next}
+	remove := p.remove
 
 	if next.bytes() > r.budget {
 		target := r.budget - r.budget/32
@@ -493,7 +489,11 @@ func (r *Ring) prune(data *bolt.Bucket, next *diskState, w *work, tailChanged bo
 		}
 	}
 
-	if w.hasActive && next.dataCount > 0 && w.minCursor >= next.dataFirst {
+	if w.hasActive && w.keep > 0 {
+		if err := r.pruneKept(p, w); err != nil {
+			return 0, tailChanged, err
+		}
+	} else if w.hasActive && next.dataCount > 0 && w.minCursor >= next.dataFirst {
 		upto := min(w.minCursor, next.dataLast)
 		est := (upto - next.dataFirst + 1) * uint64(next.dataBytes) / next.dataCount
 		threshold := r.tn.pruneBytes
@@ -513,15 +513,8 @@ func (r *Ring) prune(data *bolt.Bucket, next *diskState, w *work, tailChanged bo
 		}
 	}
 
-	if removed {
-		if next.dataCount == 0 {
-			next.dataFirst, next.dataLast, next.dataBytes = 0, 0, 0
-		} else if k, _ := data.Cursor().First(); k != nil {
-			next.dataFirst, _ = keySeq(k)
-		}
-		if err := pruneHolds(data, next, r.pageSize); err != nil {
-			return 0, tailChanged, err
-		}
+	if err := p.finish(r.pageSize); err != nil {
+		return 0, tailChanged, err
 	}
 	return drops, tailChanged, nil
 }

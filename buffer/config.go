@@ -18,6 +18,11 @@ type Config struct {
 	// the oldest undelivered readings are thinned into per-minute
 	// aggregates before any is dropped (thin.go). 0 disables thinning.
 	ThinAt float64 `toml:"thin_at"`
+	// Keep is how long delivered readings stay for the rules' windows and
+	// the page's plots before they are pruned; the agent raises it to what
+	// it needs (SetKeep), so 0 means "as the agent needs". max_bytes wins:
+	// kept readings are the first to go when room is needed (keep.go).
+	Keep config.Duration `toml:"keep"`
 }
 
 // DefaultConfig returns the defaults documented in the example config.
@@ -48,6 +53,9 @@ func (c *Config) Validate() error {
 	if !(c.ThinAt == 0 || c.ThinAt >= 0.1 && c.ThinAt <= 1) {
 		errs.Add("thin_at", "must be 0 (off) or a fraction of max_bytes' data budget between 0.1 and 1, got %v", c.ThinAt)
 	}
+	if c.Keep.Duration < 0 || c.Keep.Duration > MaxKeep {
+		errs.Add("keep", "must be between 0s (as the agent needs) and %s, got %s", MaxKeep, c.Keep.Duration)
+	}
 	return errs.Err()
 }
 
@@ -56,4 +64,6 @@ const (
 	MinMaxBytes = 256 << 10
 	// MaxMaxBytes keeps the file well under bbolt's 1 GB map-growth step on ARM32.
 	MaxMaxBytes = 512 << 20
+	// MaxKeep bounds keep: a year; max_bytes bounds it long before.
+	MaxKeep = 366 * 24 * time.Hour
 )

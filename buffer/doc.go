@@ -143,11 +143,31 @@
 // deleted once a page's worth of them has accumulated; inactive streams'
 // cursors are kept in the file but hold nothing back.
 //
+// Delivered readings are kept for a horizon first (keep.go): the larger
+// of keep ([buffer] keep) and what the agent asks for with SetKeep (the
+// rules' longest window, which they rebuild from the ring at start; 24 h
+// for the page's plots). A delivered data block goes once its newest
+// reading (decoded from the block, remembered in memory by seq: nothing
+// more is written) is older than now minus the horizon, a page's worth at
+// a time as above. Capacity wins, and delivered data never costs
+// undelivered data: past thin_at the kept delivered blocks are deleted,
+// oldest first, before anything is thinned, and past the budget the oldest
+// blocks, which are the delivered ones, go before any undelivered reading;
+// neither counts as dropped. Read, Export and Stats see the kept readings
+// like any (Readings, DataBytes and Oldest include them), and the streams
+// never do: they read from their cursors. With keep 0 and nothing asked
+// (no rules window, no page), pruning is exactly as without it.
+// BenchmarkRefSiteWritesKeep24h: 24 h kept at the reference site costs
+// 2.85 pages a commit over a simulated second day (2.42 without), a
+// 4.8 MiB file and 3.5 MiB of data.
+//
 // bbolt never shrinks its file. After a commit, at the cost of a stat, the
 // file is compacted (bbolt.Compact into <path>.compact, fsync, rename over
 // the database, all under the ring's lock) when it is over max_bytes, or,
 // at most once a minute, when it is over 4x the live data and over 1 MiB:
-// a drained backlog. The copy is opened under the temporary name and keeps
+// a drained backlog. Kept delivered readings are live data: they are in
+// the data the 4x is measured against, so keeping a day does not make a
+// file holding it look mostly free. The copy is opened under the temporary name and keeps
 // its lock through the rename, so no other process slips in; a crash
 // before the rename leaves the old file whole and Open deletes the copy.
 // Compaction needs disk room for the live data a second time.

@@ -58,7 +58,8 @@ type Ring struct {
 	lastFullLog      time.Time
 	lastUpgradeTry   time.Time // readonly.go
 	lastROLog        time.Time
-	lastUpgradeErr   string // the last reason the ring could not write (readonly.go)
+	lastUpgradeErr   string               // the last reason the ring could not write (readonly.go)
+	newest           map[uint64]blockTime // delivered blocks' newest times (keep.go)
 
 	// dbMu guards the handle: readers hold it shared; compaction and Close
 	// swap it holding it exclusively (and commitMu).
@@ -93,6 +94,7 @@ type Ring struct {
 	badBlocks   map[uint64]bool
 	thinned     uint64 // thinned_total (thin.go)
 	thinnings   uint64
+	keepAgent   time.Duration // the horizon the agent asked for (SetKeep)
 }
 
 // tuning holds the knobs tests and benchmarks turn; Open uses the defaults.
@@ -118,6 +120,8 @@ type tuning struct {
 	// upgradeEvery is how often a ring opened on a read-only data
 	// directory tries to reopen it writable; <0: at every commit.
 	upgradeEvery time.Duration
+	// now is the wall clock keep is measured against (keep.go); nil: time.Now.
+	now func() time.Time
 }
 
 const (

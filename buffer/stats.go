@@ -74,6 +74,10 @@ type Stats struct {
 	// wearing out shows here first.
 	LastCommit time.Duration `json:"last_commit_ns"`
 	MaxCommit  time.Duration `json:"max_commit_ns"`
+	// Keep is how long delivered readings are kept ([buffer] keep, or
+	// more when the agent needs it: keep.go); Readings, DataBytes and
+	// Oldest include them.
+	Keep time.Duration `json:"keep_ns,omitempty"`
 }
 
 // Stats returns the current figures. It reads one or two blocks for the
@@ -99,6 +103,7 @@ func (r *Ring) Stats() (Stats, error) {
 		Recovery:      r.recovery.reason,
 		SeqJump:       r.recovery.jump,
 		ReadOnly:      r.readOnly,
+		Keep:          r.keepLocked(),
 	}
 	for k := range r.active {
 		s.Active = append(s.Active, k)
@@ -175,6 +180,9 @@ func (s Stats) WriteText(w io.Writer) {
 		p("newest", "%s", fmtTime(s.Newest))
 	}
 	p("dropped total", "%d", s.DroppedTotal)
+	if s.Keep > 0 {
+		p("keep", "delivered readings kept %s (capacity first)", s.Keep)
+	}
 	p("series", "%d", s.Series)
 	if s.ReadOnly {
 		p("opened", "read-only (daemon stopped)")

@@ -40,7 +40,8 @@ import (
 //
 // What is thinned: runs of up to thinRunBlocks contiguous format-1 data
 // blocks, oldest first, that the slowest active stream has acknowledged
-// none of (what every active stream acknowledged is pruned anyway; what a
+// none of (what every active stream acknowledged is pruned anyway, or kept
+// unthinned for keep.go and deleted before thinning starts; what a
 // faster stream took it never reads again), skipping a block with an
 // active cursor inside it: that stream would meet a range it had half read. Thinned blocks are never thinned again. A run
 // is replaced by format-2 blocks of up to blockCap, the first keyed by the

@@ -316,8 +316,9 @@ func (s *Server) handleSeries(w http.ResponseWriter, r *http.Request) {
 		From   float64  `json:"from"`
 		To     float64  `json:"to"`
 		Oldest float64  `json:"oldest,omitempty"`
+		Keep   float64  `json:"keep,omitempty"` // seconds delivered readings are kept
 		Series []Series `json:"series"`
-	}{From: unixSeconds(from), To: unixSeconds(to), Series: series}
+	}{From: unixSeconds(from), To: unixSeconds(to), Keep: keepSeconds(s.opts.Ring), Series: series}
 	if !oldest.IsZero() {
 		out.Oldest = unixSeconds(oldest)
 	}

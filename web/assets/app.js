@@ -136,7 +136,7 @@
       charts = {};
       box.textContent = "";
       plotFrom = d.from;
-      $("cover").textContent = d.oldest ? (d.oldest > d.from ? "the buffer holds readings from " + new Date(d.oldest * 1000).toLocaleString() + " (delivered readings are pruned; live values add on)" : "") : "the buffer is empty";
+      $("cover").textContent = d.oldest ? (d.oldest > d.from ? "the buffer holds readings from " + new Date(d.oldest * 1000).toLocaleString() + (d.keep ? " (delivered readings are kept " + fmtAge(d.keep) + ", then pruned; live values add on)" : " (delivered readings are pruned; live values add on)") : "") : "the buffer is empty";
       d.series.forEach(function (s) { if (s.name.indexOf("karana.") !== 0) addChart(box, s); });
       (state ? state.sensors : []).forEach(function (si) {
         si.values.forEach(function (p) { if (!charts[p.name]) addChart(box, { name: p.name, unit: p.unit, t: [], v: [] }); });
