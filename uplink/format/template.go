@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/karana-energy/karana-edge/config"
@@ -51,7 +50,7 @@ import (
 // An error while formatting a real batch fails that batch, which is then
 // retried from the stream's cursor (and logged with the stream name).
 type Template struct {
-	t *template.Template
+	t *tmplProgram
 }
 
 // TemplateOptions are the template format's keys in a [[stream]] table.
@@ -68,15 +67,6 @@ func init() { RegisterOptions("template", Template{}, nil, configureTemplate) }
 // ContentType implements Formatter: the template decides; this is what the
 // status document shows.
 func (Template) ContentType() string { return "text/plain; charset=utf-8" }
-
-var templateFuncs = template.FuncMap{
-	"rfc3339ms": func(t time.Time) string { return string(appendTimeMilli(nil, t)) },
-	"unixms":    func(t time.Time) int64 { return t.UnixMilli() },
-	"unixns":    func(t time.Time) int64 { return t.UnixNano() },
-	"json":      templateJSON,
-	"sensor":    func(name string) string { m, _ := splitSeries(name); return m },
-	"field":     func(name string) string { _, f := splitSeries(name); return f },
-}
 
 // templateJSON writes v as JSON; floats as the json format writes them, and
 // strings without HTML escaping (a payload is not a web page).
@@ -108,12 +98,12 @@ func configureTemplate(o *TemplateOptions, tags map[string]string) (Formatter, e
 		errs.Add(KeyTemplate, "format \"template\" needs a template, e.g. template = '{{range .Readings}}{{.Name}} {{.Value}}{{\"\\n\"}}{{end}}'")
 		return nil, errs
 	}
-	t, err := template.New("template").Option("missingkey=error").Funcs(templateFuncs).Parse(o.Template)
+	t, err := parseTemplate(o.Template)
 	if err != nil {
 		errs.Add(KeyTemplate, "%s", strings.TrimPrefix(err.Error(), "template: "))
 		return nil, errs
 	}
-	if err := t.Execute(&bytes.Buffer{}, sampleBatch(tags)); err != nil {
+	if err := t.execute(&bytes.Buffer{}, sampleBatch(tags)); err != nil {
 		errs.Add(KeyTemplate, "fails on a sample batch: %s", strings.TrimPrefix(err.Error(), "template: "))
 	}
 	if len(errs) > 0 {
@@ -149,7 +139,7 @@ func (f Template) Format(b *Batch) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	buf.Grow(64 * (len(b.Readings) + 1))
-	if err := f.t.Execute(&buf, b); err != nil {
+	if err := f.t.execute(&buf, b); err != nil {
 		return nil, fmt.Errorf("template (stream %s): %w", b.Stream, err)
 	}
 	return buf.Bytes(), nil
