@@ -44,7 +44,7 @@ var (
 type tmplParam uint8
 
 const (
-	pValue  tmplParam = iota // any value but nil (text/template's reflect.Value)
+	pValue  tmplParam = iota // any value, nil too (text/template's reflect.Value)
 	pAny                     // any value, nil too (interface{})
 	pString                  // a string
 	pTime                    // a time.Time
@@ -214,11 +214,12 @@ type tmplMissingT struct{}
 var tmplMissing any = tmplMissingT{}
 
 func (s *tmplState) errorf(format string, args ...any) {
-	loc := "template"
-	if s.node != nil {
-		loc, _ = s.tree.ErrorContext(s.node)
+	msg := fmt.Sprintf(format, args...)
+	if s.node == nil {
+		panic(tmplError{fmt.Errorf("template: %s", msg)})
 	}
-	panic(tmplError{fmt.Errorf("%s: %s", loc, fmt.Sprintf(format, args...))})
+	loc, context := s.tree.ErrorContext(s.node)
+	panic(tmplError{fmt.Errorf("%s: executing \"template\" at <%s>: %s", loc, context, msg)})
 }
 
 func (s *tmplState) at(n parse.Node) { s.node = n }
@@ -748,7 +749,7 @@ func (s *tmplState) evalArg(dot any, p tmplParam, n parse.Node) any {
 	case *parse.DotNode:
 		return s.checkType(dot, p)
 	case *parse.NilNode:
-		if p == pAny {
+		if p == pAny || p == pValue {
 			return nil
 		}
 		s.errorf("cannot assign nil to %s", p)
@@ -800,8 +801,6 @@ func (p tmplParam) String() string {
 func (s *tmplState) checkType(v any, p tmplParam) any {
 	ok := true
 	switch p {
-	case pValue:
-		ok = v != nil
 	case pString:
 		_, ok = v.(string)
 	case pTime:
@@ -902,8 +901,9 @@ func tmplEq(a any, bs ...any) (bool, error) {
 			truth = i1 >= 0 && uint64(i1) == u2
 		case k1 == kUint && k2 == kInt:
 			truth = i2 >= 0 && u1 == uint64(i2)
-		case k1 != k2:
+		case k1 != k2 && a != nil && b != nil:
 			return false, errBadComparison
+		case k1 != k2:
 		case k1 == kInt:
 			truth = i1 == i2
 		case k1 == kUint:
@@ -932,8 +932,16 @@ func tmplEqOther(a, b any) (bool, error) {
 	if fmt.Sprintf("%T", a) != fmt.Sprintf("%T", b) {
 		return false, fmt.Errorf("non-comparable types %T, %T", a, b)
 	}
-	switch a.(type) {
-	case []reading.Reading, map[string]string:
+	switch x := a.(type) {
+	case []reading.Reading:
+		if y := b.([]reading.Reading); x == nil || y == nil {
+			return x == nil && y == nil, nil
+		}
+		return false, fmt.Errorf("non-comparable type %T", a)
+	case map[string]string:
+		if y := b.(map[string]string); x == nil || y == nil {
+			return x == nil && y == nil, nil
+		}
 		return false, fmt.Errorf("non-comparable type %T", a)
 	}
 	return a == b, nil
