@@ -103,6 +103,10 @@ func configureTemplate(o *TemplateOptions, tags map[string]string) (Formatter, e
 		errs.Add(KeyTemplate, "%s", strings.TrimPrefix(err.Error(), "template: "))
 		return nil, errs
 	}
+	if err := t.check(); err != nil {
+		errs.Add(KeyTemplate, "%s", err)
+		return nil, errs
+	}
 	if err := t.execute(&bytes.Buffer{}, sampleBatch(tags)); err != nil {
 		errs.Add(KeyTemplate, "fails on a sample batch: %s", strings.TrimPrefix(err.Error(), "template: "))
 	}

@@ -290,3 +290,58 @@ func TestTemplateREADMEDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateCheckNoFalseAlarm: every corpus template that text/template
+// runs without error on every batch passes the static check.
+func TestTemplateCheckNoFalseAlarm(t *testing.T) {
+	checked := 0
+	for _, src := range diffCorpus {
+		ref, err := template.New("template").Option("missingkey=error").Funcs(refTemplateFuncs).Parse(src)
+		if err != nil {
+			continue
+		}
+		ok := true
+		for _, b := range diffBatches() {
+			if ref.Execute(&bytes.Buffer{}, b) != nil {
+				ok = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		checked++
+		p, err := parseTemplate(src)
+		if err != nil {
+			t.Fatalf("%q: %v", src, err)
+		}
+		if err := p.check(); err != nil {
+			t.Errorf("%q: text/template runs it, the check refuses: %v", src, err)
+		}
+	}
+	if checked < 50 {
+		t.Errorf("only %d corpus templates run clean", checked)
+	}
+}
+
+// TestTemplateCheckFindsUntaken: mistakes in branches the sample batch
+// does not take fail at load, naming the position.
+func TestTemplateCheckFindsUntaken(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{`{{if .Dropped}}lost {{.Dropedd}}{{end}}`, "template:1:22: can't evaluate field Dropedd in type the batch"},
+		{`{{range .Readings}}{{if gt .Seq 1000}}{{.Time.Weekday}}{{end}}{{end}}`, "template:1:45: can't evaluate field Weekday in type time.Time (methods: Unix"},
+		{`{{range $i, $r := .Readings}}{{if false}}{{$r.Vaule}}{{end}}{{end}}`, "can't evaluate field Vaule in type a reading (fields: Seq Name Time Value Unit Flags)"},
+		{`{{if false}}{{(index .Readings 0).Nme}}{{end}}`, "can't evaluate field Nme in type a reading"},
+		{`{{if false}}{{range .Device}}{{end}}{{end}}`, "range can't iterate over string"},
+		{`{{range .Readings}}{{if false}}{{sensor .Time}}{{end}}{{end}}`, "sensor takes a string, not time.Time"},
+		{`{{if false}}{{.Time | unixms}}{{end}}`, "can't evaluate field Time in type the batch"},
+		{`{{with .Aggregate}}{{unixms .}}{{end}}`, "unixms takes a time (.Time), not string"},
+		{`{{range .Tags}}{{.Seq}}{{end}}`, "can't evaluate field Seq in type string"},
+		{`{{if false}}{{.Readings.Name}}{{end}}`, "can't evaluate field Name in type .Readings"},
+		{"x\n\n{{if .Dropped}}{{$.Tags.site.x}}{{end}}", "template:3:"},
+	} {
+		_, err := configureTOML("template", "template = '''"+tc.src+"'''", map[string]string{"site": "s"})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want %q", tc.src, err, tc.want)
+		}
+	}
+}
