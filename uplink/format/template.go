@@ -21,16 +21,21 @@ import (
 //	.FirstSeq  uint64             first buffer seq the batch covers
 //	.LastSeq   uint64             last buffer seq the batch covers
 //	.Dropped   uint64             readings lost between the previous batch and this one
+//	.Thinned   uint64             readings of the batch that are thinned aggregates
+//	.Aggregate string             the aggregate stream's window ("15m"), or ""
 //	.Tags      map[string]string  the stream's tags ({{.Tags.site}}; a missing key is an error)
 //	.Readings  []reading.Reading  in seq order, each with
 //	    .Seq   uint64
 //	    .Name  string             series name, "battery.voltage"
-//	    .Time  time.Time          UTC; methods work: {{.Time.Unix}}
+//	    .Time  time.Time          UTC; these methods work: {{.Time.Unix}} (timeMethods)
+//	                              Unix UnixMilli UnixNano UTC Format String Year Month
+//	                              Day Hour Minute Second Nanosecond IsZero
 //	    .Value float64
 //	    .Unit  string
 //	    .Flags uint8-based        1 = clock not synchronized when sampled, 2 = re-stamped after sync, 4 = implausible date
 //
-// Functions besides text/template's own (len, index, printf, eq ...):
+// Functions besides text/template's and, or, not, len, index, slice,
+// print, printf, println, eq, ne, lt, le, gt, ge, html, js, urlquery:
 //
 //	rfc3339ms TIME   "2026-11-21T22:00:00.100Z" (the json format's ts)
 //	unixms TIME      milliseconds since 1970 (int64)
@@ -45,8 +50,19 @@ import (
 //	{{range .Readings}}{"sensor":{{json (sensor .Name)}},"v":{{json .Value}},"t":{{unixms .Time}}}
 //	{{end}}
 //
-// The template is parsed, and run once on a sample batch, when the config
-// loads, so a syntax error or a misspelt field fails `karana-edge check`.
+// The syntax is text/template's, and so is the output, byte for byte
+// (tmpldiff_test.go runs a corpus through both), but text/template itself
+// is not linked: its executor calls reflect's MethodByName, and one
+// reachable call makes the linker keep every exported method of every
+// reachable type (1.7 MB of the armv6 binary, which must stay under
+// 12 MiB). tmplexec.go runs the text/template/parse tree on this fixed
+// data model instead, naming fields and the listed time methods with a
+// switch; define, template, block and call are refused.
+//
+// The template is parsed, checked (every field name and the argument
+// types it can know, in every branch: tmplcheck.go) and run once on a
+// sample batch when the config loads, so a syntax error or a misspelt
+// field fails `karana-edge check`.
 // An error while formatting a real batch fails that batch, which is then
 // retried from the stream's cursor (and logged with the stream name).
 type Template struct {

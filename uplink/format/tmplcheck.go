@@ -339,7 +339,7 @@ func (c *checker) call(dot sType, name string, args []parse.Node, piped bool) sT
 		return sUnknown
 	case "and", "or":
 		return sUnknown
-	case "print", "printf", "println", "sensor", "field", "rfc3339ms", "json", "html", "urlquery":
+	case "print", "printf", "println", "sensor", "field", "rfc3339ms", "json", "html", "js", "urlquery":
 		return sString
 	}
 	return sOther // len, not, eq ..., unixms, unixns

@@ -98,6 +98,7 @@ var diffCorpus = []string{
 	`{{printf}}`,
 	`{{print}}|{{println}}|{{print nil}}`,
 	`{{html "<a href='x'>&\"</a>"}} {{html .Device 3}} {{urlquery "a b&c=d/é"}} {{urlquery .Device .FirstSeq}}`,
+	"{{js `a'b\"c\\d<e>f&g=h\x01\x1f\u00e9\u200b\xff\u2028 x`}} {{js .Device .FirstSeq}} {{js 3}} {{.Stream | js}} {{html \"\\x00\\xffé\"}}",
 	`{{not true}} {{not 0}} {{not .Readings}} {{not .Device}} {{not nil}}`,
 	`{{and 1 0 2}} {{and 1 2}} {{or 0 "" .Device}} {{or 0 ""}} {{and .Device .Stream}} {{or .Dropped 7}} {{and}}`,
 	`{{and 1 (index .Readings 99)}}`,

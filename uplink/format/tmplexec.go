@@ -21,6 +21,8 @@ import (
 	"strings"
 	"text/template/parse"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/karana-energy/karana-edge/reading"
 )
@@ -92,6 +94,9 @@ func init() {
 		"ge": cmp(func(a, b any) (bool, error) { t, err := tmplLt(a, b); return !t && err == nil, err }),
 		"html": {params: []tmplParam{pAny}, variadic: true, fn: func(a []any) (any, error) {
 			return tmplHTMLEscape(tmplArgString(a)), nil
+		}},
+		"js": {params: []tmplParam{pAny}, variadic: true, fn: func(a []any) (any, error) {
+			return tmplJSEscape(tmplArgString(a)), nil
 		}},
 		"urlquery": {params: []tmplParam{pAny}, variadic: true, fn: func(a []any) (any, error) {
 			return url.QueryEscape(tmplArgString(a)), nil
@@ -1117,6 +1122,39 @@ func tmplHTMLEscape(s string) string {
 			b.WriteString("\uFFFD")
 		default:
 			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// tmplJSEscape escapes as text/template's js function: quotes, backslash,
+// < > & = and control bytes as JavaScript escapes, unprintable runes as \uXXXX.
+func tmplJSEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if unicode.IsPrint(r) {
+				b.WriteString(s[i : i+size])
+			} else {
+				fmt.Fprintf(&b, "\\u%04X", r)
+			}
+			i += size - 1
+			continue
+		}
+		switch c {
+		case '\\', '\'', '"':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '<', '>', '&', '=':
+			fmt.Fprintf(&b, "\\u%04X", c)
+		default:
+			if c < ' ' {
+				fmt.Fprintf(&b, "\\u%04X", c)
+			} else {
+				b.WriteByte(c)
+			}
 		}
 	}
 	return b.String()
