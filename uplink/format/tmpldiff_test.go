@@ -242,22 +242,24 @@ func TestTemplateRefusesRecursion(t *testing.T) {
 // TestTemplateBounds: a template that would write or loop without end
 // fails the batch instead.
 func TestTemplateBounds(t *testing.T) {
+	defer func(o, s int) { tmplMaxOutput, tmplMaxSteps = o, s }(tmplMaxOutput, tmplMaxSteps)
+	tmplMaxOutput, tmplMaxSteps = 1<<20, 100_000
 	p, err := parseTemplate(`{{range .LastSeq}}{{end}}`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := sampleBatch(nil)
-	b.LastSeq = 1 << 40
+	b.LastSeq = 1 << 40 // would run for hours
 	if err := p.execute(&bytes.Buffer{}, b); err == nil || !strings.Contains(err.Error(), "steps") {
 		t.Errorf("range over 2^40: got %v", err)
 	}
-	p, err = parseTemplate(`{{range .LastSeq}}{{printf "%01000000d" 0}}{{end}}`)
+	p, err = parseTemplate(`{{range .LastSeq}}{{printf "%010000d" 0}}{{end}}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.LastSeq = 100
+	b.LastSeq = 200 // 2 MB
 	if err := p.execute(&bytes.Buffer{}, b); err == nil || !strings.Contains(err.Error(), "output larger") {
-		t.Errorf("100 MB of output: got %v", err)
+		t.Errorf("2 MB of output: got %v", err)
 	}
 }
 

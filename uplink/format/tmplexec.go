@@ -27,7 +27,8 @@ import (
 	"github.com/karana-energy/karana-edge/reading"
 )
 
-const (
+// Bounds of one run; variables for the tests.
+var (
 	// tmplMaxOutput caps one batch's payload, as exec's stdout is capped.
 	tmplMaxOutput = 64 << 20
 	// tmplMaxSteps caps the nodes and range iterations of one run, so
