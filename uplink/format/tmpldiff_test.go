@@ -348,3 +348,46 @@ func TestTemplateCheckFindsUntaken(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTemplateDifferential looks for templates on which the executor and
+// text/template disagree (go test -fuzz FuzzTemplateDifferential); without
+// -fuzz it runs the corpus.
+func FuzzTemplateDifferential(f *testing.F) {
+	for _, src := range diffCorpus {
+		f.Add(src)
+	}
+	// text/template has no bound: keep out what could run for long
+	slow := regexp.MustCompile(`range|template|block|define|call`)
+	big := regexp.MustCompile(`\d{4}|0[xXbBoO]|\de|'`)
+	f.Fuzz(func(t *testing.T, src string) {
+		if len(src) > 300 || (slow.MatchString(src) && big.MatchString(src)) || strings.Contains(src, "template") ||
+			strings.Contains(src, "block") || strings.Contains(src, "define") || strings.Contains(src, "call") {
+			return
+		}
+		ref, refErr := template.New("template").Option("missingkey=error").Funcs(refTemplateFuncs).Parse(src)
+		mine, err := parseTemplate(src)
+		if (refErr != nil) != (err != nil) {
+			t.Fatalf("%q: parse: text/template %v, ours %v", src, refErr, err)
+		}
+		if err != nil {
+			return
+		}
+		for i, b := range diffBatches() {
+			var want, got bytes.Buffer
+			refErr := ref.Execute(&want, b)
+			err := mine.execute(&got, b)
+			if refErr == nil && documentedRefusal(err) {
+				continue
+			}
+			if (refErr != nil) != (err != nil) || (err == nil && !bytes.Equal(want.Bytes(), got.Bytes())) {
+				t.Fatalf("%q on batch %d:\n text/template %q, %v\n ours          %q, %v", src, i, want.String(), refErr, got.String(), err)
+			}
+		}
+	})
+}
+
+// documentedRefusal: what the README says the executor refuses and
+// text/template runs: time methods not listed, the Severity func field.
+func documentedRefusal(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "in type time.") || strings.Contains(err.Error(), "field Severity"))
+}

@@ -932,25 +932,49 @@ func tmplEq(a any, bs ...any) (bool, error) {
 	return false, nil
 }
 
-// tmplEqOther compares non-basic values of the same type (times,
-// readings); slices and maps do not compare.
+// tmplEqOther compares non-basic values as text/template does: by
+// reflect kind (pointer, struct, slice, map), nil equal only to nil,
+// slices and maps not at all otherwise.
 func tmplEqOther(a, b any) (bool, error) {
-	if fmt.Sprintf("%T", a) != fmt.Sprintf("%T", b) {
+	ka, kb := tmplKind(a), tmplKind(b)
+	if ka != kb && a != nil && b != nil {
 		return false, fmt.Errorf("non-comparable types %T, %T", a, b)
 	}
-	switch x := a.(type) {
-	case []reading.Reading:
-		if y := b.([]reading.Reading); x == nil || y == nil {
-			return x == nil && y == nil, nil
-		}
-		return false, fmt.Errorf("non-comparable type %T", a)
-	case map[string]string:
-		if y := b.(map[string]string); x == nil || y == nil {
-			return x == nil && y == nil, nil
-		}
-		return false, fmt.Errorf("non-comparable type %T", a)
+	if an, bn := tmplIsNil(a), tmplIsNil(b); an || bn {
+		return an == bn, nil
+	}
+	if kb == "slice" || kb == "map" {
+		return false, fmt.Errorf("non-comparable type %T", b)
 	}
 	return a == b, nil
+}
+
+func tmplKind(v any) string {
+	switch v.(type) {
+	case *Batch:
+		return "ptr"
+	case []reading.Reading:
+		return "slice"
+	case map[string]string:
+		return "map"
+	case nil:
+		return "invalid"
+	}
+	return "struct"
+}
+
+func tmplIsNil(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case *Batch:
+		return x == nil
+	case []reading.Reading:
+		return x == nil
+	case map[string]string:
+		return x == nil
+	}
+	return false
 }
 
 func tmplLt(a, b any) (bool, error) {
@@ -1015,6 +1039,9 @@ func tmplIndexArg(v any, n int) (int, error) {
 }
 
 func tmplIndex(item any, idx []any) (any, error) {
+	if item == nil {
+		return nil, errors.New("index of untyped nil")
+	}
 	for _, ix := range idx {
 		switch x := item.(type) {
 		case []reading.Reading:
@@ -1097,8 +1124,11 @@ func tmplArgString(args []any) string {
 		}
 	}
 	for i, a := range args {
-		if b, ok := a.(*Batch); ok && b != nil {
-			args[i] = *b
+		switch x := a.(type) {
+		case *Batch:
+			args[i] = *x
+		case nil:
+			args[i] = "<no value>"
 		}
 	}
 	return fmt.Sprint(args...)
