@@ -57,8 +57,14 @@ type checker struct {
 	assigned map[string]bool // variables assigned with = anywhere: their type is not known
 }
 
-// checkError carries a check error up through panic.
-type checkError struct{ err error }
+// checkError carries a check error up through panic, and tells the
+// tests the node it is about.
+type checkError struct {
+	err error
+	at  ranKey
+}
+
+func (e checkError) Error() string { return e.err.Error() }
 
 // check finds field names and function arguments that cannot work on
 // this data model, wherever they are in the template.
@@ -71,16 +77,16 @@ func (p *tmplProgram) check() (err error) {
 			if !ok {
 				panic(r)
 			}
-			err = e.err
+			err = e
 		}
 	}()
 	c.list(sBatch, p.tree.Root)
 	return nil
 }
 
-func (c *checker) errorf(n parse.Node, format string, args ...any) {
+func (c *checker) errorf(n parse.Node, what, format string, args ...any) {
 	loc, _ := c.tree.ErrorContext(n)
-	panic(checkError{fmt.Errorf("%s: %s", loc, fmt.Sprintf(format, args...))})
+	panic(checkError{fmt.Errorf("%s: %s", loc, fmt.Sprintf(format, args...)), ranKey{n.Position(), what}})
 }
 
 // findAssigned notes every variable a pipeline assigns with =.
@@ -159,7 +165,7 @@ func (c *checker) rangeNode(dot sType, r *parse.RangeNode) {
 		case sOther:
 			index, elem = sUnknown, sOther
 		case sBatch, sReading, sTime, sString:
-			c.errorf(r, "range can't iterate over %s", t)
+			c.errorf(r, "range", "range can't iterate over %s", t)
 		}
 		if len(r.Pipe.Decl) > 1 {
 			return []sType{index, elem}
@@ -294,7 +300,7 @@ func (c *checker) field(n parse.Node, t sType, name string) sType {
 			return sOther
 		}
 	}
-	c.errorf(n, "can't evaluate field %s in type %s", name, t)
+	c.errorf(n, "field", "can't evaluate field %s in type %s", name, t)
 	return sUnknown
 }
 
@@ -313,7 +319,7 @@ func (c *checker) call(dot sType, name string, args []parse.Node, piped bool) sT
 	}
 	for i, t := range types {
 		if want != sUnknown && t != sUnknown && t != want {
-			c.errorf(args[i], "%s takes a %s, not %s", name, map[sType]string{sTime: "time (.Time)", sString: "string"}[want], t)
+			c.errorf(args[i], "arg", "%s takes a %s, not %s", name, map[sType]string{sTime: "time (.Time)", sString: "string"}[want], t)
 		}
 	}
 	switch name {

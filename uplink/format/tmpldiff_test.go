@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"errors"
 	"go/build"
 	"os"
 	"path/filepath"
@@ -372,16 +373,22 @@ func FuzzTemplateDifferential(f *testing.F) {
 		if err != nil {
 			return
 		}
+		ran := map[ranKey]bool{} // nodes evaluated without error
 		for i, b := range diffBatches() {
 			var want, got bytes.Buffer
 			refErr := ref.Execute(&want, b)
-			err := mine.execute(&got, b)
+			err := mine.run(&got, b, ran)
 			if refErr == nil && documentedRefusal(err) {
 				continue
 			}
 			if (refErr != nil) != (err != nil) || (err == nil && !bytes.Equal(want.Bytes(), got.Bytes())) {
 				t.Fatalf("%q on batch %d:\n text/template %q, %v\n ours          %q, %v", src, i, want.String(), refErr, got.String(), err)
 			}
+		}
+		// the static check refuses no node that ran without error
+		var ce checkError
+		if err := mine.check(); errors.As(err, &ce) && ran[ce.at] {
+			t.Fatalf("%q: the check refuses what ran: %v", src, err)
 		}
 	})
 }

@@ -184,7 +184,11 @@ func tmplRefuseBranch(tree *parse.Tree, b *parse.BranchNode) error {
 
 // execute runs the template on b into out.
 func (p *tmplProgram) execute(out *bytes.Buffer, b *Batch) (err error) {
-	s := &tmplState{tree: p.tree, out: out, vars: []tmplVar{{"$", b}}}
+	return p.run(out, b, nil)
+}
+
+func (p *tmplProgram) run(out *bytes.Buffer, b *Batch, ran map[ranKey]bool) (err error) {
+	s := &tmplState{tree: p.tree, out: out, vars: []tmplVar{{"$", b}}, ran: ran}
 	defer func() {
 		if r := recover(); r != nil {
 			e, ok := r.(tmplError)
@@ -212,6 +216,22 @@ type tmplState struct {
 	vars  []tmplVar
 	node  parse.Node // for error positions
 	steps int
+	// ran, when not nil, records the nodes evaluated without error (a
+	// test's proof that the static check refused only what could not run)
+	ran map[ranKey]bool
+}
+
+// ranKey is a node and what was done with it: "field" (its chain
+// evaluated), "arg" (passed as an argument), "range" (iterated over).
+type ranKey struct {
+	pos  parse.Pos
+	what string
+}
+
+func (s *tmplState) done(n parse.Node, what string) {
+	if s.ran != nil {
+		s.ran[ranKey{n.Position(), what}] = true
+	}
 }
 
 // tmplMissing marks "no final value from the pipeline" (not nil, which is a value).
@@ -361,6 +381,14 @@ func (s *tmplState) walkRange(dot any, r *parse.RangeNode) {
 		return s.walk(elem, r.List) != ctlBreak
 	}
 	ran := false
+	switch val.(type) {
+	case []reading.Reading, map[string]string, nil:
+		s.done(r, "range")
+	default:
+		if _, _, ok := tmplIntRange(val); ok {
+			s.done(r, "range")
+		}
+	}
 	switch v := val.(type) {
 	case []reading.Reading:
 		for i := range v {
@@ -545,6 +573,7 @@ func (s *tmplState) evalFieldChain(dot, recv any, n parse.Node, idents []string,
 			recv = s.evalField(dot, id, n, args, final, recv)
 		}
 	}
+	s.done(n, "field")
 	return recv
 }
 
@@ -741,6 +770,7 @@ func (s *tmplState) evalArgs(dot any, f *tmplFunc, name string, args []parse.Nod
 	argv := make([]any, numIn)
 	for i, a := range args {
 		argv[i] = s.evalArg(dot, param(i), a)
+		s.done(a, "arg")
 	}
 	if final != tmplMissing {
 		argv[numIn-1] = s.checkType(final, param(numIn-1))
