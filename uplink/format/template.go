@@ -54,7 +54,7 @@ import (
 // (tmpldiff_test.go runs a corpus through both), but text/template itself
 // is not linked: its executor calls reflect's MethodByName, and one
 // reachable call makes the linker keep every exported method of every
-// reachable type (1.7 MB of the armv6 binary, which must stay under
+// reachable type (1.2 MB of the armv6 binary, which must stay under
 // 12 MiB). tmplexec.go runs the text/template/parse tree on this fixed
 // data model instead, naming fields and the listed time methods with a
 // switch; define, template, block and call are refused.

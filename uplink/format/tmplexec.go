@@ -5,7 +5,7 @@ package format
 // Why not text/template: its executor looks methods up by name at run time
 // (reflect.Value.MethodByName), and one reachable MethodByName call makes
 // the Go linker keep every exported method of every reachable type in the
-// binary: about 1.7 MB of the armv6 release binary, which must stay under
+// binary: about 1.2 MB of the armv6 release binary, which must stay under
 // 12 MiB. The template format's data is fixed (a *Batch, its readings,
 // tags and times), so this executor knows its fields and the few time
 // methods by name, with a switch, and otherwise follows text/template's
