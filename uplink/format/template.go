@@ -119,12 +119,11 @@ func configureTemplate(o *TemplateOptions, tags map[string]string) (Formatter, e
 		errs.Add(KeyTemplate, "%s", strings.TrimPrefix(err.Error(), "template: "))
 		return nil, errs
 	}
-	if err := t.check(); err != nil {
-		errs.Add(KeyTemplate, "%s", err)
-		return nil, errs
-	}
+	// the sample run first: what it finds reads as it always has
 	if err := t.execute(&bytes.Buffer{}, sampleBatch(tags)); err != nil {
 		errs.Add(KeyTemplate, "fails on a sample batch: %s", strings.TrimPrefix(err.Error(), "template: "))
+	} else if err := t.check(); err != nil {
+		errs.Add(KeyTemplate, "%s", err)
 	}
 	if len(errs) > 0 {
 		return nil, errs
