@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template/parse"
 	"time"
@@ -219,6 +220,8 @@ type tmplState struct {
 	// ran, when not nil, records the nodes evaluated without error (a
 	// test's proof that the static check refused only what could not run)
 	ran map[ranKey]bool
+	// scratch formats numbers
+	scratch [24]byte
 }
 
 // ranKey is a node and what was done with it: "field" (its chain
@@ -309,12 +312,31 @@ func (s *tmplState) write(b []byte) {
 	s.out.Write(b)
 }
 
+func (s *tmplState) writeString(str string) {
+	if s.out.Len()+len(str) > tmplMaxOutput {
+		s.errorf("output larger than %d MiB", tmplMaxOutput>>20)
+	}
+	s.out.WriteString(str)
+}
+
 // print writes v as text/template prints an action's value.
 func (s *tmplState) print(n parse.Node, v any) {
 	s.at(n)
 	switch x := v.(type) {
 	case nil:
-		s.write([]byte("<no value>"))
+		s.writeString("<no value>")
+		return
+	case string: // the common cases without fmt, which prints them alike
+		s.writeString(x)
+		return
+	case int:
+		s.write(strconv.AppendInt(s.scratch[:0], int64(x), 10))
+		return
+	case int64:
+		s.write(strconv.AppendInt(s.scratch[:0], x, 10))
+		return
+	case uint64:
+		s.write(strconv.AppendUint(s.scratch[:0], x, 10))
 		return
 	case *Batch:
 		v = *x
