@@ -5,6 +5,7 @@ import (
 	"errors"
 	"go/build"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -277,6 +278,22 @@ func TestTemplateNoTextTemplate(t *testing.T) {
 	}
 	if len(pkg.GoFiles) == 0 || !slices.Contains(pkg.Imports, "text/template/parse") {
 		t.Errorf("found no package files importing text/template/parse: %v", pkg.GoFiles)
+	}
+	// nor through another package
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command for go list -deps:", err)
+	}
+	out, err := exec.Command(goTool, "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, "text/template/parse") {
+		t.Fatalf("go list -deps does not list text/template/parse: %q", out)
+	}
+	if slices.Contains(deps, "text/template") || slices.Contains(deps, "html/template") {
+		t.Errorf("package format depends on text/template or html/template through another package")
 	}
 }
 
