@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/karana-energy/karana-edge/config"
@@ -22,16 +21,21 @@ import (
 //	.FirstSeq  uint64             first buffer seq the batch covers
 //	.LastSeq   uint64             last buffer seq the batch covers
 //	.Dropped   uint64             readings lost between the previous batch and this one
+//	.Thinned   uint64             readings of the batch that are thinned aggregates
+//	.Aggregate string             the aggregate stream's window ("15m"), or ""
 //	.Tags      map[string]string  the stream's tags ({{.Tags.site}}; a missing key is an error)
 //	.Readings  []reading.Reading  in seq order, each with
 //	    .Seq   uint64
 //	    .Name  string             series name, "battery.voltage"
-//	    .Time  time.Time          UTC; methods work: {{.Time.Unix}}
+//	    .Time  time.Time          UTC; these methods work: {{.Time.Unix}} (timeMethods)
+//	                              Unix UnixMilli UnixNano UTC Format String Year Month
+//	                              Day Hour Minute Second Nanosecond IsZero
 //	    .Value float64
 //	    .Unit  string
 //	    .Flags uint8-based        1 = clock not synchronized when sampled, 2 = re-stamped after sync, 4 = implausible date
 //
-// Functions besides text/template's own (len, index, printf, eq ...):
+// Functions besides text/template's and, or, not, len, index, slice,
+// print, printf, println, eq, ne, lt, le, gt, ge, html, js, urlquery:
 //
 //	rfc3339ms TIME   "2026-11-21T22:00:00.100Z" (the json format's ts)
 //	unixms TIME      milliseconds since 1970 (int64)
@@ -46,12 +50,23 @@ import (
 //	{{range .Readings}}{"sensor":{{json (sensor .Name)}},"v":{{json .Value}},"t":{{unixms .Time}}}
 //	{{end}}
 //
-// The template is parsed, and run once on a sample batch, when the config
-// loads, so a syntax error or a misspelt field fails `karana-edge check`.
+// The syntax is text/template's, and so is the output, byte for byte
+// (tmpldiff_test.go runs a corpus through both), but text/template itself
+// is not linked: its executor calls reflect's MethodByName, and one
+// reachable call makes the linker keep every exported method of every
+// reachable type (1.2 MB of the armv6 binary, which must stay under
+// 12 MiB). tmplexec.go runs the text/template/parse tree on this fixed
+// data model instead, naming fields and the listed time methods with a
+// switch; define, template, block and call are refused.
+//
+// The template is parsed, checked (every field name and the argument
+// types it can know, in every branch: tmplcheck.go) and run once on a
+// sample batch when the config loads, so a syntax error or a misspelt
+// field fails `karana-edge check`.
 // An error while formatting a real batch fails that batch, which is then
 // retried from the stream's cursor (and logged with the stream name).
 type Template struct {
-	t *template.Template
+	t *tmplProgram
 }
 
 // TemplateOptions are the template format's keys in a [[stream]] table.
@@ -68,15 +83,6 @@ func init() { RegisterOptions("template", Template{}, nil, configureTemplate) }
 // ContentType implements Formatter: the template decides; this is what the
 // status document shows.
 func (Template) ContentType() string { return "text/plain; charset=utf-8" }
-
-var templateFuncs = template.FuncMap{
-	"rfc3339ms": func(t time.Time) string { return string(appendTimeMilli(nil, t)) },
-	"unixms":    func(t time.Time) int64 { return t.UnixMilli() },
-	"unixns":    func(t time.Time) int64 { return t.UnixNano() },
-	"json":      templateJSON,
-	"sensor":    func(name string) string { m, _ := splitSeries(name); return m },
-	"field":     func(name string) string { _, f := splitSeries(name); return f },
-}
 
 // templateJSON writes v as JSON; floats as the json format writes them, and
 // strings without HTML escaping (a payload is not a web page).
@@ -108,13 +114,16 @@ func configureTemplate(o *TemplateOptions, tags map[string]string) (Formatter, e
 		errs.Add(KeyTemplate, "format \"template\" needs a template, e.g. template = '{{range .Readings}}{{.Name}} {{.Value}}{{\"\\n\"}}{{end}}'")
 		return nil, errs
 	}
-	t, err := template.New("template").Option("missingkey=error").Funcs(templateFuncs).Parse(o.Template)
+	t, err := parseTemplate(o.Template)
 	if err != nil {
 		errs.Add(KeyTemplate, "%s", strings.TrimPrefix(err.Error(), "template: "))
 		return nil, errs
 	}
-	if err := t.Execute(&bytes.Buffer{}, sampleBatch(tags)); err != nil {
+	// the sample run first: what it finds reads as it always has
+	if err := t.execute(&bytes.Buffer{}, sampleBatch(tags)); err != nil {
 		errs.Add(KeyTemplate, "fails on a sample batch: %s", strings.TrimPrefix(err.Error(), "template: "))
+	} else if err := t.check(); err != nil {
+		errs.Add(KeyTemplate, "%s", err)
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -149,7 +158,7 @@ func (f Template) Format(b *Batch) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	buf.Grow(64 * (len(b.Readings) + 1))
-	if err := f.t.Execute(&buf, b); err != nil {
+	if err := f.t.execute(&buf, b); err != nil {
 		return nil, fmt.Errorf("template (stream %s): %w", b.Stream, err)
 	}
 	return buf.Bytes(), nil
