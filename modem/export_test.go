@@ -8,3 +8,6 @@ func (c *Client) AbsentUntil() time.Time {
 	defer c.mu.Unlock()
 	return c.absentUntil
 }
+
+// SystemBusSocket is where the client looks for the system bus.
+var SystemBusSocket = &systemBusSocket

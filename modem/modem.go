@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -143,6 +144,9 @@ func (c *Client) ready(ctx context.Context) (*dbus.Conn, error) {
 		c.conn = nil
 	}
 	if c.conn == nil {
+		if why := noSystemBus(c.opts.Address); why != "" {
+			return nil, c.notFitted(why)
+		}
 		conn, err := c.dial(ctx)
 		if err != nil {
 			return nil, c.notFitted(fmt.Sprintf("no D-Bus system bus (%v)", err))
@@ -165,6 +169,23 @@ func (c *Client) ready(ctx context.Context) (*dbus.Conn, error) {
 		c.loggedWhy = ""
 	}
 	return c.conn, nil
+}
+
+// systemBusSocket is where godbus finds the system bus when
+// $DBUS_SYSTEM_BUS_ADDRESS is unset.
+var systemBusSocket = "/var/run/dbus/system_bus_socket"
+
+// noSystemBus says why there is no system bus to dial, or "". Many boxes
+// have none (no ModemManager, no dbus): a stat gives that answer without
+// running godbus's connection code at every recheck.
+func noSystemBus(address string) string {
+	if address != "" || os.Getenv("DBUS_SYSTEM_BUS_ADDRESS") != "" {
+		return ""
+	}
+	if _, err := os.Stat(systemBusSocket); err != nil {
+		return fmt.Sprintf("no D-Bus system bus (%v)", err)
+	}
+	return ""
 }
 
 // dial connects to the bus. The connection outlives ctx (godbus closes a

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -316,5 +317,19 @@ func TestConnectionOutlivesReadContexts(t *testing.T) {
 	}
 	if n, want := c.Calls(), uint64(1+10*(1+1+2)); n != want {
 		t.Errorf("%d D-Bus calls for 10 samples, want %d (one Hello, then 4 a sample)", n, want)
+	}
+}
+
+// With no system bus socket (a box without dbus) the client says "not
+// fitted" from a stat, naming the socket, without asking godbus to dial.
+func TestNoSystemBusSocketIsNotFittedWithoutDialing(t *testing.T) {
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "")
+	old := *SystemBusSocket
+	*SystemBusSocket = filepath.Join(t.TempDir(), "system_bus_socket")
+	defer func() { *SystemBusSocket = old }()
+	c := New(Options{})
+	_, err := c.Status(context.Background())
+	if !errors.Is(err, ErrNotFitted) || !strings.Contains(err.Error(), *SystemBusSocket) {
+		t.Fatalf("no socket: %v; want not fitted naming %s (a stat, not a dial)", err, *SystemBusSocket)
 	}
 }
