@@ -73,13 +73,7 @@ func (c *RemoteConfig) Validate() error {
 
 // Key returns the configured public key, nil when none is set.
 func (c *RemoteConfig) Key() (ed25519.PublicKey, error) {
-	switch {
-	case c.PublicKey != "":
-		return remote.ParsePublicKey([]byte(c.PublicKey))
-	case c.PublicKeyFile != "":
-		return remote.ReadPublicKey(c.PublicKeyFile)
-	}
-	return nil, nil
+	return remote.LoadPublicKey(c.PublicKey, c.PublicKeyFile)
 }
 
 // Policy is the allowed-key policy the section describes.

@@ -161,23 +161,8 @@ func (c *Config) compileAt(doc *config.Doc, x exprKey) *rules.Expr {
 		doc.Errorf(x.key, "at %d:%d of the expression: %s", xe.Line, xe.Col, xe.Msg)
 		return nil
 	}
-	doc.ErrorAt(x.key, doc.ValueOffset(start, basic, runeOffset(x.src, xe.Line, xe.Col)), "%s", xe.Msg)
+	doc.ErrorAt(x.key, doc.ValueOffset(start, basic, xe.Offset(x.src)), "%s", xe.Msg)
 	return nil
-}
-
-// runeOffset is the 0-based rune offset of a 1-based line and column.
-func runeOffset(src string, line, col int) int {
-	n, l := 0, 1
-	for _, r := range src {
-		if l == line {
-			break
-		}
-		n++
-		if r == '\n' {
-			l++
-		}
-	}
-	return n + col - 1
 }
 
 // checkInput: an alarm or output an expression reads must exist; another

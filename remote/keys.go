@@ -85,3 +85,15 @@ func GenerateKey() (privPEM []byte, pubB64 string, err error) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), base64.StdEncoding.EncodeToString(pub), nil
 }
+
+// LoadPublicKey is the key a config section names, inline (base64 or PEM)
+// or in a file; nil when it names none.
+func LoadPublicKey(inline, file string) (ed25519.PublicKey, error) {
+	switch {
+	case inline != "":
+		return ParsePublicKey([]byte(inline))
+	case file != "":
+		return ReadPublicKey(file)
+	}
+	return nil, nil
+}

@@ -54,6 +54,10 @@ type ExprError struct {
 
 func (e *ExprError) Error() string { return fmt.Sprintf("%d:%d: %s", e.Line, e.Col, e.Msg) }
 
+// Offset is the error's 0-based rune offset in src, the expression it was
+// compiled from: where it lies inside the TOML value.
+func (e *ExprError) Offset(src string) int { return runeOffset(src, e.Line, e.Col) }
+
 // FuncNames are every function an expression may call; a series cannot be
 // named like one of them.
 var FuncNames = []string{"abs", "age", "count", "delta", "integral", "last", "max", "mean", "min", "rate"}

@@ -61,11 +61,5 @@ func (c *Config) Validate() error {
 
 // OwnKey is the section's own key, nil when none is set.
 func (c *Config) OwnKey() (ed25519.PublicKey, error) {
-	switch {
-	case c.PublicKey != "":
-		return remote.ParsePublicKey([]byte(c.PublicKey))
-	case c.PublicKeyFile != "":
-		return remote.ReadPublicKey(c.PublicKeyFile)
-	}
-	return nil, nil
+	return remote.LoadPublicKey(c.PublicKey, c.PublicKeyFile)
 }
