@@ -1,13 +1,10 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -157,49 +154,5 @@ func TestRemoteSetBurst(t *testing.T) {
 // TestRemoteSetBurstMosquitto is the burst against a real Mosquitto; it is
 // skipped when Mosquitto is not installed (CI: apt-get install -y mosquitto).
 func TestRemoteSetBurstMosquitto(t *testing.T) {
-	runBurst(t, "tcp://"+runMosquitto(t))
-}
-
-// runMosquitto runs Mosquitto on a free loopback port until the test
-// ends and returns its address.
-func runMosquitto(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
-		if _, statErr := os.Stat(p); err != nil && statErr == nil {
-			bin, err = p, nil
-		}
-	}
-	if err != nil {
-		t.Skip("mosquitto is not installed (apt-get install -y mosquitto)")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	must(t, os.WriteFile(conf, []byte("listener "+port+" 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"), 0o644))
-	var log bytes.Buffer
-	cmd := exec.Command(bin, "-c", conf)
-	cmd.Stderr = &log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start mosquitto: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto did not listen on %s: %v\n%s", addr, err, log.String())
-		}
-	}
+	runBurst(t, "tcp://"+testbroker.StartMosquitto(t, testbroker.MosquittoOptions{}).Addr())
 }

@@ -3,58 +3,13 @@ package agent
 import (
 	"encoding/json"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/karana-energy/karana-edge/internal/testbroker"
 )
-
-// startMosquittoT runs a real Mosquitto on a free loopback port and
-// returns its address; skipped when it is not installed (apt-get install
-// -y mosquitto).
-func startMosquittoT(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
-			if _, err2 := os.Stat(p); err2 == nil {
-				bin, err = p, nil
-			}
-		}
-	}
-	if err != nil {
-		t.Skip("mosquitto is not installed (apt-get install -y mosquitto); skipping the interop test")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n", port)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", conf)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start mosquitto: %v", err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	waitFor(t, "mosquitto to listen", 10*time.Second, func() bool {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	return addr
-}
 
 type alarmArrival struct {
 	at       time.Time
@@ -67,7 +22,7 @@ type alarmArrival struct {
 // reaches a real Mosquitto seconds after its transition, not at the end of
 // the period.
 func TestAlarmReachesMosquittoAtOnce(t *testing.T) {
-	addr := startMosquittoT(t)
+	addr := testbroker.StartMosquitto(t, testbroker.MosquittoOptions{}).Addr()
 	var mu sync.Mutex
 	var got []alarmArrival
 	var online time.Time
