@@ -1,70 +1,16 @@
 package linkwatch
 
 import (
-	"bufio"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/godbus/dbus/v5"
+	"github.com/karana-energy/karana-edge/modem/modemtest"
 )
-
-const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=%SOCK%</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-`
-
-// startBus runs Debian's dbus-daemon privately and returns its address.
-func startBus(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("dbus-daemon")
-	if err != nil {
-		t.Skip("dbus-daemon is not installed (apt-get install dbus); the D-Bus tests need a real bus")
-	}
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "bus.conf")
-	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(busConfig, "%SOCK%", filepath.Join(dir, "bus.sock"))), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--config-file="+cfg, "--print-address", "--nofork")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting dbus-daemon: %v", err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		addr <- strings.TrimSpace(line)
-	}()
-	select {
-	case a := <-addr:
-		if a == "" {
-			t.Fatal("dbus-daemon printed no address")
-		}
-		return a
-	case <-time.After(20 * time.Second):
-		t.Fatal("dbus-daemon did not print its address within 20 s")
-	}
-	return ""
-}
 
 type fakeLogind struct {
 	mu    sync.Mutex
@@ -110,7 +56,7 @@ func fakeSystemctl(t *testing.T, exit int) (path, log string) {
 }
 
 func TestRebootThroughLogind(t *testing.T) {
-	addr := startBus(t)
+	addr := modemtest.StartBus(t)
 	l := startLogind(t, addr, false)
 	sc, args := fakeSystemctl(t, 0)
 	how, err := Rebooter{BusAddress: addr, Systemctl: sc}.Reboot(context.Background())
@@ -129,7 +75,7 @@ func TestRebootThroughLogind(t *testing.T) {
 
 // logind refusing falls back to systemctl reboot; both failing says both.
 func TestRebootFallsBackToSystemctl(t *testing.T) {
-	addr := startBus(t)
+	addr := modemtest.StartBus(t)
 	startLogind(t, addr, true)
 	sc, args := fakeSystemctl(t, 0)
 	how, err := Rebooter{BusAddress: addr, Systemctl: sc}.Reboot(context.Background())
