@@ -207,17 +207,8 @@ func (c *checker) pipe(dot sType, p *parse.PipeNode, decl func(sType) []sType) s
 
 // command checks a command; piped: it gets the previous one's value.
 func (c *checker) command(dot sType, cmd *parse.CommandNode, piped bool) sType {
-	switch n := cmd.Args[0].(type) {
-	case *parse.FieldNode:
-		return c.fields(n, dot, n.Ident)
-	case *parse.VariableNode:
-		return c.variable(n)
-	case *parse.ChainNode:
-		return c.fields(n, c.arg(dot, n.Node), n.Field)
-	case *parse.PipeNode:
-		return c.pipe(dot, n, nil)
-	case *parse.IdentifierNode:
-		return c.call(dot, n.Ident, cmd.Args[1:], piped)
+	if id, ok := cmd.Args[0].(*parse.IdentifierNode); ok {
+		return c.call(dot, id.Ident, cmd.Args[1:], piped) // a function with its arguments
 	}
 	return c.arg(dot, cmd.Args[0])
 }
